@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ConsoleConfig(AppConfig):
+    name = "console"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from console.access import ensure_roles
+        from console.clusters import all_clusters
+
+        # The role groups are data the code depends on: recreate them after every migrate
+        # (and after test flushes, which re-send post_migrate).
+        post_migrate.connect(ensure_roles, sender=self)
+        # Load and validate the clusters now: a malformed file or variable stops the start
+        # with ImproperlyConfigured naming the source, the key and the fault.
+        all_clusters()

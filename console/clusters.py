@@ -1,0 +1,249 @@
+"""Which Kafka clusters the console knows: loaded once from a TOML file and the environment.
+
+Sources, in order (names must be unique across them):
+1. ``CONSOLE_CLUSTERS_FILE`` (TOML)::
+
+       [[clusters]]
+       name = "prod"
+       bootstrap_servers = "kafka-1:9092,kafka-2:9092"
+       read_only = true
+       schema_registry_url = "http://registry:8081"      # optional
+       [clusters.properties]                              # any librdkafka client property
+       "security.protocol" = "SASL_SSL"
+       "sasl.mechanism" = "SCRAM-SHA-512"
+       "sasl.username" = "console"
+       "sasl.password" = "${PROD_KAFKA_PASSWORD}"         # secrets only from the environment
+
+2. Kafka UI's variables, so a deployment can switch without rewriting:
+   ``KAFKA_CLUSTERS_<n>_NAME``, ``_BOOTSTRAPSERVERS``, ``_READONLY``, ``_SCHEMAREGISTRY`` and
+   ``_PROPERTIES_<PROP>`` (``SECURITY_PROTOCOL`` -> ``security.protocol``). A Java
+   ``sasl.jaas.config`` with ``username="..." password="..."`` becomes librdkafka's
+   ``sasl.username``/``sasl.password``.
+
+Any mistake stops the start with ``ImproperlyConfigured`` naming the source, key and fault.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+KAFKA_UI_VAR = re.compile(r"^KAFKA_CLUSTERS_(\d+)_([A-Z0-9_]+)$")
+# Properties whose values are secrets: never rendered, logged or put in error messages.
+SECRET_KEYS = re.compile(r"(password|secret|jaas|token|key\.pem|keystore|credentials)", re.I)
+# Client properties the console sets itself.
+RESERVED = {"bootstrap.servers", "group.id", "client.id"}
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    name: str
+    bootstrap_servers: str
+    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    read_only: bool = False
+    schema_registry_url: str = ""
+    source: str = ""
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings for a client of this cluster (secrets included: never render)."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.properties}
+
+    def public_properties(self) -> dict[str, str]:
+        """The properties with secret values masked, safe to show on a page."""
+        return {k: ("******" if SECRET_KEYS.search(k) else v) for k, v in self.properties.items()}
+
+
+def _expand(value: str, where: str, environ: dict[str, str]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var not in environ:
+            raise ImproperlyConfigured(f"{where}: environment variable {var} is not set")
+        return environ[var]
+
+    return ENV_REF.sub(sub, value)
+
+
+def _jaas_to_librdkafka(props: dict[str, str]) -> dict[str, str]:
+    jaas = props.pop("sasl.jaas.config", None)
+    if jaas is None:
+        return props
+    for key in ("username", "password"):
+        m = re.search(rf'{key}\s*=\s*"([^"]*)"', jaas)
+        if m:
+            props.setdefault(f"sasl.{key}", m.group(1))
+    return props
+
+
+def validate_properties(props: dict[str, str], where: str) -> None:
+    """Let librdkafka itself judge each property (no network: no bootstrap servers given)."""
+    from console.kafka.client import check_client_config
+
+    for key in props:
+        if key in RESERVED:
+            raise ImproperlyConfigured(f"{where}: property {key!r} is set by the console itself")
+    problem = check_client_config(props)
+    if problem:
+        raise ImproperlyConfigured(f"{where}: {problem}")
+
+
+def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(f"{where}: expected a table with name and bootstrap_servers")
+    known = {"name", "bootstrap_servers", "properties", "read_only", "schema_registry_url"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"expected {', '.join(sorted(known))}"
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ImproperlyConfigured(
+            f"{where}: name {name!r} must be 1-63 letters, digits, '.', '_' or '-'"
+        )
+    servers = raw.get("bootstrap_servers", "")
+    if isinstance(servers, list):
+        servers = ",".join(servers)
+    if not isinstance(servers, str) or not servers.strip():
+        raise ImproperlyConfigured(f"{where} (cluster {name!r}): bootstrap_servers is empty")
+    for server in servers.split(","):
+        if not re.match(r"^\s*(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}\s*$", server):
+            raise ImproperlyConfigured(
+                f"{where} (cluster {name!r}): bootstrap server {server!r} is not host:port"
+            )
+    read_only = raw.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise ImproperlyConfigured(f"{where} (cluster {name!r}): read_only must be true or false")
+    props_raw = raw.get("properties", {}) or {}
+    if not isinstance(props_raw, dict):
+        raise ImproperlyConfigured(f"{where} (cluster {name!r}): properties must be a table")
+    props = {
+        str(k): _expand(str(v).lower() if isinstance(v, bool) else str(v), f"{where} {k}", environ)
+        for k, v in props_raw.items()
+    }
+    props = _jaas_to_librdkafka(props)
+    validate_properties(props, f"{where} (cluster {name!r})")
+    registry = raw.get("schema_registry_url", "") or ""
+    if registry and not re.match(r"^https?://", registry):
+        raise ImproperlyConfigured(
+            f"{where} (cluster {name!r}): schema_registry_url must start with http:// or https://"
+        )
+    return Cluster(
+        name=name,
+        bootstrap_servers=",".join(s.strip() for s in servers.split(",")),
+        properties=props,
+        read_only=read_only,
+        schema_registry_url=registry,
+        source=where,
+    )
+
+
+def _from_file(path: Path, environ: dict[str, str]) -> list[Cluster]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"CONSOLE_CLUSTERS_FILE: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ImproperlyConfigured(f"{path}: malformed TOML: {exc}") from None
+    clusters = data.get("clusters")
+    if not isinstance(clusters, list):
+        raise ImproperlyConfigured(f"{path}: expected one or more [[clusters]] tables")
+    return [_make(raw, f"{path} [[clusters]] #{i + 1}", environ) for i, raw in enumerate(clusters)]
+
+
+def _parse_bool(value: str, where: str) -> bool:
+    if value.lower() in {"true", "1", "yes"}:
+        return True
+    if value.lower() in {"false", "0", "no", ""}:
+        return False
+    raise ImproperlyConfigured(f"{where}={value!r}: expected true or false")
+
+
+def _from_kafka_ui_env(environ: dict[str, str]) -> list[Cluster]:
+    by_index: dict[int, dict] = {}
+    for var, value in environ.items():
+        m = KAFKA_UI_VAR.match(var)
+        if not m:
+            continue
+        idx, rest = int(m.group(1)), m.group(2)
+        raw = by_index.setdefault(idx, {"properties": {}, "_vars": []})
+        raw["_vars"].append(var)
+        if rest == "NAME":
+            raw["name"] = value
+        elif rest == "BOOTSTRAPSERVERS":
+            raw["bootstrap_servers"] = value
+        elif rest == "READONLY":
+            raw["read_only"] = _parse_bool(value, var)
+        elif rest == "SCHEMAREGISTRY":
+            raw["schema_registry_url"] = value
+        elif rest.startswith("PROPERTIES_"):
+            raw["properties"][rest[len("PROPERTIES_") :].lower().replace("_", ".")] = value
+        else:
+            raise ImproperlyConfigured(
+                f"{var}: unknown setting {rest!r}; expected NAME, BOOTSTRAPSERVERS, READONLY, "
+                "SCHEMAREGISTRY or PROPERTIES_<PROP>"
+            )
+    clusters = []
+    for idx in sorted(by_index):
+        raw = by_index[idx]
+        raw.pop("_vars")
+        if "name" not in raw:
+            raise ImproperlyConfigured(f"KAFKA_CLUSTERS_{idx}_NAME is not set")
+        clusters.append(_make(raw, f"KAFKA_CLUSTERS_{idx}_*", environ))
+    return clusters
+
+
+def load_clusters(environ: dict[str, str] | None = None, file: str | None = None) -> list[Cluster]:
+    """Read every source; raise ImproperlyConfigured on the first fault found."""
+    environ = dict(os.environ if environ is None else environ)
+    file = settings.CONSOLE_CLUSTERS_FILE if file is None else file
+    clusters: list[Cluster] = []
+    if file:
+        clusters += _from_file(Path(file), environ)
+    clusters += _from_kafka_ui_env(environ)
+    seen: dict[str, Cluster] = {}
+    for c in clusters:
+        if c.name in seen:
+            raise ImproperlyConfigured(
+                f"cluster name {c.name!r} is defined twice ({seen[c.name].source} and {c.source})"
+            )
+        seen[c.name] = c
+    return clusters
+
+
+_lock = threading.Lock()
+_clusters: dict[str, Cluster] | None = None
+
+
+def all_clusters() -> list[Cluster]:
+    """The configured clusters, in configuration order (loaded once per process)."""
+    global _clusters
+    with _lock:
+        if _clusters is None:
+            _clusters = {c.name: c for c in load_clusters()}
+        return list(_clusters.values())
+
+
+def get_cluster(name: str) -> Cluster | None:
+    all_clusters()
+    assert _clusters is not None
+    return _clusters.get(name)
+
+
+def reset_clusters(clusters: list[Cluster] | None = None) -> None:
+    """Forget the loaded clusters (tests, or after the environment changed)."""
+    global _clusters
+    from console.kafka.client import forget_clients
+
+    with _lock:
+        _clusters = None if clusters is None else {c.name: c for c in clusters}
+    forget_clients()

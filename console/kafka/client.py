@@ -1,0 +1,215 @@
+"""Client life cycles, timeouts and error translation for every confluent_kafka call."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from django.conf import settings
+
+from console.kafka.errors import (
+    AuthenticationFailed,
+    ClusterUnavailable,
+    InvalidRequest,
+    KafkaConsoleError,
+    NotAllowed,
+    NotFound,
+)
+
+if TYPE_CHECKING:
+    from console.clusters import Cluster
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = {
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+    KafkaError._WAIT_COORD,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION,
+    KafkaError.BROKER_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.NOT_CONTROLLER,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+}
+AUTH = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._SSL,
+    KafkaError.ILLEGAL_SASL_STATE,
+    KafkaError.UNSUPPORTED_SASL_MECHANISM,
+}
+NOT_FOUND = {
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError.GROUP_ID_NOT_FOUND,
+    KafkaError.UNKNOWN_TOPIC_ID,
+}
+DENIED = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+}
+
+
+def timeout() -> float:
+    """The bound, in seconds, on any one request to a cluster."""
+    return float(settings.KAFKA_REQUEST_TIMEOUT)
+
+
+def translate(
+    err: KafkaError | KafkaException | BaseException, *, what: str = ""
+) -> KafkaConsoleError:
+    """Map a librdkafka error to the domain error a view knows how to show."""
+    if isinstance(err, KafkaConsoleError):
+        return err
+    if isinstance(err, KafkaException) and err.args and isinstance(err.args[0], KafkaError):
+        err = err.args[0]
+    prefix = f"{what}: " if what else ""
+    if isinstance(err, concurrent.futures.TimeoutError | TimeoutError):
+        return ClusterUnavailable(f"{prefix}no answer from the cluster within {timeout():g} s")
+    if not isinstance(err, KafkaError):
+        return KafkaConsoleError(f"{prefix}{err}")
+    code = err.code()
+    name = err.name()
+    text = err.str()
+    if code in AUTH:
+        return AuthenticationFailed(
+            f"{prefix}authentication failed: check the cluster's credentials ({text})", code=name
+        )
+    if code in UNAVAILABLE:
+        return ClusterUnavailable(
+            f"{prefix}cluster unreachable or too slow: {text} (timeout {timeout():g} s)", code=name
+        )
+    if code in NOT_FOUND:
+        return NotFound(f"{prefix}{text}", code=name)
+    if code in DENIED:
+        return NotAllowed(
+            f"{prefix}Kafka's ACLs deny the console this operation ({text})", code=name
+        )
+    return InvalidRequest(f"{prefix}{text}", code=name)
+
+
+def check_client_config(props: dict[str, str]) -> str:
+    """librdkafka's verdict on client properties, without connecting ('' when they are fine)."""
+    try:
+        # No bootstrap servers: the client is built and validated but contacts nobody.
+        Producer({**props, "bootstrap.servers": "", "log_level": 0})
+    except KafkaException as exc:
+        return exc.args[0].str() if exc.args else str(exc)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return ""
+
+
+_admins: dict[str, AdminClient] = {}
+_admins_lock = threading.Lock()
+
+
+def _base_config(cluster: Cluster) -> dict[str, Any]:
+    return {
+        **cluster.client_config(),
+        "client.id": "kafka-console",
+        "socket.connection.setup.timeout.ms": int(timeout() * 1000),
+        "reconnect.backoff.max.ms": 2000,
+        # librdkafka logs every refused connection; once per broker is enough.
+        "log.connection.close": False,
+    }
+
+
+def admin_for(cluster: Cluster) -> AdminClient:
+    """The cluster's AdminClient: one per cluster and process, reused across requests."""
+    with _admins_lock:
+        client = _admins.get(cluster.name)
+        if client is None:
+            client = AdminClient(_base_config(cluster))
+            _admins[cluster.name] = client
+        return client
+
+
+def forget_clients() -> None:
+    with _admins_lock:
+        _admins.clear()
+
+
+def wait(future: concurrent.futures.Future, *, what: str = "") -> Any:
+    """Result of an admin future, bounded by the request timeout, errors translated."""
+    try:
+        return future.result(timeout=timeout() + 1)
+    except KafkaException as exc:
+        raise translate(exc, what=what) from None
+    except concurrent.futures.TimeoutError as exc:
+        raise translate(exc, what=what) from None
+
+
+def wait_all(futures: dict[Any, concurrent.futures.Future], *, what: str = "") -> dict[Any, Any]:
+    """Results of a dict of futures; exceptions are kept per key (translated), not raised."""
+    out: dict[Any, Any] = {}
+    for key, fut in futures.items():
+        try:
+            out[key] = fut.result(timeout=timeout() + 1)
+        except (KafkaException, concurrent.futures.TimeoutError) as exc:
+            out[key] = translate(exc, what=what)
+    return out
+
+
+def consumer_config(cluster: Cluster, **overrides: Any) -> dict[str, Any]:
+    """Settings for a short-lived, read-only consumer: never commits, never joins a group."""
+    conf = {
+        **_base_config(cluster),
+        # A group id is required by librdkafka even for assign(); it is never used to
+        # commit or subscribe, so it never appears as a consumer group on the cluster.
+        "group.id": f"kafka-console-browse-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        # Cap librdkafka's prefetch for short-lived browse consumers (default 64 MB).
+        "queued.max.messages.kbytes": 8192,
+        "fetch.wait.max.ms": 50,
+        "session.timeout.ms": 45000,
+    }
+    conf.update(overrides)
+    return conf
+
+
+@contextlib.contextmanager
+def consumer(cluster: Cluster, **overrides: Any) -> Iterator[Consumer]:
+    """A short-lived consumer that is always closed."""
+    try:
+        c = Consumer(consumer_config(cluster, **overrides))
+    except KafkaException as exc:
+        raise translate(exc, what="creating a consumer") from None
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def producer(cluster: Cluster, **overrides: Any) -> Producer:
+    """A producer with Java-compatible key hashing (murmur2), so partition previews agree."""
+    conf = {
+        **_base_config(cluster),
+        "partitioner": "murmur2_random",
+        "message.timeout.ms": int(max(timeout() * 2, 10) * 1000),
+    }
+    conf.update(overrides)
+    try:
+        return Producer(conf)
+    except KafkaException as exc:
+        raise translate(exc, what="creating a producer") from None

@@ -1,0 +1,25 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from console import views
+
+app_name = "console"
+
+console_patterns = [
+    path("", views.home, name="home"),
+    path("clusters/", views.cluster_list, name="clusters"),
+    path("clusters/<str:cluster>/", views.cluster_detail, name="cluster"),
+    path("clusters/<str:cluster>/brokers/<int:broker_id>/", views.broker_detail, name="broker"),
+    path("clusters/<str:cluster>/worker-check/", views.worker_check, name="worker_check"),
+    path("audit/", views.audit_list, name="audit"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel_view, name="job_cancel"),
+]
+
+urlpatterns = [
+    path("", include((console_patterns, "console"))),
+    path("clusters/<str:cluster>/topics/", include("topics.urls")),
+    path("clusters/<str:cluster>/groups/", include("groups.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

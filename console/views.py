@@ -1,0 +1,125 @@
+"""Cluster-level pages: clusters, brokers, broker configs, audit log, jobs."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from console.access import Capability, require
+from console.clusters import all_clusters
+from console.jobs import job_cancel, job_create, job_enqueue
+from console.kafka.cluster import broker_configs, cluster_overview, cluster_overviews
+from console.models import AuditEntry, Job
+from console.tasks import cluster_probe
+from console.web import ConsoleRequest, cluster_view, partial
+
+
+@require_GET
+def home(request: ConsoleRequest) -> HttpResponse:
+    return redirect("console:clusters")
+
+
+@require_GET
+def cluster_list(request: ConsoleRequest) -> TemplateResponse:
+    """Every configured cluster's health, fetched in parallel within the request timeout."""
+    require(request.user, Capability.VIEW)
+    overviews = cluster_overviews(all_clusters())
+    return TemplateResponse(
+        request,
+        partial(request, "console/cluster_list.html", "clusters"),
+        {"overviews": overviews},
+    )
+
+
+@require_GET
+@cluster_view()
+def cluster_detail(request: ConsoleRequest) -> TemplateResponse:
+    """One cluster: health and its brokers (id, address, rack, controller, partitions led)."""
+    overview = cluster_overview(request.cluster)
+    return TemplateResponse(
+        request,
+        partial(request, "console/cluster_detail.html", "brokers"),
+        {"overview": overview, "cluster": request.cluster},
+    )
+
+
+@require_GET
+@cluster_view()
+def broker_detail(request: ConsoleRequest, broker_id: int) -> TemplateResponse:
+    """A broker's configs with their source; `q` filters by name, `changed` hides defaults."""
+    q = request.GET.get("q", "").strip().lower()
+    changed = request.GET.get("changed") == "1"
+    configs = broker_configs(request.cluster, broker_id)
+    shown = [
+        c for c in configs if (not q or q in c.name.lower()) and not (changed and c.is_default)
+    ]
+    return TemplateResponse(
+        request,
+        partial(request, "console/broker_detail.html", "configs"),
+        {
+            "cluster": request.cluster,
+            "broker_id": broker_id,
+            "configs": shown,
+            "total": len(configs),
+            "q": q,
+            "changed": changed,
+        },
+    )
+
+
+@require_GET
+@permission_required(Capability.AUDIT.value, raise_exception=True)
+def audit_list(request: ConsoleRequest) -> TemplateResponse:
+    """The audit log, newest first, filterable by cluster, action, user and outcome."""
+    entries = AuditEntry.objects.all()
+    filters = {}
+    for field in ("cluster", "action", "username", "outcome"):
+        value = request.GET.get(field, "").strip()
+        if value:
+            entries = entries.filter(**{field: value})
+            filters[field] = value
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return TemplateResponse(
+        request,
+        partial(request, "console/audit_list.html", "entries"),
+        {"page": page, "filters": filters, "outcomes": AuditEntry.Outcome.choices},
+    )
+
+
+def _job_for(request: ConsoleRequest, job_id) -> Job:
+    require(request.user, Capability.VIEW)
+    job = get_object_or_404(Job, id=job_id)
+    # A job's report may contain message data: only its author and admins see it.
+    if job.created_by_id not in (None, request.user.id) and not request.user.has_perm(
+        Capability.ADMIN.value
+    ):
+        raise Http404("No such job.")
+    return job
+
+
+@require_GET
+def job_detail(request: ConsoleRequest, job_id) -> TemplateResponse:
+    """A task's progress and final report; the partial polls itself until the job ends."""
+    job = _job_for(request, job_id)
+    return TemplateResponse(request, partial(request, "console/job.html", "status"), {"job": job})
+
+
+@require_POST
+def job_cancel_view(request: ConsoleRequest, job_id) -> HttpResponse:
+    job = _job_for(request, job_id)
+    job_cancel(job.id)
+    job.refresh_from_db()
+    return TemplateResponse(request, partial(request, "console/job.html", "status"), {"job": job})
+
+
+@require_POST
+@cluster_view()
+def worker_check(request: ConsoleRequest) -> HttpResponse:
+    """Ask the Celery worker to describe this cluster: shows the worker is alive and connected."""
+    job = job_create(kind="cluster_probe", cluster=request.cluster.name, user=request.user)
+    job_enqueue(cluster_probe, job)
+    return redirect("console:job", job_id=job.id)

@@ -1,0 +1,47 @@
+"""View helpers shared by every app: cluster resolution, role checks, htmx partial choice."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from console.access import Capability, require
+from console.clusters import Cluster, get_cluster
+
+
+class ConsoleRequest(HttpRequest):
+    """What views receive: the resolved cluster and the htmx details."""
+
+    htmx: HtmxDetails
+    cluster: Cluster
+
+
+def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
+    """Resolve the ``cluster`` URL argument to ``request.cluster`` and check the role.
+
+    An unknown cluster is a 404; a missing role a 403 that names the role needed.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: ConsoleRequest, cluster: str, *args: Any, **kwargs: Any):
+            found = get_cluster(cluster)
+            if found is None:
+                raise Http404(f"No cluster named {cluster!r} is configured.")
+            require(request.user, capability)
+            request.cluster = found
+            return view(request, *args, **kwargs)
+
+        wrapper.capability = capability  # read by the URL × role test
+        return wrapper
+
+    return decorator
+
+
+def partial(request: ConsoleRequest, template: str, name: str) -> str:
+    """The page's template, or only its ``name`` partial for an htmx request."""
+    return f"{template}#{name}" if request.htmx else template

@@ -1,0 +1,31 @@
+"""Test settings: the production settings, with only what tests must change.
+
+Each pytest session gets its own var dir (database files, Celery's SQLite broker);
+subprocesses the tests start (Celery worker, Daphne) inherit it through the environment
+and, with CONSOLE_TEST_SUBPROCESS=1, use the test database directly.
+"""
+
+import os
+import tempfile
+
+if "CONSOLE_VAR_DIR" not in os.environ:
+    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="console-test-")
+os.environ.setdefault("CONSOLE_KAFKA_TIMEOUT", "5")
+
+from console.settings import *  # noqa: E402,F403
+from console.settings import DATABASES, VAR_DIR  # noqa: E402
+
+TEST_DATABASE = str(VAR_DIR / "test.sqlite3")
+DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE}
+if os.environ.get("CONSOLE_TEST_SUBPROCESS"):
+    DATABASES["default"]["NAME"] = TEST_DATABASE
+else:
+    DATABASES["default"]["NAME"] = str(VAR_DIR / "unused.sqlite3")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
