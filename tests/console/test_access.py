@@ -30,11 +30,13 @@ def test_roles_grant_exactly_their_capabilities(make_user, role, expected):
 
 def test_denied_mutation_is_refused_and_audited(make_user):
     viewer = make_user("viewer")
-    with pytest.raises(CapabilityDenied, match="needs the admin role; you are viewer"):
-        with mutation(
+    with (
+        pytest.raises(CapabilityDenied, match="needs the admin role; you are viewer"),
+        mutation(
             user=viewer, cluster=RW, action="topic.delete", target="t", capability=Capability.ADMIN
-        ):
-            pytest.fail("the body must not run")
+        ),
+    ):
+        pytest.fail("the body must not run")
     entry = AuditEntry.objects.get()
     assert (entry.username, entry.action, entry.outcome) == (
         viewer.username,

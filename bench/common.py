@@ -1,0 +1,87 @@
+"""What every benchmark shares: a fresh Kafka, Django set up, and the results file.
+
+Speed is reported as ratios against a reference run in the same process (for example raw
+confluent-kafka consume), so figures from different machines compare.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def setup_django(**env: str) -> None:
+    """Configure Django with the test settings (a private var dir and database)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.setdefault("CONSOLE_VAR_DIR", tempfile.mkdtemp(prefix="console-bench-"))
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def start_kafka(nodes: int = 1, **broker_config: str):
+    """A fresh KRaft Kafka on free loopback ports, registered as cluster 'bench'."""
+    from tools.kafka.local import LocalKafka
+
+    kafka = LocalKafka(
+        Path(tempfile.mkdtemp(prefix="kafka-bench-")),
+        nodes=nodes,
+        broker_config=broker_config or None,
+    )
+    kafka.start()
+    os.environ["KAFKA_CLUSTERS_0_NAME"] = "bench"
+    os.environ["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] = kafka.bootstrap_servers
+    try:
+        from console.clusters import reset_clusters
+
+        reset_clusters()
+    except Exception:  # noqa: BLE001 - Django not set up yet: it reads the env at setup
+        pass
+    return kafka
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def write_result(
+    name: str,
+    figures: dict[str, Any],
+    *,
+    reference: dict[str, Any] | None = None,
+    ratios: dict[str, float] | None = None,
+    targets: dict[str, Any] | None = None,
+    notes: str = "",
+) -> Path:
+    """Write bench/results/<name>.json: figures, ratios, the reference run, date, commit, cores."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = {
+        **figures,
+        "ratios": ratios or {},
+        "reference": reference or {},
+        "targets": targets or {},
+        "notes": notes,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "machine_cores": os.cpu_count(),
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(out, indent=2, sort_keys=False) + "\n")
+    print(json.dumps(out, indent=2))
+    return path

@@ -1,0 +1,91 @@
+"""Partition offsets in bulk: low/high watermarks and offsets for timestamps.
+
+One ListOffsets call per kind of spec for any number of partitions: librdkafka groups
+them into one request per partition leader, so a page over thousands of partitions costs
+a few round trips, never one per topic or per partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec
+
+from console.clusters import Cluster
+from console.kafka.client import admin_for, timeout, translate
+from console.kafka.errors import KafkaConsoleError
+
+Partition = tuple[str, int]  # (topic, partition id)
+
+
+@dataclass(frozen=True, slots=True)
+class Watermarks:
+    low: int  # log start offset: the oldest offset still readable
+    high: int  # log end offset: the offset the next message will get
+
+    @property
+    def count(self) -> int:
+        """Offsets between low and high: messages, plus transaction markers and gaps left
+        by compaction, so an upper bound on the messages readable."""
+        return max(0, self.high - self.low)
+
+
+def _list(
+    cluster: Cluster, specs: dict[Partition, OffsetSpec], *, committed_only: bool
+) -> dict[Partition, int | KafkaConsoleError]:
+    if not specs:
+        return {}
+    request = {TopicPartition(t, p): spec for (t, p), spec in specs.items()}
+    isolation = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
+    try:
+        futures = admin_for(cluster).list_offsets(
+            request, isolation_level=isolation, request_timeout=timeout()
+        )
+    except KafkaException as exc:
+        raise translate(exc, what="listing offsets") from None
+    out: dict[Partition, int | KafkaConsoleError] = {}
+    for tp, fut in futures.items():
+        try:
+            out[(tp.topic, tp.partition)] = fut.result(timeout=timeout() + 1).offset
+        except Exception as exc:  # noqa: BLE001 - kept per partition, translated
+            out[(tp.topic, tp.partition)] = translate(exc, what=f"{tp.topic}[{tp.partition}]")
+    return out
+
+
+def watermarks(
+    cluster: Cluster, partitions: Iterable[Partition], *, committed_only: bool = False
+) -> dict[Partition, Watermarks | KafkaConsoleError]:
+    """Low and high watermark of each partition; a partition that failed maps to its error.
+
+    `committed_only` gives the last stable offset as `high` (read_committed consumers stop
+    there while a transaction is open).
+    """
+    parts = list(dict.fromkeys(partitions))
+    lows = _list(cluster, {p: OffsetSpec.earliest() for p in parts}, committed_only=committed_only)
+    highs = _list(cluster, {p: OffsetSpec.latest() for p in parts}, committed_only=committed_only)
+    out: dict[Partition, Watermarks | KafkaConsoleError] = {}
+    for p in parts:
+        low, high = lows.get(p), highs.get(p)
+        if isinstance(low, KafkaConsoleError):
+            out[p] = low
+        elif isinstance(high, KafkaConsoleError):
+            out[p] = high
+        else:
+            out[p] = Watermarks(int(low), int(high))
+    return out
+
+
+def offsets_for_timestamp(
+    cluster: Cluster, partitions: Iterable[Partition], timestamp_ms: int
+) -> dict[Partition, int | KafkaConsoleError]:
+    """Per partition, the earliest offset whose timestamp is >= `timestamp_ms`
+    (the high watermark when every message is older)."""
+    spec = OffsetSpec.for_timestamp(int(timestamp_ms))
+    found = _list(cluster, dict.fromkeys(partitions, spec), committed_only=False)
+    missing = [p for p, off in found.items() if isinstance(off, int) and off < 0]
+    if missing:  # Kafka answers -1 when no message is that new: the end is the answer
+        highs = _list(cluster, {p: OffsetSpec.latest() for p in missing}, committed_only=False)
+        found.update(highs)
+    return found
