@@ -48,7 +48,8 @@ RESERVED = {"bootstrap.servers", "group.id", "client.id"}
 class Cluster:
     name: str
     bootstrap_servers: str
-    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # repr=False: properties hold secrets, and a repr ends up in logs and tracebacks.
+    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False, repr=False)
     read_only: bool = False
     schema_registry_url: str = ""
     source: str = ""
