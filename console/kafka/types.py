@@ -119,3 +119,26 @@ class ConfigEntry:
         if self.is_sensitive:
             return "******"
         return "" if self.value is None else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One record as read from Kafka: raw bytes; decoding happens outside the Kafka door."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    timestamp_type: str  # "create", "log-append" or "none"
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Bytes of key, value and headers (what the record carries, not its batch overhead)."""
+        return (
+            len(self.key or b"")
+            + len(self.value or b"")
+            + sum(len(k.encode()) + len(v or b"") for k, v in self.headers)
+        )

@@ -1,0 +1,141 @@
+"""Decoders and the shared filter language (unit tests, no broker)."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from console.kafka.types import Message
+from topics.decoding import MODES, decode, schema_id_of
+from topics.filters import Condition, FilterError, MessageFilter, parse_partitions
+from topics.presenters import present
+
+
+def msg(value=b"", key=None, headers=(), partition=0, offset=0, ts=1_700_000_000_000):
+    return Message("t", partition, offset, ts, "create", key, value, tuple(headers))
+
+
+def test_auto_detects_json_text_and_binary():
+    assert decode(b'{"a": 1}').kind == "json"
+    assert decode(b'{"a": 1}').data == {"a": 1}
+    assert '"a": 1' in decode(b'{"a": 1}').pretty
+    assert decode(b"hello").kind == "text"
+    binary = decode(b"\x00\xff\x10")
+    assert binary.kind == "binary" and binary.text == "00 ff 10"
+    assert decode(None).kind == "null"
+
+
+def test_requested_decoding_that_fails_says_why():
+    d = decode(b"\xff\xfe", "text")
+    assert d.kind == "binary" and "not valid UTF-8" in d.error
+    d = decode(b"{not json", "json")
+    assert d.kind == "text" and d.error == "not valid JSON"
+    assert decode(b"\x01\x02", "base64").text == "AQI="
+
+
+def test_schema_registry_framing_is_recognised():
+    framed = b"\x00\x00\x00\x00\x2a" + b"\x02\x06abc"
+    assert schema_id_of(framed) == 42
+    d = decode(framed)
+    assert d.kind == "binary" and d.schema_id == 42 and "schema id 42" in d.error
+
+
+@pytest.mark.parametrize(
+    ("cond", "message", "expected"),
+    [
+        (("value", "contains", "CHECK"), msg(b'{"page":"/checkout"}'), True),
+        (("value", "contains", "nope"), msg(b'{"page":"/checkout"}'), False),
+        (("key", "contains", "u-1"), msg(b"x", key=b"u-17"), True),
+        (("key", "regex", r"^u-\d{2}$"), msg(b"x", key=b"u-17"), True),
+        (("value", "regex", r"^u-\d{3}$"), msg(b"u-17"), False),
+        (("value", "jsonpath", '$.page == "/checkout"'), msg(b'{"page":"/checkout"}'), True),
+        (("value", "jsonpath", '$.page != "/checkout"'), msg(b'{"page":"/checkout"}'), False),
+        (("value", "jsonpath", "$.items[1].qty == 2"), msg(b'{"items":[{},{"qty":2.0}]}'), True),
+        (("value", "jsonpath", "$.ok == true"), msg(b'{"ok":1}'), False),
+        (("value", "jsonpath", '$["a b"] == null'), msg(b'{"a b":null}'), True),
+        (("value", "jsonpath", "$.missing == 1"), msg(b'{"a":1}'), False),
+        (("value", "jsonpath", "$.a == 1"), msg(b"not json"), False),
+        (("any", "contains", "trace=abc"), msg(b"x", headers=[("trace", b"abc")]), True),
+    ],
+)
+def test_conditions(cond, message, expected):
+    assert Condition.build(*cond).matches(message) is expected
+
+
+def test_header_condition_and_binary_header():
+    c = Condition.build("header", "contains", "abc", header="trace")
+    assert c.matches(msg(headers=[("trace", b"xabcx")]))
+    assert not c.matches(msg(headers=[("other", b"abc")]))
+    assert present(msg(headers=[("bin", b"\xff\x00")])).headers == (("bin", "0xff00"),)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("value", "regex", "(unclosed"), "does not compile"),
+        (("value", "jsonpath", "$.page = 'x'"), "reads like"),
+        (("value", "jsonpath", "$.page == checkout"), "not a JSON literal"),
+        (("value", "jsonpath", "$..page == 1"), "cannot read"),
+        (("value", "jsonpath", "page == 1"), "reads like"),
+        (("value", "contains", ""), "empty"),
+        (("colour", "contains", "x"), "unknown field"),
+        (("header", "contains", "x"), "name the header"),
+    ],
+)
+def test_bad_filters_say_what_to_fix(args, error):
+    with pytest.raises(FilterError, match=error):
+        Condition.build(*args)
+
+
+def test_message_filter_ranges_and_partitions():
+    f = MessageFilter(partitions=frozenset({1}), min_offset=5, max_timestamp_ms=2_000)
+    assert f.matches(msg(partition=1, offset=5, ts=2_000))
+    assert not f.matches(msg(partition=0, offset=5, ts=2_000))
+    assert not f.matches(msg(partition=1, offset=4, ts=2_000))
+    assert not f.matches(msg(partition=1, offset=5, ts=2_001))
+    assert MessageFilter().empty and not f.empty
+
+
+def test_parse_partitions():
+    assert parse_partitions("0, 2,5-7") == {0, 2, 5, 6, 7}
+    assert parse_partitions(" ") is None
+    with pytest.raises(FilterError, match="has 3 partitions"):
+        parse_partitions("1,3", count=3)
+    with pytest.raises(FilterError, match="not a number"):
+        parse_partitions("a")
+
+
+def test_presented_message_is_json_ready():
+    view = present(msg(b'{"a":1}', key=b"k"))
+    assert json.loads(json.dumps(view.as_dict()))["value"] == {"a": 1}
+    assert view.timestamp.startswith("2023-11-14T22:13:20")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.none(), st.binary(max_size=300)), mode=st.sampled_from(MODES))
+def test_no_bytes_break_a_decoder(data, mode):
+    d = decode(data, mode)
+    assert isinstance(d.text, str)
+
+
+FILTERS = [
+    Condition.build("value", "contains", "a"),
+    Condition.build("any", "regex", r"(a+)+$"),
+    Condition.build("value", "jsonpath", '$.a[0].b == "x"'),
+    Condition.build("header", "jsonpath", "$.x != 1", header="h"),
+    Condition.build("key", "regex", r"\d+"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.one_of(st.none(), st.binary(max_size=64)),
+    value=st.one_of(st.none(), st.binary(max_size=300)),
+    header=st.one_of(st.none(), st.binary(max_size=32)),
+)
+def test_no_bytes_break_a_filter(key, value, header):
+    m = msg(value, key=key, headers=[("h", header)])
+    for c in FILTERS:
+        assert c.matches(m) in (True, False)
+    assert MessageFilter(conditions=tuple(FILTERS)).matches(m) in (True, False)

@@ -1,0 +1,114 @@
+"""Decoders for message keys, values and headers: text, JSON, hex, base64 (auto-detected).
+
+A decoder never raises: bytes that do not decode as asked come back as binary (hex) with
+the reason, so one odd message can never break a page. Schema-registry framed data (magic
+byte 0 + 4-byte schema id) is recognised here; turning it into a value needs the registry
+and is done by the schema-registry decoder, which falls back to this one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+MODES = ("auto", "text", "json", "hex", "base64")
+MAX_PRETTY = 256 * 1024  # pretty-print JSON up to this size; larger stays compact
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    kind: str  # "null", "text", "json", "binary", "avro", "protobuf", "json-schema"
+    text: str  # what the page shows (compact)
+    pretty: str = ""  # indented JSON for display, when kind is JSON-like
+    data: Any = None  # parsed JSON (for JSON-path filters), None otherwise
+    error: str = ""  # why the requested decoding failed ("" when it did not)
+    schema_id: int | None = None
+
+    @property
+    def is_json(self) -> bool:
+        return self.data is not None or self.kind in {"json", "avro", "json-schema", "protobuf"}
+
+
+NULL = Decoded(kind="null", text="")
+
+
+def schema_id_of(data: bytes | None) -> int | None:
+    """The schema id of Confluent wire-format data (magic byte 0, 4-byte big-endian id)."""
+    if data and len(data) >= 5 and data[0] == 0:
+        return int.from_bytes(data[1:5], "big")
+    return None
+
+
+def _hex(data: bytes, error: str = "") -> Decoded:
+    return Decoded(
+        kind="binary",
+        text=data.hex(" ")
+        if len(data) <= 4096
+        else data[:4096].hex(" ") + f" … ({len(data)} bytes)",
+        error=error,
+    )
+
+
+def _text(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    # Control characters other than whitespace mean binary that happens to be valid UTF-8.
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        return None
+    return text
+
+
+def _json(text: str) -> Decoded | None:
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in '{["-0123456789tfn':
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    pretty = json.dumps(data, indent=2, ensure_ascii=False) if len(text) <= MAX_PRETTY else text
+    return Decoded(kind="json", text=text, pretty=pretty, data=data)
+
+
+def decode(data: bytes | None, mode: str = "auto") -> Decoded:
+    """Decode `data` as `mode` (one of MODES); never raises."""
+    if data is None:
+        return NULL
+    try:
+        if mode == "hex":
+            return _hex(data)
+        if mode == "base64":
+            return Decoded(kind="binary", text=base64.b64encode(data).decode("ascii"))
+        text = _text(data)
+        if mode == "text":
+            return (
+                Decoded(kind="text", text=text)
+                if text is not None
+                else _hex(data, "not valid UTF-8 text")
+            )
+        if mode == "json":
+            if text is None:
+                return _hex(data, "not valid UTF-8, so not JSON")
+            return _json(text) or Decoded(kind="text", text=text, error="not valid JSON")
+        # auto
+        if text is None:
+            sid = schema_id_of(data)
+            reason = (
+                f"schema-registry framed (schema id {sid}); no registry decoded it" if sid else ""
+            )
+            return Decoded(kind="binary", text=_hex(data).text, error=reason, schema_id=sid)
+        return _json(text) or Decoded(kind="text", text=text)
+    except Exception as exc:  # noqa: BLE001 - a decoder must never break the page
+        return _hex(data, f"could not decode: {exc}")
+
+
+def header_text(value: bytes | None) -> str:
+    """A header value for display: text when it is UTF-8, hex otherwise."""
+    if value is None:
+        return ""
+    text = _text(value)
+    return text if text is not None else "0x" + value.hex()

@@ -1,0 +1,63 @@
+"""What a message looks like on a page (browser, live tail) and in a download."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from console.kafka.types import Message
+from topics.decoding import Decoded, decode, header_text
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    message: Message
+    key: Decoded
+    value: Decoded
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def partition(self) -> int:
+        return self.message.partition
+
+    @property
+    def offset(self) -> int:
+        return self.message.offset
+
+    @property
+    def timestamp(self) -> str:
+        ts = self.message.timestamp_ms
+        if ts is None:
+            return ""
+        return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).isoformat(timespec="milliseconds")
+
+    @property
+    def size(self) -> int:
+        return self.message.size
+
+    def as_dict(self) -> dict:
+        """A JSON-ready record: decoded key/value as shown, plus position and headers."""
+        return {
+            "topic": self.message.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+            "timestamp_type": self.message.timestamp_type,
+            "key": self.key.data if self.key.kind == "json" else self.key.text,
+            "value": self.value.data if self.value.kind == "json" else self.value.text,
+            "value_encoding": self.value.kind,
+            "headers": dict(self.headers),
+            "size": self.size,
+        }
+
+
+def present(
+    msg: Message, *, key_mode: str = "auto", value_mode: str = "auto", value: Decoded | None = None
+) -> MessageView:
+    """Decode a message for display (`value`: an already decoded value to reuse)."""
+    return MessageView(
+        message=msg,
+        key=decode(msg.key, key_mode),
+        value=value if value is not None else decode(msg.value, value_mode),
+        headers=tuple((k, header_text(v)) for k, v in msg.headers),
+    )
