@@ -15,7 +15,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from console.clusters import Cluster
 from console.kafka.client import admin_for, timeout, translate
-from console.kafka.errors import KafkaConsoleError
+from console.kafka.errors import KafkaConsoleError, NotFound
 
 Partition = tuple[str, int]  # (topic, partition id)
 
@@ -33,6 +33,33 @@ class Watermarks:
 
 
 def _list(
+    cluster: Cluster, specs: dict[Partition, OffsetSpec], *, committed_only: bool
+) -> dict[Partition, int | KafkaConsoleError]:
+    out = _list_once(cluster, specs, committed_only=committed_only)
+    failed = [p for p, v in out.items() if isinstance(v, KafkaConsoleError)]
+    if not failed:
+        return out
+    # librdkafka fails a whole batch (NOT_LEADER for every partition of the topic) when one
+    # requested partition does not exist, and a leader may have just moved: check the
+    # metadata once, report missing partitions as such, and ask again for the rest.
+    known: dict[str, set[int]] = {}
+    try:
+        md = admin_for(cluster).list_topics(timeout=timeout())
+    except KafkaException as exc:
+        raise translate(exc, what="listing offsets") from None
+    for name, t in md.topics.items():
+        known[name] = set(t.partitions) if t.error is None else set()
+    retry = {}
+    for t, p in failed:
+        if p in known.get(t, set()):
+            retry[(t, p)] = specs[(t, p)]
+        else:
+            out[(t, p)] = NotFound(f"topic {t!r} has no partition {p}")
+    out.update(_list_once(cluster, retry, committed_only=committed_only))
+    return out
+
+
+def _list_once(
     cluster: Cluster, specs: dict[Partition, OffsetSpec], *, committed_only: bool
 ) -> dict[Partition, int | KafkaConsoleError]:
     if not specs:
