@@ -140,6 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"
+# Log-in throttling: this many failures per user name or address within the window lock
+# further tries out until the window has passed.
+CONSOLE_LOGIN_MAX_FAILURES = int(os.environ.get("CONSOLE_LOGIN_MAX_FAILURES", "5"))
+CONSOLE_LOGIN_LOCKOUT_S = int(os.environ.get("CONSOLE_LOGIN_LOCKOUT_S", "300"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("CONSOLE_TIME_ZONE", "UTC")

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from console import views
+from console.auth_views import ThrottledLoginView
 
 app_name = "console"
 
@@ -20,6 +21,6 @@ urlpatterns = [
     path("", include((console_patterns, "console"))),
     path("clusters/<str:cluster>/topics/", include("topics.urls")),
     path("clusters/<str:cluster>/groups/", include("groups.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from console.access import Capability, require
+from console.access import Capability, CapabilityDenied, require
 from console.clusters import Cluster, get_cluster
 
 
@@ -32,7 +32,23 @@ def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
             found = get_cluster(cluster)
             if found is None:
                 raise Http404(f"No cluster named {cluster!r} is configured.")
-            require(request.user, capability)
+            try:
+                require(request.user, capability)
+            except CapabilityDenied as exc:
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    # A refused change is audited even when no service was reached.
+                    from console.audit import audit_record
+
+                    audit_record(
+                        user=request.user,
+                        cluster=found.name,
+                        action=f"{request.method} "
+                        f"{request.resolver_match.view_name if request.resolver_match else ''}",
+                        target=request.path,
+                        outcome="denied",
+                        detail=str(exc),
+                    )
+                raise
             request.cluster = found
             return view(request, *args, **kwargs)
 

@@ -119,3 +119,13 @@ def test_stopped_broker_shows_unreachable_within_10s(kafka, client_for, tmp_path
     finally:
         reset_clusters(saved)
         lone.destroy()
+
+
+def test_refused_post_is_audited(kafka, client_for):
+    """A change refused by the role check is in the audit log, even before any service ran."""
+    r = client_for(None).post(reverse("console:worker_check", args=["local"]))
+    assert r.status_code == 403
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == "denied"
+    assert entry.action == "POST console:worker_check"
+    assert "viewer role" in entry.detail
