@@ -6,6 +6,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,32 @@ def check_client_config(props: dict[str, str]) -> str:
 
 _admins: dict[str, AdminClient] = {}
 _admins_lock = threading.Lock()
+# The latest error librdkafka reported for each cluster through error_cb (monotonic time,
+# error). A failed request often says only "transport failure"; this tells why, e.g. that
+# SASL authentication failed.
+_last_errors: dict[str, tuple[float, KafkaError]] = {}
+RECENT_S = 30.0
+
+
+def _error_cb_for(name: str):
+    def record(err: KafkaError) -> None:
+        if err.code() != KafkaError._ALL_BROKERS_DOWN or name not in _last_errors:
+            _last_errors[name] = (time.monotonic(), err)
+
+    return record
+
+
+def refine(cluster: Cluster, err: KafkaConsoleError) -> KafkaConsoleError:
+    """Replace a vague "unreachable" with the cause the client reported, if any is recent."""
+    if not isinstance(err, ClusterUnavailable) or isinstance(err, AuthenticationFailed):
+        return err
+    client = _admins.get(cluster.name)
+    if client is not None:
+        client.poll(0)  # serve pending error callbacks
+    seen = _last_errors.get(cluster.name)
+    if seen and time.monotonic() - seen[0] < RECENT_S and seen[1].code() in AUTH:
+        return translate(seen[1])
+    return err
 
 
 def _base_config(cluster: Cluster) -> dict[str, Any]:
@@ -137,14 +164,16 @@ def admin_for(cluster: Cluster) -> AdminClient:
     with _admins_lock:
         client = _admins.get(cluster.name)
         if client is None:
-            client = AdminClient(_base_config(cluster))
+            client = AdminClient({**_base_config(cluster), "error_cb": _error_cb_for(cluster.name)})
             _admins[cluster.name] = client
-        return client
+    client.poll(0)  # serve error callbacks so they never pile up
+    return client
 
 
 def forget_clients() -> None:
     with _admins_lock:
         _admins.clear()
+        _last_errors.clear()
 
 
 def wait(future: concurrent.futures.Future, *, what: str = "") -> Any:

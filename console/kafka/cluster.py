@@ -13,7 +13,7 @@ from confluent_kafka.admin import (
 )
 
 from console.clusters import Cluster
-from console.kafka.client import admin_for, timeout, translate, wait
+from console.kafka.client import admin_for, refine, timeout, translate, wait
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotFound
 from console.kafka.types import (
     BrokerInfo,
@@ -40,7 +40,7 @@ def cluster_snapshot(cluster: Cluster, *, topic: str | None = None) -> ClusterSn
     try:
         md = admin_for(cluster).list_topics(topic=topic, timeout=timeout())
     except KafkaException as exc:
-        raise translate(exc, what=f"metadata of {cluster.name}") from None
+        raise refine(cluster, translate(exc, what=f"metadata of {cluster.name}")) from None
     topics = []
     leaders: dict[int, int] = {}
     replicas: dict[int, int] = {}

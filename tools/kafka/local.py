@@ -71,6 +71,7 @@ class Node:
     port: int
     controller_port: int
     data_dir: Path
+    sasl_port: int = 0
     process: subprocess.Popen | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -94,10 +95,13 @@ class LocalKafka:
         port: int | None = None,
         heap_mb: int | None = None,
         broker_config: dict[str, str] | None = None,
+        scram_users: dict[str, str] | None = None,
     ) -> None:
         self.base_dir = Path(base_dir)
         self.heap_mb = heap_mb or (512 if nodes == 1 else 320)
         self.broker_config = broker_config or {}
+        # SCRAM-SHA-512 users (name -> password) served on an extra SASL_PLAINTEXT listener.
+        self.scram_users = scram_users or {}
         self.cluster_id = uuid.uuid4().hex[:22]
         first = port
         self.nodes: list[Node] = []
@@ -105,10 +109,16 @@ class LocalKafka:
             p = first + 2 * i if first else free_port()
             cp = first + 2 * i + 1 if first else free_port()
             self.nodes.append(Node(i + 1, p, cp, self.base_dir / f"node{i + 1}"))
+            if self.scram_users:
+                self.nodes[-1].sasl_port = free_port()
 
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes)
 
     def _properties(self, node: Node) -> dict[str, str]:
         n = len(self.nodes)
@@ -149,6 +159,14 @@ class LocalKafka:
         }
         if not props["broker.rack"]:
             del props["broker.rack"]
+        if self.scram_users:
+            props["listeners"] += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
+            props["advertised.listeners"] += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
+            props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            props["sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+            props["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
         props.update(self.broker_config)
         props.update(node.extra)
         return props
@@ -188,6 +206,11 @@ class LocalKafka:
             "-c",
             str(node.config_file),
             "--ignore-formatted",
+            *[
+                arg
+                for user, password in self.scram_users.items()
+                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")
+            ],
             heap_mb=256,
         )
         env = self._env(node)

@@ -1,0 +1,67 @@
+"""A SASL/SCRAM cluster: credentials from the environment work, a wrong password says so,
+and the secret never shows in pages, logs or error messages."""
+
+import logging
+
+import pytest
+from django.urls import reverse
+
+from console.clusters import all_clusters, load_clusters, reset_clusters
+from tools.kafka.local import LocalKafka
+
+pytestmark = [pytest.mark.django_db, pytest.mark.kafka, pytest.mark.slow]
+
+SECRET = "s3cret-scram-pw-734"
+
+
+@pytest.fixture(scope="module")
+def scram_kafka(tmp_path_factory):
+    k = LocalKafka(tmp_path_factory.mktemp("scram"), nodes=1, scram_users={"console": SECRET})
+    k.start()
+    yield k
+    k.destroy()
+
+
+def test_scram_credentials_from_the_environment(scram_kafka, client_for, tmp_path, caplog):
+    file = tmp_path / "clusters.toml"
+    file.write_text(
+        f"""
+[[clusters]]
+name = "scram"
+bootstrap_servers = "{scram_kafka.sasl_bootstrap_servers}"
+[clusters.properties]
+"security.protocol" = "SASL_PLAINTEXT"
+"sasl.mechanism" = "SCRAM-SHA-512"
+"sasl.username" = "console"
+"sasl.password" = "${{SCRAM_PW}}"
+
+[[clusters]]
+name = "wrongpw"
+bootstrap_servers = "{scram_kafka.sasl_bootstrap_servers}"
+[clusters.properties]
+"security.protocol" = "SASL_PLAINTEXT"
+"sasl.mechanism" = "SCRAM-SHA-512"
+"sasl.username" = "console"
+"sasl.password" = "${{WRONG_PW}}"
+"""
+    )
+    saved = all_clusters()
+    reset_clusters(
+        load_clusters(environ={"SCRAM_PW": SECRET, "WRONG_PW": "nope-" + SECRET}, file=str(file))
+    )
+    caplog.set_level(logging.DEBUG)
+    try:
+        c = client_for("admin")
+        html = c.get(reverse("console:clusters")).content.decode()
+        good = html.split('data-cluster="scram"')[1].split("</tr>")[0]
+        bad = html.split('data-cluster="wrongpw"')[1].split("</tr>")[0]
+        assert "reachable" in good and "unreachable" not in good
+        assert "authentication failed" in bad.lower()
+        detail = c.get(reverse("console:cluster", args=["wrongpw"])).content.decode()
+        assert "authentication failed" in detail.lower()
+        brokers = c.get(reverse("console:cluster", args=["scram"])).content.decode()
+        assert f"127.0.0.1:{scram_kafka.nodes[0].sasl_port}" in brokers
+        for text in (html, detail, brokers, caplog.text):
+            assert SECRET not in text
+    finally:
+        reset_clusters(saved)
