@@ -89,7 +89,7 @@ def main() -> int:
                 "--without-mingle",
                 "-B",
                 "-s",
-                str(ROOT / "var" / "celerybeat-schedule"),
+                str(Path(env.get("CONSOLE_VAR_DIR", ROOT / "var")) / "celerybeat-schedule"),
             ],
             cwd=ROOT,
             env=env,
@@ -152,7 +152,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         if not args.no_kafka:
-            subprocess.run([PY, "-m", "tools.kafka", "stop"], cwd=ROOT, env=env)
+            subprocess.run([PY, "-m", "tools.kafka", "stop"], cwd=ROOT, env=env, check=False)
     return 0
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from tools.kafka.local import KafkaStartError, LocalKafka, ensure_jars
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "var" / "kafka"
+DEFAULT_DIR = (
+    Path(os.environ.get("CONSOLE_VAR_DIR", Path(__file__).resolve().parents[2] / "var")) / "kafka"
+)
 
 
 def _pids(base: Path) -> list[int]:
