@@ -44,6 +44,22 @@ SECRET_KEYS = re.compile(r"(password|secret|jaas|token|key\.pem|keystore|credent
 RESERVED = {"bootstrap.servers", "group.id", "client.id"}
 
 
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class MaskRule:
+    """Hide parts of message values on topics matching `topics` from users in `roles`."""
+
+    topics: re.Pattern[str]
+    json_paths: tuple[str, ...] = ()
+    regex: re.Pattern[str] | None = None
+    roles: tuple[str, ...] = ("viewer", "operator")
+
+    def applies(self, topic: str, role: str) -> bool:
+        return role in self.roles and self.topics.fullmatch(topic) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     name: str
@@ -53,6 +69,7 @@ class Cluster:
     read_only: bool = False
     schema_registry_url: str = ""
     source: str = ""
+    masking: tuple[MaskRule, ...] = field(default=(), hash=False, compare=False)
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings for a client of this cluster (secrets included: never render)."""
@@ -99,7 +116,14 @@ def validate_properties(props: dict[str, str], where: str) -> None:
 def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
     if not isinstance(raw, dict):
         raise ImproperlyConfigured(f"{where}: expected a table with name and bootstrap_servers")
-    known = {"name", "bootstrap_servers", "properties", "read_only", "schema_registry_url"}
+    known = {
+        "name",
+        "bootstrap_servers",
+        "properties",
+        "read_only",
+        "schema_registry_url",
+        "masking",
+    }
     unknown = set(raw) - known
     if unknown:
         raise ImproperlyConfigured(
@@ -138,7 +162,12 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         raise ImproperlyConfigured(
             f"{where} (cluster {name!r}): schema_registry_url must start with http:// or https://"
         )
+    masking = tuple(
+        _mask_rule(rule, f"{where} (cluster {name!r}) masking #{i + 1}")
+        for i, rule in enumerate(raw.get("masking", []) or [])
+    )
     return Cluster(
+        masking=masking,
         name=name,
         bootstrap_servers=",".join(s.strip() for s in servers.split(",")),
         properties=props,
@@ -146,6 +175,36 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         schema_registry_url=registry,
         source=where,
     )
+
+
+def _mask_rule(raw: dict, where: str) -> MaskRule:
+    """[[clusters.masking]] topics = "payments.*", json_paths = ["$.card"], regex = "...",
+    roles = ["viewer", "operator"]."""
+    from topics.filters import FilterError, parse_path
+
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(f"{where}: expected a table")
+    unknown = set(raw) - {"topics", "json_paths", "regex", "roles"}
+    if unknown:
+        raise ImproperlyConfigured(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    try:
+        topics = re.compile(raw.get("topics", ".*"))
+        regex = re.compile(raw["regex"]) if raw.get("regex") else None
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{where}: bad regular expression: {exc}") from None
+    paths = tuple(raw.get("json_paths", []))
+    for path in paths:
+        try:
+            parse_path(path)
+        except FilterError as exc:
+            raise ImproperlyConfigured(f"{where}: {exc}") from None
+    if not paths and regex is None:
+        raise ImproperlyConfigured(f"{where}: give json_paths, regex or both")
+    roles = tuple(raw.get("roles", ["viewer", "operator"]))
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise ImproperlyConfigured(f"{where}: unknown role(s) {bad}; roles are {ROLES}")
+    return MaskRule(topics=topics, json_paths=paths, regex=regex, roles=roles)
 
 
 def _from_file(path: Path, environ: dict[str, str]) -> list[Cluster]:
