@@ -89,6 +89,12 @@ def translate(
     code = err.code()
     name = err.name()
     text = err.str()
+    if code == KafkaError._SSL:
+        return AuthenticationFailed(
+            f"{prefix}TLS handshake failed: check the cluster's certificates and "
+            f"ssl.ca.location ({text})",
+            code=name,
+        )
     if code in AUTH:
         return AuthenticationFailed(
             f"{prefix}authentication failed: check the cluster's credentials ({text})", code=name

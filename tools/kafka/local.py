@@ -72,6 +72,7 @@ class Node:
     controller_port: int
     data_dir: Path
     sasl_port: int = 0
+    ssl_port: int = 0
     process: subprocess.Popen | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -96,12 +97,15 @@ class LocalKafka:
         heap_mb: int | None = None,
         broker_config: dict[str, str] | None = None,
         scram_users: dict[str, str] | None = None,
+        tls: bool = False,
     ) -> None:
         self.base_dir = Path(base_dir)
         self.heap_mb = heap_mb or (512 if nodes == 1 else 320)
         self.broker_config = broker_config or {}
         # SCRAM-SHA-512 users (name -> password) served on an extra SASL_PLAINTEXT listener.
         self.scram_users = scram_users or {}
+        # An extra SSL listener with a certificate from a throwaway CA (ca_file).
+        self.tls = tls
         self.cluster_id = uuid.uuid4().hex[:22]
         first = port
         self.nodes: list[Node] = []
@@ -111,10 +115,79 @@ class LocalKafka:
             self.nodes.append(Node(i + 1, p, cp, self.base_dir / f"node{i + 1}"))
             if self.scram_users:
                 self.nodes[-1].sasl_port = free_port()
+            if tls:
+                self.nodes[-1].ssl_port = free_port()
 
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.base_dir / "tls" / "ca.pem"
+
+    @property
+    def ssl_bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.ssl_port}" for n in self.nodes)
+
+    def _make_certificates(self) -> None:
+        """A CA and one broker certificate for 127.0.0.1, with openssl."""
+        d = self.base_dir / "tls"
+        if (d / "keystore.pem").exists():
+            return
+        d.mkdir(parents=True, exist_ok=True)
+
+        def run(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+        run(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3",
+            "-subj",
+            "/CN=kafka-console-test-ca",
+        )
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "broker.key",
+            "-out",
+            "broker.csr",
+            "-subj",
+            "/CN=localhost",
+        )
+        (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            "broker.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "broker.pem",
+            "-days",
+            "3",
+            "-extfile",
+            "san.ext",
+        )
+        (d / "keystore.pem").write_text(
+            (d / "broker.key").read_text() + (d / "broker.pem").read_text()
+        )
 
     @property
     def sasl_bootstrap_servers(self) -> str:
@@ -167,6 +240,15 @@ class LocalKafka:
             props["listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config"] = (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             )
+        if self.tls:
+            d = self.base_dir / "tls"
+            props["listeners"] += f",SSL://127.0.0.1:{node.ssl_port}"
+            props["advertised.listeners"] += f",SSL://127.0.0.1:{node.ssl_port}"
+            props["listener.security.protocol.map"] += ",SSL:SSL"
+            props["ssl.keystore.type"] = "PEM"
+            props["ssl.keystore.location"] = str(d / "keystore.pem")
+            props["ssl.truststore.type"] = "PEM"
+            props["ssl.truststore.location"] = str(d / "ca.pem")
         props.update(self.broker_config)
         props.update(node.extra)
         return props
@@ -228,6 +310,8 @@ class LocalKafka:
     def start(self, timeout: float = 90.0) -> LocalKafka:
         """Format storage (first time) and start every node; wait until all accept connections."""
         ensure_jars()
+        if self.tls:
+            self._make_certificates()
         for node in self.nodes:
             self._write_config(node)
             self._format(node)

@@ -1,7 +1,8 @@
-"""A SASL/SCRAM cluster: credentials from the environment work, a wrong password says so,
-and the secret never shows in pages, logs or error messages."""
+"""SASL/SCRAM and TLS clusters: credentials from the environment work, a wrong password or
+CA says so, and the secret never shows in pages, logs or error messages."""
 
 import logging
+import subprocess
 
 import pytest
 from django.urls import reverse
@@ -63,5 +64,57 @@ bootstrap_servers = "{scram_kafka.sasl_bootstrap_servers}"
         assert f"127.0.0.1:{scram_kafka.nodes[0].sasl_port}" in brokers
         for text in (html, detail, brokers, caplog.text):
             assert SECRET not in text
+    finally:
+        reset_clusters(saved)
+
+
+@pytest.fixture(scope="module")
+def tls_kafka(tmp_path_factory):
+    k = LocalKafka(tmp_path_factory.mktemp("tls"), nodes=1, tls=True)
+    k.start()
+    yield k
+    k.destroy()
+
+
+def test_tls_cluster_with_its_ca_and_a_wrong_ca(tls_kafka, client_for, tmp_path):
+    other_ca = tmp_path / "other-ca.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-out",
+            str(other_ca),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=other",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        "KAFKA_CLUSTERS_0_NAME": "tls",
+        "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": tls_kafka.ssl_bootstrap_servers,
+        "KAFKA_CLUSTERS_0_PROPERTIES_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_CLUSTERS_0_PROPERTIES_SSL_CA_LOCATION": str(tls_kafka.ca_file),
+        "KAFKA_CLUSTERS_1_NAME": "wrongca",
+        "KAFKA_CLUSTERS_1_BOOTSTRAPSERVERS": tls_kafka.ssl_bootstrap_servers,
+        "KAFKA_CLUSTERS_1_PROPERTIES_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_CLUSTERS_1_PROPERTIES_SSL_CA_LOCATION": str(other_ca),
+    }
+    saved = all_clusters()
+    reset_clusters(load_clusters(environ=env, file=""))
+    try:
+        html = client_for("viewer").get(reverse("console:clusters")).content.decode()
+        good = html.split('data-cluster="tls"')[1].split("</tr>")[0]
+        bad = html.split('data-cluster="wrongca"')[1].split("</tr>")[0]
+        assert "reachable" in good and "unreachable" not in good
+        assert "TLS handshake failed" in bad
     finally:
         reset_clusters(saved)
