@@ -40,6 +40,16 @@ def _register_cluster(index: int, name: str, bootstrap: str, **extra: str) -> No
     reset_clusters()
 
 
+def _forget_clients() -> None:
+    """Drop cached clients before their brokers go, so they stop reconnecting (and logging)."""
+    import gc
+
+    from console.kafka.client import forget_clients
+
+    forget_clients()
+    gc.collect()
+
+
 def _wait_metadata(bootstrap: str, brokers: int, timeout: float = 60) -> None:
     from confluent_kafka.admin import AdminClient
 
@@ -68,6 +78,7 @@ def kafka() -> Iterator[LocalKafka]:
     _wait_metadata(cluster.bootstrap_servers, 1)
     _register_cluster(0, "local", cluster.bootstrap_servers)
     yield cluster
+    _forget_clients()
     cluster.destroy()
 
 
@@ -79,6 +90,7 @@ def _kafka3_session() -> Iterator[LocalKafka]:
     _wait_metadata(cluster.bootstrap_servers, 3)
     _register_cluster(1, "triple", cluster.bootstrap_servers)
     yield cluster
+    _forget_clients()
     cluster.destroy()
 
 

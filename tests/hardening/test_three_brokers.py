@@ -1,0 +1,58 @@
+"""Three brokers: one stopped, then all stopped; the pages say so and recover by themselves."""
+
+import time
+
+import pytest
+from django.urls import reverse
+
+pytestmark = [pytest.mark.kafka3, pytest.mark.kafka, pytest.mark.slow, pytest.mark.django_db]
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, what
+        time.sleep(1)
+
+
+def test_broker_down_then_cluster_down_then_back(kafka3, topic_factory, client_for):
+    name = topic_factory(partitions=3, replication=3, bootstrap=kafka3.bootstrap_servers)
+    c = client_for("viewer")
+    clusters_url = reverse("console:clusters")
+    brokers_url = reverse("console:cluster", args=["triple"])
+    topics_url = reverse("topics:list", args=["triple"])
+
+    kafka3.stop_node(2)
+
+    def broker_offline():
+        html = c.get(brokers_url).content.decode()
+        row = html.split('data-broker="2"')[1].split("</tr>")[0]
+        return "offline" in row and html
+
+    wait_until(broker_offline, 40, "stopped broker 2 never showed offline")
+    row = c.get(clusters_url).content.decode().split('data-cluster="triple"')[1].split("</tr>")[0]
+    assert "(1 offline)" in row
+    topics = c.get(topics_url).content.decode()
+    topic_row = topics.split(f'data-topic="{name}"')[1].split("</tr>")[0]
+    assert 'class="bad"' in topic_row  # under-replicated partitions flagged
+
+    kafka3.stop()  # every broker down
+    for url in (clusters_url, brokers_url, topics_url):
+        started = time.monotonic()
+        r = c.get(url)
+        assert time.monotonic() - started < 10, url
+        assert r.status_code in (200, 503)
+        assert "unreachable" in r.content.decode().lower(), url
+
+    for node in kafka3.nodes:
+        kafka3.start_node(node.node_id, wait=False)
+    kafka3.wait_ready()
+
+    def recovered():
+        html = c.get(brokers_url).content.decode()
+        return "offline" not in html and 'data-broker="3"' in html
+
+    wait_until(recovered, 90, "the console never saw the cluster recover")
