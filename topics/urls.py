@@ -1,8 +1,6 @@
 """URLs under /clusters/<cluster>/topics/. Topic names are [A-Za-z0-9._-], so <str:topic> fits.
 
-Owners: topic list/detail/configs/skew/operations -> views.py; message browser ->
-browse_views.py; live tail -> tail_views.py (+ consumers.py, routing.py); produce ->
-produce_views.py. URL names are what topics/_tabs.html links to.
+URL names are what topics/_tabs.html links to.
 """
 
 from django.urls import path
@@ -13,4 +11,13 @@ app_name = "topics"
 
 urlpatterns = [
     path("", views.topic_list, name="list"),
+    # "+" cannot appear in a topic name, so no topic can shadow this URL.
+    path("+new/", views.topic_create, name="create"),
+    path("<str:topic>/", views.topic_detail, name="detail"),
+    path("<str:topic>/configs/", views.topic_configs, name="configs"),
+    path("<str:topic>/configs/edit/", views.topic_config_edit, name="config_edit"),
+    path("<str:topic>/skew/", views.topic_skew, name="skew"),
+    path("<str:topic>/delete/", views.topic_delete, name="delete"),
+    path("<str:topic>/partitions/", views.topic_partitions_add, name="partitions_add"),
+    path("<str:topic>/purge/", views.topic_purge, name="purge"),
 ]

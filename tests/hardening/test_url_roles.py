@@ -35,6 +35,14 @@ RULES: dict[str, dict[str, str]] = {
     "console:job": {"GET": "viewer"},
     "console:job_cancel": {"POST": "viewer"},
     "topics:list": {"GET": "viewer"},
+    "topics:create": {"GET": "operator", "POST": "operator"},
+    "topics:detail": {"GET": "viewer"},
+    "topics:configs": {"GET": "viewer"},
+    "topics:config_edit": {"POST": "admin"},
+    "topics:skew": {"GET": "viewer"},
+    "topics:delete": {"POST": "admin"},
+    "topics:partitions_add": {"POST": "admin"},
+    "topics:purge": {"POST": "admin"},
     "groups:list": {"GET": "viewer"},
 }
 

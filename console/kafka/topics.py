@@ -1,0 +1,232 @@
+"""Topic reads and writes: configs, create, delete, partitions, config changes, purge, sampling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+from confluent_kafka.admin import (
+    ConfigEntry as KafkaConfigEntry,
+)
+
+from console.clusters import Cluster
+from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
+from console.kafka.cluster import SOURCES, cluster_snapshot
+from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
+from console.kafka.messages import to_message
+from console.kafka.offsets import Watermarks, watermarks
+from console.kafka.types import ConfigEntry, Message
+
+# librdkafka's describe_configs is batched per broker: ask for many topics per call.
+CONFIG_BATCH = 500
+
+
+def _entries(raw: dict) -> list[ConfigEntry]:
+    return sorted(
+        (
+            ConfigEntry(
+                name=e.name,
+                value=e.value,
+                source=SOURCES.get(e.source, str(e.source)),
+                is_default=e.is_default,
+                is_sensitive=e.is_sensitive,
+                is_read_only=e.is_read_only,
+            )
+            for e in raw.values()
+        ),
+        key=lambda e: e.name,
+    )
+
+
+def topic_configs(
+    cluster: Cluster, names: Iterable[str]
+) -> dict[str, list[ConfigEntry] | KafkaConsoleError]:
+    """Every config of each topic with its source (default, broker, topic override)."""
+    names = list(dict.fromkeys(names))
+    out: dict[str, list[ConfigEntry] | KafkaConsoleError] = {}
+    admin = admin_for(cluster)
+    for i in range(0, len(names), CONFIG_BATCH):
+        resources = [
+            ConfigResource(ConfigResource.Type.TOPIC, n) for n in names[i : i + CONFIG_BATCH]
+        ]
+        try:
+            futures = admin.describe_configs(resources, request_timeout=timeout())
+        except KafkaException as exc:
+            raise translate(exc, what="topic configs") from None
+        for res, result in wait_all(futures, what="topic configs").items():
+            out[res.name] = result if isinstance(result, KafkaConsoleError) else _entries(result)
+    return out
+
+
+def broker_defaults(cluster: Cluster) -> dict[str, str]:
+    """The cluster's defaults for new topics (num.partitions, default.replication.factor)."""
+    snap = cluster_snapshot(cluster, topic=None)
+    online = [b.id for b in snap.brokers if b.online]
+    if not online:
+        return {}
+    res = ConfigResource(ConfigResource.Type.BROKER, str(online[0]))
+    entries = wait(
+        admin_for(cluster).describe_configs([res], request_timeout=timeout())[res],
+        what="broker defaults",
+    )
+    keys = ("num.partitions", "default.replication.factor", "min.insync.replicas")
+    return {k: entries[k].value for k in keys if k in entries and entries[k].value is not None}
+
+
+def topic_create(
+    cluster: Cluster, *, name: str, partitions: int, replication: int, configs: dict[str, str]
+) -> None:
+    """Create a topic; Kafka's refusal (exists, bad config, too few brokers) as InvalidRequest."""
+    new = NewTopic(name, num_partitions=partitions, replication_factor=replication, config=configs)
+    try:
+        futures = admin_for(cluster).create_topics(
+            [new], operation_timeout=timeout(), request_timeout=timeout()
+        )
+    except KafkaException as exc:
+        raise translate(exc, what=f"creating {name}") from None
+    wait(futures[name], what=f"creating topic {name!r}")
+    _wait_for(lambda: _leaders_ready(cluster, name, partitions), f"topic {name} to get leaders")
+
+
+def _leaders_ready(cluster: Cluster, name: str, partitions: int) -> bool:
+    try:
+        (t,) = cluster_snapshot(cluster, topic=name).topics
+    except NotFound:
+        return False
+    return t.partition_count >= partitions and not t.offline
+
+
+def _gone(cluster: Cluster, name: str) -> bool:
+    return name not in admin_for(cluster).list_topics(timeout=timeout()).topics
+
+
+def _wait_for(check, what: str, limit: float | None = None) -> None:
+    deadline = time.monotonic() + (limit or timeout() * 2)
+    while not check():
+        if time.monotonic() > deadline:
+            raise InvalidRequest(
+                f"Kafka accepted the change, but {what} took longer than "
+                f"{limit or timeout() * 2:g} s; reload to see where it stands"
+            )
+        time.sleep(0.1)
+
+
+def topic_delete(cluster: Cluster, *, name: str) -> None:
+    """Delete a topic and wait until metadata no longer lists it."""
+    try:
+        futures = admin_for(cluster).delete_topics(
+            [name], operation_timeout=timeout(), request_timeout=timeout()
+        )
+    except KafkaException as exc:
+        raise translate(exc, what=f"deleting {name}") from None
+    wait(futures[name], what=f"deleting topic {name!r}")
+    _wait_for(lambda: _gone(cluster, name), f"topic {name} to disappear")
+
+
+def partitions_add(cluster: Cluster, *, name: str, total: int) -> None:
+    """Grow a topic to `total` partitions (Kafka cannot shrink them)."""
+    try:
+        futures = admin_for(cluster).create_partitions(
+            [NewPartitions(name, total)], operation_timeout=timeout(), request_timeout=timeout()
+        )
+    except KafkaException as exc:
+        raise translate(exc, what=f"adding partitions to {name}") from None
+    wait(futures[name], what=f"adding partitions to {name!r}")
+    _wait_for(
+        lambda: _leaders_ready(cluster, name, total), f"new partitions of {name} to get leaders"
+    )
+
+
+def configs_alter(
+    cluster: Cluster, *, name: str, set_: dict[str, str], delete: Iterable[str] = ()
+) -> None:
+    """Incrementally set and delete topic config overrides (other overrides stay)."""
+    entries = [
+        KafkaConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()
+    ]
+    entries += [
+        KafkaConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete
+    ]
+    res = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+    try:
+        futures = admin_for(cluster).incremental_alter_configs([res], request_timeout=timeout())
+    except KafkaException as exc:
+        raise translate(exc, what=f"changing configs of {name}") from None
+    wait(futures[res], what=f"config of {name!r}")
+
+
+def records_delete(cluster: Cluster, *, name: str, before: dict[int, int]) -> dict[int, int]:
+    """Delete records below the given offset per partition (-1: all); returns new low marks."""
+    tps = [TopicPartition(name, p, off) for p, off in sorted(before.items())]
+    try:
+        futures = admin_for(cluster).delete_records(
+            tps, operation_timeout=timeout(), request_timeout=timeout()
+        )
+    except KafkaException as exc:
+        raise translate(exc, what=f"purging {name}") from None
+    out = {}
+    for tp, fut in futures.items():
+        result = wait(fut, what=f"purging {name}[{tp.partition}]")
+        out[tp.partition] = result.low_watermark
+    return out
+
+
+def newest_sample(
+    cluster: Cluster,
+    name: str,
+    *,
+    per_partition: int,
+    marks: dict[int, Watermarks],
+    max_seconds: float = 3.0,
+) -> tuple[list[Message], bool]:
+    """Up to `per_partition` newest messages of each partition, read in batches.
+
+    Stops at the high watermarks given (a live topic never keeps it waiting) and after
+    `max_seconds`; returns the messages and whether the time bound cut the sample short.
+    """
+    wanted = {
+        p: (max(m.low, m.high - per_partition), m.high) for p, m in marks.items() if m.high > m.low
+    }
+    if not wanted:
+        return [], False
+    out: list[Message] = []
+    deadline = time.monotonic() + max_seconds
+    with consumer(cluster) as c:
+        c.assign([TopicPartition(name, p, start) for p, (start, _end) in wanted.items()])
+        pending = set(wanted)
+        while pending and time.monotonic() < deadline:
+            for msg in c.consume(num_messages=1000, timeout=0.5):
+                p = msg.partition()
+                if msg.error():
+                    continue  # partition EOF or a transient error: the bounds decide
+                if p in pending:
+                    if msg.offset() < wanted[p][1]:
+                        out.append(to_message(msg))
+                    if msg.offset() >= wanted[p][1] - 1:
+                        pending.discard(p)
+            # a partition whose last offsets are transaction markers never yields them
+            for p in list(pending):
+                pos = c.position([TopicPartition(name, p)])[0].offset
+                if pos >= wanted[p][1]:
+                    pending.discard(p)
+    return out, bool(pending)
+
+
+__all__ = [
+    "broker_defaults",
+    "configs_alter",
+    "newest_sample",
+    "partitions_add",
+    "records_delete",
+    "topic_configs",
+    "topic_create",
+    "topic_delete",
+    "watermarks",
+]
