@@ -193,6 +193,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY = False
 
+# The lag sampler (Celery beat): how often, and how long samples are kept.
+CONSOLE_LAG_SAMPLE_S = env_float("CONSOLE_LAG_SAMPLE_S", 30.0)
+CONSOLE_LAG_HISTORY_HOURS = env_float("CONSOLE_LAG_HISTORY_HOURS", 24.0)
+CELERY_BEAT_SCHEDULE = {
+    "lag-sample": {"task": "groups.lag_sample", "schedule": CONSOLE_LAG_SAMPLE_S},
+}
+
 # --- Kafka
 # Clusters come from CONSOLE_CLUSTERS_FILE (TOML), CONSOLE_CLUSTERS_* or Kafka UI's
 # KAFKA_CLUSTERS_<n>_* variables; see console/clusters.py and the README.

@@ -67,6 +67,12 @@ def test_demo_serves_the_console_with_data_and_a_worker(tmp_path):
         topics = s.get(f"{base}/clusters/demo/topics/", timeout=10).text
         assert 'data-topic="clicks"' in topics and 'data-topic="orders"' in topics
         assert "clicks-analytics" in s.get(f"{base}/clusters/demo/groups/", timeout=10).text
+        deadline = time.monotonic() + 60
+        while "2 of 8 consumers have no partition" not in (
+            crowd := s.get(f"{base}/clusters/demo/groups/clicks-dashboard/", timeout=15).text
+        ):
+            assert time.monotonic() < deadline, crowd[-3000:]
+            time.sleep(1)
         assert s.get(f"{base}/static/console/console.css", timeout=10).status_code == 200
         # the demo's worker (embedded SQLite broker) runs a task
         token = s.cookies["csrftoken"]

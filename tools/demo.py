@@ -100,6 +100,8 @@ def main() -> int:
             [PY, "manage.py", "demo_feed", "--rate", str(args.feed_rate)], cwd=ROOT, env=env
         )
     )
+    # 8 live members on the 6-partition clicks topic: the group page explains the 2 idle ones.
+    procs.append(subprocess.Popen([PY, "manage.py", "demo_crowd"], cwd=ROOT, env=env))
     procs.append(
         subprocess.Popen(
             [

@@ -98,3 +98,36 @@ def demo_feed_forever(cluster: Cluster, *, rate: float, stop=None) -> None:
         else:
             next_at = time.monotonic()
     p.flush(5)
+
+
+CROWD_GROUP = "clicks-dashboard"
+
+
+def demo_crowd_forever(cluster: Cluster, *, members: int = 8, stop=None) -> None:
+    """Keep `members` consumers of one group alive on clicks (6 partitions): 2 stand idle,
+    the classic "why do some of my consumers get no events?" case."""
+    import threading
+
+    def run(i: int) -> None:
+        c = Consumer(
+            {
+                **cluster.client_config(),
+                "group.id": CROWD_GROUP,
+                "client.id": f"dashboard-{i + 1}",
+                "enable.auto.commit": True,
+                "auto.offset.reset": "latest",
+                "fetch.wait.max.ms": 500,
+            }
+        )
+        c.subscribe(["clicks"])
+        try:
+            while stop is None or not stop.is_set():
+                c.consume(num_messages=100, timeout=1.0)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(members)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -44,6 +44,11 @@ RULES: dict[str, dict[str, str]] = {
     "topics:partitions_add": {"POST": "admin"},
     "topics:purge": {"POST": "admin"},
     "groups:list": {"GET": "viewer"},
+    "groups:for_topic": {"GET": "viewer"},
+    "groups:detail": {"GET": "viewer"},
+    "groups:reset": {"GET": "operator", "POST": "operator"},
+    "groups:undo": {"GET": "operator", "POST": "operator"},
+    "groups:delete": {"POST": "admin"},
 }
 
 
@@ -82,6 +87,7 @@ def samples(kafka, topic):
         "group": "walker-group",
         "group_id": "walker-group",
         "search_id": uuid.uuid4().hex,
+        "audit_id": 999999,
     }
 
 

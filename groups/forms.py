@@ -1,0 +1,70 @@
+"""The offset-reset form: scope and target, validated before any preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from groups.services import TARGETS, ResetSpec
+from topics.filters import FilterError, parse_partitions
+
+
+class ResetForm(forms.Form):
+    topic = forms.CharField(
+        required=False, help_text="Empty: every topic the group has offsets on."
+    )
+    partitions = forms.CharField(required=False, help_text="e.g. 0,2,4-5; empty: all of the topic.")
+    target = forms.ChoiceField(choices=[(t, t) for t in TARGETS])
+    offset = forms.IntegerField(required=False, min_value=0, help_text="for target offset")
+    shift = forms.IntegerField(required=False, help_text="for target shift: +N forward, -N back")
+    timestamp = forms.DateTimeField(
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        help_text="for target timestamp (UTC): the first record at or after it",
+    )
+    source_group = forms.CharField(required=False, help_text="for target copy")
+
+    def clean(self):
+        data = super().clean()
+        target = data.get("target")
+        need = {
+            "offset": "offset",
+            "shift": "shift",
+            "timestamp": "timestamp",
+            "copy": "source_group",
+        }.get(target)
+        if need and data.get(need) in (None, ""):
+            self.add_error(need, f"Target {target} needs this value.")
+        if target == "timestamp" and data.get("timestamp"):
+            ts = data["timestamp"]
+            if timezone.is_naive(ts):
+                ts = ts.replace(tzinfo=dt.UTC)
+            if ts > timezone.now() + dt.timedelta(minutes=1):
+                self.add_error("timestamp", "That time is in the future: no record is there yet.")
+            data["timestamp"] = ts
+        raw = data.get("partitions", "")
+        if raw and not data.get("topic"):
+            self.add_error("partitions", "Choose a topic to pick its partitions.")
+        try:
+            data["partition_set"] = parse_partitions(raw or "")
+        except FilterError as exc:
+            self.add_error("partitions", str(exc))
+        return data
+
+    def spec(self) -> ResetSpec:
+        d = self.cleaned_data
+        value = {
+            "offset": d.get("offset"),
+            "shift": d.get("shift"),
+            "timestamp": int(d["timestamp"].timestamp() * 1000) if d.get("timestamp") else None,
+        }.get(d["target"])
+        return ResetSpec(
+            target=d["target"],
+            topic=(d.get("topic") or "").strip(),
+            partitions=d.get("partition_set"),
+            value=value,
+            source_group=(d.get("source_group") or "").strip(),
+        )

@@ -1,0 +1,230 @@
+"""Offset resets (plan, run, undo) and group deletion: checked, refused on read-only
+clusters, audited with the offsets before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.access import Capability
+from console.audit import mutation
+from console.clusters import Cluster
+from console.kafka.cluster import cluster_snapshot
+from console.kafka.errors import InvalidRequest, KafkaConsoleError
+from console.kafka.groups import (
+    GroupDescription,
+    committed_offsets,
+    group_delete,
+    group_descriptions,
+    offsets_alter,
+)
+from console.kafka.offsets import Watermarks, offsets_for_timestamp, watermarks
+
+TARGETS = ("earliest", "latest", "timestamp", "offset", "shift", "copy")
+Partition = tuple[str, int]
+
+
+class ResetRefused(InvalidRequest):
+    """The reset cannot run now; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ResetSpec:
+    target: str
+    topic: str = ""  # "" = every topic the group has offsets on
+    partitions: frozenset[int] | None = None
+    value: int | None = None  # offset, shift or timestamp (ms)
+    source_group: str = ""  # for "copy"
+    offsets: tuple[tuple[Partition, int], ...] = ()  # explicit (undo)
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRow:
+    topic: str
+    partition: int
+    current: int | None
+    new: int
+    low: int
+    high: int
+    clamped: bool
+    note: str = ""
+
+    @property
+    def lag_before(self) -> int | None:
+        return None if self.current is None else self.high - self.current
+
+    @property
+    def lag_after(self) -> int:
+        return self.high - self.new
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPlan:
+    group_id: str
+    spec: ResetSpec
+    rows: list[ResetRow]
+    skipped: list[str]
+    active_members: int
+
+    @property
+    def clamped(self) -> int:
+        return sum(r.clamped for r in self.rows)
+
+    @property
+    def offsets(self) -> dict[str, int]:
+        return {f"{r.topic}:{r.partition}": r.new for r in self.rows}
+
+
+def refusal(description: GroupDescription | KafkaConsoleError) -> str:
+    if isinstance(description, KafkaConsoleError):
+        return str(description)
+    if description.active:
+        n = len(description.members)
+        return (
+            f"Group {description.group_id} has {n} active member{'s' if n != 1 else ''} "
+            f"(state {description.state}); stop them first: Kafka refuses to move the "
+            "offsets of a group whose consumers are running."
+        )
+    return ""
+
+
+def refusal_for(cluster: Cluster, group_id: str) -> str:
+    """Why a reset or delete cannot run now ('' when it can)."""
+    return refusal(group_descriptions(cluster, [group_id])[group_id])
+
+
+def reset_plan(*, cluster: Cluster, group_id: str, spec: ResetSpec) -> ResetPlan:
+    """What a reset would do, partition by partition, before anything changes."""
+    if spec.target not in TARGETS and not spec.offsets:  # "undo" carries explicit offsets
+        raise InvalidRequest(f"Unknown target {spec.target!r}.")
+    description = group_descriptions(cluster, [group_id])[group_id]
+    committed = committed_offsets(cluster, [group_id])[group_id]
+    if isinstance(committed, KafkaConsoleError):
+        raise committed
+    snap = cluster_snapshot(cluster)
+    topics = {t.name: t for t in snap.topics}
+    if spec.offsets:
+        parts = [tp for tp, _ in spec.offsets]
+    elif spec.topic:
+        if spec.topic not in topics:
+            raise InvalidRequest(f"Topic {spec.topic!r} does not exist.")
+        ids = [p.id for p in topics[spec.topic].partitions]
+        if spec.partitions is not None:
+            missing = sorted(spec.partitions - set(ids))
+            if missing:
+                raise InvalidRequest(
+                    f"{spec.topic} has {len(ids)} partitions (0-{len(ids) - 1}); "
+                    f"there is no partition {missing[0]}."
+                )
+            ids = sorted(spec.partitions)
+        parts = [(spec.topic, p) for p in ids]
+    else:
+        parts = sorted(committed)
+        if not parts:
+            raise InvalidRequest(
+                f"Group {group_id} has no committed offsets yet: choose a topic to reset it on."
+            )
+    marks = watermarks(cluster, parts)
+    wanted: dict[Partition, int | None] = {}
+    notes: dict[Partition, str] = {}
+    skipped: list[str] = []
+    if spec.offsets:
+        wanted = dict(spec.offsets)
+    elif spec.target == "earliest":
+        wanted = {tp: marks[tp].low for tp in parts if isinstance(marks[tp], Watermarks)}
+    elif spec.target == "latest":
+        wanted = {tp: marks[tp].high for tp in parts if isinstance(marks[tp], Watermarks)}
+    elif spec.target == "offset":
+        wanted = dict.fromkeys(parts, spec.value)
+    elif spec.target == "shift":
+        for tp in parts:
+            mark = marks[tp]
+            base = committed.get(tp)
+            if base is None and isinstance(mark, Watermarks):
+                base = mark.low
+                notes[tp] = "no commit: shifted from the log start"
+            wanted[tp] = None if base is None else base + (spec.value or 0)
+    elif spec.target == "timestamp":
+        found = offsets_for_timestamp(cluster, parts, spec.value or 0)
+        wanted = {tp: off for tp, off in found.items() if isinstance(off, int)}
+    elif spec.target == "copy":
+        if not spec.source_group:
+            raise InvalidRequest("Name the group to copy offsets from.")
+        source = committed_offsets(cluster, [spec.source_group])[spec.source_group]
+        if isinstance(source, KafkaConsoleError):
+            raise source
+        for tp in parts:
+            if tp in source:
+                wanted[tp] = source[tp]
+            else:
+                skipped.append(f"{tp[0]}[{tp[1]}]: {spec.source_group} has no commit there")
+    rows = []
+    for tp in parts:
+        mark = marks.get(tp)
+        if not isinstance(mark, Watermarks):
+            skipped.append(f"{tp[0]}[{tp[1]}]: {mark}")
+            continue
+        if tp not in wanted or wanted[tp] is None:
+            continue
+        new = min(max(wanted[tp], mark.low), mark.high)
+        clamped = new != wanted[tp]
+        note = notes.get(tp, "")
+        if clamped:
+            note = (
+                f"asked {wanted[tp]}, clamped to the "
+                + ("log start" if new == mark.low else "log end")
+                + (f"; {note}" if note else "")
+            )
+        rows.append(
+            ResetRow(tp[0], tp[1], committed.get(tp), new, mark.low, mark.high, clamped, note)
+        )
+    active = len(description.members) if isinstance(description, GroupDescription) else 0
+    return ResetPlan(group_id, spec, rows, skipped, active)
+
+
+def group_offsets_reset(
+    *, user, cluster: Cluster, group_id: str, offsets: dict[Partition, int], params: dict
+) -> dict[str, int]:
+    """Commit the planned offsets (operator). The same call twice lands the same offsets."""
+    with mutation(
+        user=user,
+        cluster=cluster,
+        action="group.reset",
+        target=group_id,
+        capability=Capability.OPERATE,
+        params=params,
+    ) as m:
+        problem = refusal(group_descriptions(cluster, [group_id])[group_id])
+        if problem:
+            raise ResetRefused(problem)
+        committed = committed_offsets(cluster, [group_id])[group_id]
+        if isinstance(committed, KafkaConsoleError):
+            raise committed
+        m.before = {f"{t}:{p}": committed.get((t, p)) for (t, p) in sorted(offsets)}
+        stored = offsets_alter(cluster, group_id, offsets)
+        m.after = {f"{t}:{p}": off for (t, p), off in sorted(stored.items())}
+        return m.after
+
+
+def consumer_group_delete(*, user, cluster: Cluster, group_id: str) -> None:
+    """Delete a group and its committed offsets (admin); refused while it has members."""
+    with mutation(
+        user=user,
+        cluster=cluster,
+        action="group.delete",
+        target=group_id,
+        capability=Capability.ADMIN,
+    ):
+        problem = refusal(group_descriptions(cluster, [group_id])[group_id])
+        if problem:
+            raise ResetRefused(problem.replace("move the offsets of", "delete"))
+        group_delete(cluster, group_id)
+
+
+def parse_offsets(raw: dict[str, int | None]) -> dict[Partition, int]:
+    """{"topic:3": 10} -> {("topic", 3): 10} (entries with None are left out)."""
+    out = {}
+    for key, off in raw.items():
+        topic, _, p = key.rpartition(":")
+        if off is not None:
+            out[(topic, int(p))] = int(off)
+    return out
