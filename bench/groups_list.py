@@ -1,0 +1,117 @@
+"""Groups list with 5,000 groups over 50 topics: first page sorted by lag.
+
+Page first, then describe: only the 50 shown groups are described and their offsets
+fetched; the order by lag comes from the lag sampler's latest run (run once here, timed
+separately). Reference: one raw ListGroups call (AdminClient.list_consumer_groups).
+Target: first page < 2 s.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+from bench.common import logged_in_client, setup_django, start_kafka, write_result
+
+GROUPS = 5000
+TOPICS = 50
+PARTITIONS = 2
+RUNS = 5
+
+
+def main() -> None:
+    kafka = start_kafka(**{"offsets.topic.num.partitions": "6"})
+    try:
+        setup_django()
+        from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from console.clusters import reset_clusters
+        from groups.tasks import lag_sample
+
+        reset_clusters()
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        topics = [f"gt-{i:02d}" for i in range(TOPICS)]
+        for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics]).values():
+            f.result(60)
+        time.sleep(2)
+        p = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
+        for t in topics:
+            for part in range(PARTITIONS):
+                for _ in range(100):
+                    p.produce(t, b"x", partition=part)
+            p.poll(0)
+        p.flush(60)
+        rng = random.Random(5)
+        started = time.perf_counter()
+        pending = {}
+        for g in range(GROUPS):
+            chosen = rng.sample(topics, rng.randint(1, 3))
+            req = ConsumerGroupTopicPartitions(
+                f"bench-group-{g:05d}",
+                [
+                    TopicPartition(t, part, rng.randint(0, 100))
+                    for t in chosen
+                    for part in range(PARTITIONS)
+                ],
+            )
+            pending.update(admin.alter_consumer_group_offsets([req], request_timeout=60))
+            if len(pending) >= 500:
+                for f in pending.values():
+                    f.result(120)
+                pending = {}
+        for f in pending.values():
+            f.result(120)
+        setup_s = time.perf_counter() - started
+
+        client = logged_in_client("viewer")  # also migrates the database
+        started = time.perf_counter()
+        written = lag_sample()
+        sampler_s = time.perf_counter() - started
+
+        def first_page() -> float:
+            t0 = time.perf_counter()
+            r = client.get("/clusters/bench/groups/?sort=lag")
+            elapsed = time.perf_counter() - t0
+            assert r.status_code == 200 and r.content.count(b"data-group=") == 50, r.status_code
+            return elapsed
+
+        def raw() -> float:
+            t0 = time.perf_counter()
+            result = admin.list_consumer_groups(request_timeout=30).result()
+            assert len(result.valid) >= GROUPS
+            return time.perf_counter() - t0
+
+        first_page()
+        raw()
+        pages = [first_page() for _ in range(RUNS)]
+        raws = [raw() for _ in range(RUNS)]
+        page_s, raw_s = statistics.median(pages), statistics.median(raws)
+        write_result(
+            "groups_list",
+            {
+                "groups": GROUPS,
+                "topics": TOPICS,
+                "first_page_s": round(page_s, 4),
+                "first_page_runs_s": [round(x, 4) for x in pages],
+                "lag_sampler_s": round(sampler_s, 2),
+                "lag_samples_written": written,
+                "setup_commit_s": round(setup_s, 1),
+            },
+            reference={
+                "raw_list_groups_s": round(raw_s, 4),
+                "what": "AdminClient.list_consumer_groups (one ListGroups)",
+            },
+            ratios={"first_page_over_raw_list_groups": round(page_s / raw_s, 2)},
+            targets={"first_page_s": "< 2.0"},
+            notes="Sorted by lag from the sampler's latest run; the 50 shown groups are "
+            "described, their committed offsets fetched concurrently and their end "
+            "offsets in one ListOffsets; Django test client in-process; median of 5.",
+        )
+    finally:
+        kafka.destroy()
+
+
+if __name__ == "__main__":
+    main()
