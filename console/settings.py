@@ -193,6 +193,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY = False
 
+# Produce limits: the largest message the console sends, and the most events a generator
+# run may produce.
+CONSOLE_MAX_MESSAGE_BYTES = int(os.environ.get("CONSOLE_MAX_MESSAGE_BYTES", str(1024 * 1024)))
+CONSOLE_MAX_GENERATOR_EVENTS = int(os.environ.get("CONSOLE_MAX_GENERATOR_EVENTS", "1000000"))
+
 # The lag sampler (Celery beat): how often, and how long samples are kept.
 CONSOLE_LAG_SAMPLE_S = env_float("CONSOLE_LAG_SAMPLE_S", 30.0)
 CONSOLE_LAG_HISTORY_HOURS = env_float("CONSOLE_LAG_HISTORY_HOURS", 24.0)

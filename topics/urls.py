@@ -5,7 +5,7 @@ URL names are what topics/_tabs.html links to.
 
 from django.urls import path
 
-from topics import views
+from topics import produce_views, views
 
 app_name = "topics"
 
@@ -20,4 +20,8 @@ urlpatterns = [
     path("<str:topic>/delete/", views.topic_delete, name="delete"),
     path("<str:topic>/partitions/", views.topic_partitions_add, name="partitions_add"),
     path("<str:topic>/purge/", views.topic_purge, name="purge"),
+    path("<str:topic>/produce/", produce_views.produce_page, name="produce"),
+    path("<str:topic>/produce/preview/", produce_views.produce_preview, name="produce_preview"),
+    path("<str:topic>/produce/message/", produce_views.produce_message, name="produce_message"),
+    path("<str:topic>/produce/generate/", produce_views.produce_generate, name="produce_generate"),
 ]

@@ -1,0 +1,117 @@
+"""Forms to produce one message or a generated stream; each error says what to fix."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.conf import settings
+
+from console.generators import TemplateError, check_template
+from console.kafka.produce import COMPRESSIONS
+
+HEADER_ROWS = 5
+
+
+class ProduceForm(forms.Form):
+    key = forms.CharField(required=False, strip=False, max_length=100_000)
+    null_key = forms.BooleanField(required=False, label="null key")
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
+    value_format = forms.ChoiceField(
+        choices=[("text", "text"), ("json", "JSON (validated)")], initial="json"
+    )
+    partition = forms.IntegerField(
+        required=False, min_value=0, help_text="empty: chosen by the key's hash"
+    )
+    compression = forms.ChoiceField(choices=[(c, c) for c in COMPRESSIONS], initial="none")
+
+    def __init__(self, *args, partitions: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.partitions = partitions
+
+    def clean_partition(self):
+        p = self.cleaned_data.get("partition")
+        if p is not None and p >= self.partitions:
+            raise forms.ValidationError(
+                f"The topic has {self.partitions} partitions (0-{self.partitions - 1})."
+            )
+        return p
+
+    def clean(self):
+        data = super().clean()
+        value = data.get("value", "")
+        if data.get("value_format") == "json" and value:
+            try:
+                json.loads(value)
+            except ValueError as exc:
+                self.add_error("value", f"Not valid JSON: {exc}. Choose 'text' to send it as is.")
+        headers = []
+        for i in range(HEADER_ROWS):
+            name = self.data.get(f"header_name_{i}", "").strip()
+            hv = self.data.get(f"header_value_{i}", "")
+            if name:
+                headers.append((name, hv.encode()))
+            elif hv:
+                self.add_error(None, f"Header row {i + 1} has a value but no name.")
+        data["headers"] = headers
+        key = None if data.get("null_key") else (data.get("key") or "").encode()
+        data["key_bytes"] = key
+        size = len(key or b"") + len(value.encode()) + sum(len(n) + len(v) for n, v in headers)
+        limit = settings.CONSOLE_MAX_MESSAGE_BYTES
+        if size > limit:
+            self.add_error(
+                "value",
+                f"The message is {size} bytes; the console sends at most "
+                f"{limit} (CONSOLE_MAX_MESSAGE_BYTES).",
+            )
+        return data
+
+
+class GenerateForm(forms.Form):
+    template = forms.ChoiceField(
+        choices=[("clickstream", "clickstream (keys: user ids)"), ("custom", "my template")]
+    )
+    key_template = forms.CharField(
+        required=False, max_length=1000, initial="{{choice:alice|bob|carol}}"
+    )
+    value_template = forms.CharField(
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        initial='{"id": "{{uuid}}", "n": {{int:1:100}}, "seq": {{seq}}, "ts": {{timestamp}}}',
+    )
+    count = forms.IntegerField(required=False, min_value=1, help_text="events to produce")
+    seconds = forms.IntegerField(
+        required=False, min_value=1, max_value=24 * 3600, help_text="or: for this many seconds ..."
+    )
+    rate = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        help_text="... at this many events a second",
+    )
+
+    def clean(self):
+        data = super().clean()
+        count, seconds, rate = data.get("count"), data.get("seconds"), data.get("rate")
+        if count is None and not (seconds and rate):
+            raise forms.ValidationError("Give a number of events, or seconds and a rate.")
+        if count is None:
+            count = seconds * rate
+        elif seconds and not rate:
+            self.add_error("rate", "With seconds, give a rate too.")
+        limit = settings.CONSOLE_MAX_GENERATOR_EVENTS
+        if count > limit:
+            raise forms.ValidationError(
+                f"{count} events is more than the limit of {limit} (CONSOLE_MAX_GENERATOR_EVENTS)."
+            )
+        data["total"] = count
+        if data.get("template") == "custom":
+            if not data.get("value_template"):
+                self.add_error("value_template", "Write a value template.")
+            for field in ("key_template", "value_template"):
+                try:
+                    check_template(data.get(field) or "")
+                except TemplateError as exc:
+                    self.add_error(field, str(exc))
+        return data
