@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint bench setup setup-test system-deps kafka-jars clean
+.PHONY: demo test test-fast lint bench setup setup-test system-deps kafka-jars registry-app clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,17 @@ setup: $(VENV)/.deps kafka-jars
 kafka-jars:
 	$(PY) -m tools.kafka fetch >/dev/null
 
+# Apicurio Registry (the schema registry of the tests), unpacked from Maven Central.
+registry-app:
+	$(PY) -m tools.registry fetch >/dev/null
+
 system-deps:
 	bash tools/system-deps.sh
 
 demo: setup
 	$(PY) tools/demo.py
 
-test: system-deps setup
+test: system-deps setup registry-app
 	$(PY) -m pytest
 
 # The fast unit tests only: no broker, no browser, no worker.

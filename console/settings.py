@@ -198,6 +198,13 @@ CELERY_TASK_PUBLISH_RETRY = False
 CONSOLE_MAX_MESSAGE_BYTES = int(os.environ.get("CONSOLE_MAX_MESSAGE_BYTES", str(1024 * 1024)))
 CONSOLE_MAX_GENERATOR_EVENTS = int(os.environ.get("CONSOLE_MAX_GENERATOR_EVENTS", "1000000"))
 
+# Message search bounds: messages scanned and seconds per search, matches shown, and the
+# length of one streamed chunk (each chunk is one request that carries its cursor).
+CONSOLE_SEARCH_MAX_MESSAGES = int(os.environ.get("CONSOLE_SEARCH_MAX_MESSAGES", "1000000"))
+CONSOLE_SEARCH_MAX_SECONDS = env_float("CONSOLE_SEARCH_MAX_SECONDS", 120.0)
+CONSOLE_SEARCH_MAX_RESULTS = int(os.environ.get("CONSOLE_SEARCH_MAX_RESULTS", "500"))
+CONSOLE_SEARCH_CHUNK_S = env_float("CONSOLE_SEARCH_CHUNK_S", 1.0)
+
 # The lag sampler (Celery beat): how often, and how long samples are kept.
 CONSOLE_LAG_SAMPLE_S = env_float("CONSOLE_LAG_SAMPLE_S", 30.0)
 CONSOLE_LAG_HISTORY_HOURS = env_float("CONSOLE_LAG_HISTORY_HOURS", 24.0)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-MODES = ("auto", "text", "json", "hex", "base64")
+MODES = ("auto", "text", "json", "hex", "base64", "schema")
 MAX_PRETTY = 256 * 1024  # pretty-print JSON up to this size; larger stays compact
 
 
@@ -112,3 +112,17 @@ def header_text(value: bytes | None) -> str:
         return ""
     text = _text(value)
     return text if text is not None else "0x" + value.hex()
+
+
+def decode_with(data: bytes | None, mode: str = "auto", registry=None) -> Decoded:
+    """`decode`, but schema-registry framed data goes to `registry` (an object with
+    ``decode(data) -> Decoded``) when one is configured and the mode allows it."""
+    if registry is not None and mode in ("auto", "schema") and schema_id_of(data) is not None:
+        try:
+            return registry.decode(data)
+        except Exception as exc:  # noqa: BLE001 - a decoder must never break the page
+            sid = schema_id_of(data)
+            return Decoded(
+                kind="binary", text=_hex(data).text, error=f"schema id {sid}: {exc}", schema_id=sid
+            )
+    return decode(data, "auto" if mode == "schema" else mode)

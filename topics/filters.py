@@ -135,6 +135,53 @@ class Condition:
         needle = expression.lower() if ignore_case else expression
         return cls(field, kind, expression, header, ignore_case, _pattern=needle)
 
+    def prefilter(self):
+        """A fast necessary test on raw (key, value) bytes, or None when there is none.
+
+        A record it rejects cannot match, so a scan skips decoding it: `contains` looks for
+        the needle's bytes (ASCII-case-folded when ignoring case; only for ASCII needles,
+        since folding is per byte), and a JSON-path equality with a plain ASCII string
+        literal needs that string's bytes somewhere in the value.
+        """
+        if self.field not in ("value", "key"):
+            return None
+        pick = 1 if self.field == "value" else 0
+        if self.kind == "contains":
+            # Binary is shown (and matched) as hex: a needle that could be hex gets no
+            # prefilter, and non-ASCII bytes always go to the full test.
+            if not self.expression.isascii() or re.fullmatch(r"[0-9a-fA-F ]+", self.expression):
+                return None
+            needle = self.expression.encode()
+            if self.ignore_case:
+                needle = needle.lower()
+
+                def folded(k: bytes | None, v: bytes | None) -> bool:
+                    x = v if pick else k
+                    return x is not None and (needle in x.lower() or not x.isascii())
+
+                return folded
+
+            def exact(k: bytes | None, v: bytes | None) -> bool:
+                x = v if pick else k
+                return x is not None and (needle in x or not x.isascii())
+
+            return exact
+        if (
+            self.kind == "jsonpath"
+            and self._op == "=="
+            and isinstance(self._literal, str)
+            and self._literal
+            and re.fullmatch(r"[A-Za-z0-9 _.:@#%+=,;-]+", self._literal)
+        ):
+            needle = self._literal.encode()
+
+            def literal(k: bytes | None, v: bytes | None) -> bool:
+                x = v if pick else k
+                return x is not None and (needle in x or not x.isascii())
+
+            return literal
+        return None
+
     def _texts(self, msg: Message, value: Decoded | None) -> list[str]:
         out = []
         if self.field in ("value", "any"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from console.kafka.types import Message
@@ -43,12 +44,22 @@ class MessageView:
             "offset": self.offset,
             "timestamp": self.timestamp,
             "timestamp_type": self.message.timestamp_type,
-            "key": self.key.data if self.key.kind == "json" else self.key.text,
-            "value": self.value.data if self.value.kind == "json" else self.value.text,
+            "key": self.key.data
+            if self.key.is_json and self.key.data is not None
+            else self.key.text,
+            "value": self.value.data
+            if self.value.is_json and self.value.data is not None
+            else self.value.text,
             "value_encoding": self.value.kind,
             "headers": dict(self.headers),
             "size": self.size,
+            **({"schema_id": self.value.schema_id} if self.value.schema_id is not None else {}),
         }
+
+    @property
+    def as_json(self) -> str:
+        """The record as one line of JSON (copy button, JSON-lines download)."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
 
 
 def present(

@@ -102,6 +102,8 @@ def events_generate(
             "errors": report.errors,
             "events_per_s": round(report.rate),
             "resumed_from": start,
+            "stopped_on_failure": report.stopped_on_failure,
+            "not_sent": max(0, total - done_before - report.sent),
         }
         m.after = result
         m.params["partitions"] = sorted(report.per_partition)

@@ -74,7 +74,13 @@ def events_generate_task(*, job_id: str) -> None:
         job_fail(
             job_id,
             f"{result['failed']} event(s) failed: "
-            + "; ".join(f"{n} × {e}" for e, n in result["errors"].items()),
+            + "; ".join(f"{n} × {e}" for e, n in result["errors"].items())
+            + f". Delivered {result['delivered']:,} before the failure"
+            + (
+                f"; the remaining {result['not_sent']:,} were not sent."
+                if result.get("not_sent")
+                else "."
+            ),
             result=result,
         )
     else:

@@ -5,7 +5,7 @@ URL names are what topics/_tabs.html links to.
 
 from django.urls import path
 
-from topics import produce_views, views
+from topics import browse_views, produce_views, views
 
 app_name = "topics"
 
@@ -20,6 +20,15 @@ urlpatterns = [
     path("<str:topic>/delete/", views.topic_delete, name="delete"),
     path("<str:topic>/partitions/", views.topic_partitions_add, name="partitions_add"),
     path("<str:topic>/purge/", views.topic_purge, name="purge"),
+    path("<str:topic>/messages/", browse_views.topic_messages, name="messages"),
+    path(
+        "<str:topic>/messages/search/", browse_views.topic_messages_search, name="messages_search"
+    ),
+    path(
+        "<str:topic>/messages/download/",
+        browse_views.topic_messages_download,
+        name="messages_download",
+    ),
     path("<str:topic>/produce/", produce_views.produce_page, name="produce"),
     path("<str:topic>/produce/preview/", produce_views.produce_preview, name="produce_preview"),
     path("<str:topic>/produce/message/", produce_views.produce_message, name="produce_message"),

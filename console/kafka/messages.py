@@ -1,12 +1,36 @@
-"""Reading records: conversion of confluent_kafka messages to plain Message dataclasses."""
+"""Reading records: bounded scans of offset ranges, converted to plain Message dataclasses.
+
+A scan reads given partitions from a start offset up to an end offset snapshotted by the
+caller (normally the high watermark when the scan started), in batches
+(`consume(num_messages=...)`, never one poll per message). A partition is finished when a
+record at or past its end arrives, when the partition-EOF event says its log ends there, or
+when the consumer's position passed the end (the last offsets may be transaction markers or
+compacted away, which are never delivered). Finished partitions are unassigned, so nothing
+is fetched for them. Empty ranges cost nothing: no consumer is created when every range is
+empty. A live topic never keeps a scan waiting: the ends are fixed when it starts.
+"""
 
 from __future__ import annotations
 
-from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+
+from console.clusters import Cluster
+from console.kafka.client import consumer, translate
 from console.kafka.types import Message
 
 _TS_TYPES = {TIMESTAMP_CREATE_TIME: "create", TIMESTAMP_LOG_APPEND_TIME: "log-append"}
+BATCH = 2000
 
 
 def to_message(msg) -> Message:
@@ -23,3 +47,141 @@ def to_message(msg) -> Message:
         value=msg.value(),
         headers=tuple((k, v) for k, v in headers),
     )
+
+
+@dataclass
+class ScanState:
+    """Where a scan is: next offset per partition, what is finished, how much was read."""
+
+    ranges: dict[int, tuple[int, int]]  # partition -> (start, end) as asked
+    positions: dict[int, int] = field(default_factory=dict)  # next offset to read
+    finished: set[int] = field(default_factory=set)
+    scanned: int = 0  # records read (matching or not)
+    errors: dict[int, str] = field(default_factory=dict)  # partition -> why it was given up
+
+    @property
+    def done(self) -> bool:
+        return len(self.finished) == len(self.ranges)
+
+    @property
+    def remaining(self) -> int:
+        """Offsets left to read (an upper bound on records: markers and gaps count too)."""
+        return sum(
+            max(0, end - self.positions.get(p, start))
+            for p, (start, end) in self.ranges.items()
+            if p not in self.finished
+        )
+
+
+Prefilter = Callable[[bytes | None, bytes | None], bool]
+
+
+def scan(
+    cluster: Cluster,
+    topic: str,
+    ranges: dict[int, tuple[int, int]],
+    *,
+    deadline: float,
+    max_records: int | None = None,
+    prefilter: Prefilter | None = None,
+    batch: int = BATCH,
+) -> Iterator[tuple[list[Message], ScanState]]:
+    """Read `ranges` (partition -> [start, end)) until every range is read, `deadline`
+    (time.monotonic) passes or `max_records` were read; yield (messages, state) per batch.
+
+    `prefilter(key, value)` is a cheap test on the raw bytes: records it rejects are counted
+    as scanned but never converted (the search's fast path). The caller may stop early by
+    leaving the loop; the consumer is closed either way.
+    """
+    state = ScanState(ranges=dict(ranges))
+    for p, (start, end) in ranges.items():
+        state.positions[p] = start
+        if start >= end:
+            state.finished.add(p)
+    if state.done:
+        yield [], state
+        return
+    yielded = False
+    ends = {p: end for p, (_s, end) in ranges.items()}
+    with consumer(cluster, **{"queued.max.messages.kbytes": 16384}) as c:
+        try:
+            c.assign(
+                [
+                    TopicPartition(topic, p, start)
+                    for p, (start, end) in ranges.items()
+                    if p not in state.finished
+                ]
+            )
+        except KafkaException as exc:
+            raise translate(exc, what=f"reading {topic}") from None
+        limit = max_records if max_records is not None else float("inf")
+        idle_checks = 0
+        while not state.done and time.monotonic() < deadline and state.scanned < limit:
+            # consume() returns when it has `num_messages` or at its timeout: ask for no more
+            # than the ranges still hold, so a short read returns as soon as it is complete,
+            # and wait briefly, so offsets never delivered (markers, gaps) cost little.
+            wait = max(0.0, min(0.1, deadline - time.monotonic()))
+            want = min(batch, state.remaining)
+            if limit != float("inf"):
+                want = min(want, int(limit - state.scanned))
+            try:
+                raw = c.consume(num_messages=max(1, want), timeout=wait)
+            except KafkaException as exc:
+                raise translate(exc, what=f"reading {topic}") from None
+            out: list[Message] = []
+            newly: list[int] = []
+            positions = state.positions
+            finished = state.finished
+            scanned = 0
+            for msg in raw:
+                p = msg.partition()
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if p in ends and msg.offset() >= ends[p] and p not in finished:
+                            finished.add(p)
+                            positions[p] = max(positions[p], ends[p])
+                            newly.append(p)
+                    elif p in ends and p not in finished and not err.retriable():
+                        state.errors[p] = translate(err).message
+                        finished.add(p)
+                        newly.append(p)
+                    continue
+                if p in finished:
+                    continue
+                off = msg.offset()
+                end = ends[p]
+                if off >= end:
+                    finished.add(p)
+                    positions[p] = end
+                    newly.append(p)
+                    continue
+                scanned += 1
+                positions[p] = off + 1
+                if prefilter is None or prefilter(msg.key(), msg.value()):
+                    out.append(to_message(msg))
+                if off >= end - 1:
+                    finished.add(p)
+                    newly.append(p)
+            state.scanned += scanned
+            if not raw:
+                idle_checks += 1
+            if not raw or idle_checks % 8 == 0:
+                # Offsets at the end that are never delivered (transaction markers, records
+                # removed by compaction): the consumer's position tells they are passed.
+                pending = [p for p in ends if p not in finished]
+                try:
+                    for tp in c.position([TopicPartition(topic, p) for p in pending]):
+                        if tp.offset >= 0 and tp.offset >= ends[tp.partition]:
+                            finished.add(tp.partition)
+                            positions[tp.partition] = ends[tp.partition]
+                            newly.append(tp.partition)
+                except KafkaException:
+                    pass
+            if newly and not state.done:
+                with contextlib.suppress(KafkaException):
+                    c.incremental_unassign([TopicPartition(topic, p) for p in newly])
+            yielded = True
+            yield out, state
+        if not yielded:
+            yield [], state

@@ -159,6 +159,7 @@ class StreamReport:
     per_partition: dict[int, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)  # error text -> count
     cancelled: bool = False
+    stopped_on_failure: bool = False
     elapsed_s: float = 0.0
 
     @property
@@ -228,6 +229,11 @@ def produce_stream(
         report.sent += 1
         if report.sent % 1000 == 0:
             p.poll(0)
+        if report.failed:
+            # Deliveries fail once the cluster is gone or refuses the topic; producing the
+            # rest would only fail the same way: stop, and report what was delivered.
+            report.stopped_on_failure = True
+            break
         now = time.monotonic()
         if now >= next_report:
             p.poll(0)

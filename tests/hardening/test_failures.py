@@ -92,3 +92,90 @@ def test_redis_down_pages_work_and_enqueue_fails_clearly(kafka, make_user, tmp_p
         assert "task queue" in r.text.lower() and "unreachable" in r.text.lower()
     finally:
         proc.stop()
+
+
+@pytest.mark.celery
+def test_tasks_fail_with_a_reason_when_every_broker_stops(kafka, make_user, tmp_path):
+    """A generator running when its cluster goes away stops, records why and how many it
+    delivered; a message produced while it is away fails with the reason, within bounds;
+    the worker survives and runs the next task.
+
+    The cluster that dies is private to this test, so it has its own worker (which knows
+    it) on its own broker queue: the session's worker never sees these tasks."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from console.celery import app
+    from console.clusters import Cluster, all_clusters, reset_clusters
+    from console.jobs import job_create
+    from console.models import Job
+    from tests.conftest import start_celery_worker
+    from topics.tasks import events_generate_task, message_produce_task
+
+    doomed = LocalKafka(tmp_path / "doomed", nodes=1)
+    doomed.start()
+    saved = all_clusters()
+    broker = f"sqla+sqlite:///{tmp_path}/doomed-broker.sqlite3"
+    worker = None
+    user = make_user("operator")
+
+    def run(task, kind: str, params: dict) -> str:
+        job = job_create(kind=kind, cluster="doomed", target="events", user=user, params=params)
+        with app.connection_for_write(broker) as conn:
+            task.apply_async(kwargs={"job_id": str(job.id)}, connection=conn, retry=False)
+        return str(job.id)
+
+    def wait(job_id: str, bound: float) -> Job:
+        t0 = time.monotonic()
+        while not (job := Job.objects.get(id=job_id)).finished:
+            assert time.monotonic() - t0 < bound, ("task still running", job.progress)
+            time.sleep(0.3)
+        return job
+
+    try:
+        admin = AdminClient({"bootstrap.servers": doomed.bootstrap_servers})
+        admin.create_topics([NewTopic("events", 3, 1)])["events"].result(30)
+        time.sleep(1)
+        reset_clusters([*saved, Cluster("doomed", doomed.bootstrap_servers)])
+        worker = start_celery_worker(
+            tmp_path,
+            CELERY_BROKER_URL=broker,
+            KAFKA_CLUSTERS_5_NAME="doomed",
+            KAFKA_CLUSTERS_5_BOOTSTRAPSERVERS=doomed.bootstrap_servers,
+        )
+        gen = run(
+            events_generate_task,
+            "produce.generate",
+            {"template": "clickstream", "total": 36000, "seconds": 120, "rate": 300, "seed": 5},
+        )
+        deadline = time.monotonic() + 60
+        while Job.objects.get(id=gen).progress.get("delivered", 0) < 300:
+            assert time.monotonic() < deadline, Job.objects.get(id=gen).progress
+            time.sleep(0.2)
+        doomed.stop()
+        job = wait(gen, 60)
+        assert job.state == "failed"
+        assert job.result["delivered"] >= 300 and job.result["not_sent"] > 0
+        assert f"Delivered {job.result['delivered']:,} before the failure" in job.error
+        # one message while the cluster is away: a bounded failure that says why
+        one = run(
+            message_produce_task,
+            "produce.message",
+            {"key": None, "value": "eA==", "headers": [], "partition": None, "compression": "none"},
+        )
+        job = wait(one, 30)
+        assert job.state == "failed" and "unreachable" in job.error, job.error
+        # the worker is alive and runs the next task once the cluster is back
+        assert worker.popen.poll() is None
+        doomed.start()
+        again = run(
+            message_produce_task,
+            "produce.message",
+            {"key": None, "value": "eA==", "headers": [], "partition": 0, "compression": "none"},
+        )
+        job = wait(again, 60)
+        assert job.state == "succeeded", job.error
+    finally:
+        reset_clusters(saved)
+        if worker is not None:
+            worker.stop()
+        doomed.destroy()

@@ -139,3 +139,75 @@ def test_no_bytes_break_a_filter(key, value, header):
     for c in FILTERS:
         assert c.matches(m) in (True, False)
     assert MessageFilter(conditions=tuple(FILTERS)).matches(m) in (True, False)
+
+
+PREFILTERED = [
+    Condition.build("value", "contains", "page"),
+    Condition.build("value", "contains", "Check", ignore_case=False),
+    Condition.build("key", "contains", "u-1"),
+    Condition.build("value", "jsonpath", '$.page == "checkout"'),
+    Condition.build("key", "jsonpath", '$.id == "a b"'),
+]
+_fragments = st.sampled_from(
+    [
+        b"page",
+        b"PAGE",
+        b"Check",
+        b"u-1",
+        b'{"page": "checkout"}',
+        b'{"id": "a b"}',
+        b"\xc3\xa9",
+        b"\x00",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    key=st.one_of(st.none(), st.lists(st.one_of(_fragments, st.binary(max_size=8))).map(b"".join)),
+    value=st.one_of(
+        st.none(), st.lists(st.one_of(_fragments, st.binary(max_size=8))).map(b"".join)
+    ),
+)
+def test_a_prefilter_never_rejects_a_match(key, value):
+    """The search's byte-level fast path is only ever a necessary condition."""
+    m = msg(value, key=key)
+    for c in PREFILTERED:
+        pf = c.prefilter()
+        assert pf is not None
+        if c.matches(m):
+            assert pf(key, value), (c.expression, key, value)
+
+
+class _Schemas:
+    """A registry whose schemas are known without HTTP."""
+
+    def __init__(self):
+        from topics.schema_registry import Registry
+
+        self.reg = Registry("http://127.0.0.1:9")
+        import fastavro
+
+        avro = {
+            "type": "record",
+            "name": "R",
+            "fields": [{"name": "s", "type": "string"}, {"name": "n", "type": "long"}],
+        }
+        self.reg._schemas = {1: ("AVRO", fastavro.parse_schema(avro)), 2: ("JSON", "{}")}
+
+
+_REG = _Schemas().reg
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    schema_id=st.sampled_from([1, 2]),
+    payload=st.binary(max_size=200),
+    mode=st.sampled_from(MODES),
+)
+def test_no_bytes_break_the_schema_registry_decoder(schema_id, payload, mode):
+    from topics.decoding import decode_with
+
+    data = b"\x00" + schema_id.to_bytes(4, "big") + payload
+    d = decode_with(data, mode, _REG)
+    assert isinstance(d.text, str)

@@ -1,0 +1,191 @@
+"""Message browser: newest 50 across 12 partitions, and search throughput vs plain consume.
+
+Fills a 12-partition topic with 1,000,000 JSON messages of ~200 bytes; one in 1,000 holds
+the word searched for. Figures, all through the Django views (test client, in process):
+- newest50_s: the default messages page (newest 50 across all partitions), median of 5;
+- search_msgs_per_s: a substring search over the whole topic, chunk by chunk as the page
+  runs it, until "done": messages scanned per second;
+- raw_consume_msgs_per_s: the same scan with plain confluent-kafka (assign every partition
+  from the start, consume(num_messages=...) in batches, the substring test in Python) in
+  the same run; search_ratio = search / raw;
+- sparse_done_s: a search of a 100-partition topic with 99 empty partitions, to "done".
+Targets: newest 50 < 0.3 s; search_ratio >= 0.5; sparse_done_s < 0.3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import time
+
+from bench.common import logged_in_client, setup_django, start_kafka, write_result
+
+MESSAGES = 1_000_000
+PARTITIONS = 12
+NEEDLE = "needle-7f3a"
+RUNS = 5
+
+
+def _fill(bootstrap: str, topic: str) -> None:
+    from confluent_kafka import Producer
+
+    rng = random.Random(3)
+    pages = ["/home", "/pricing", "/docs", "/checkout", "/blog", "/signup"]
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 50,
+            "compression.type": "lz4",
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+        }
+    )
+    for i in range(MESSAGES):
+        user = f"u-{rng.randrange(5000)}"
+        value = {
+            "user": user,
+            "page": rng.choice(pages),
+            "element": "toggle" if i % 1000 else NEEDLE,
+            "session": f"{rng.getrandbits(64):016x}",
+            "ts": 1_700_000_000_000 + i,
+            "agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+            "seq": i,
+        }
+        while True:
+            try:
+                p.produce(topic, key=user.encode(), value=json.dumps(value).encode())
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 5000 == 0:
+            p.poll(0)
+    assert p.flush(120) == 0
+
+
+def _search(client, topic: str, q: str) -> tuple[float, int, int]:
+    url = f"/clusters/bench/topics/{topic}/messages/search/?mode=oldest&q={q}"
+    t0 = time.perf_counter()
+    matched = scanned = 0
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200, r.content[-2000:]
+        body = r.content.decode()
+        matched += body.count('class="msg"')
+        m = re.search(r'id="search-next" hx-get="([^"]+)"', body)
+        url = m.group(1).replace("&amp;", "&") if m else ""
+        if not m:
+            assert 'data-state="done"' in body, body[-2000:]
+            scanned = int(re.search(r'id="scanned">(\d+)<', body).group(1))
+    return time.perf_counter() - t0, scanned, matched
+
+
+def _raw_scan(bootstrap: str, topic: str) -> tuple[float, int, int]:
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    needle = NEEDLE.encode()
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-raw",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 50,
+        }
+    )
+    t0 = time.perf_counter()
+    c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    eof: set[int] = set()
+    scanned = matched = 0
+    while len(eof) < PARTITIONS:
+        for msg in c.consume(num_messages=2000, timeout=0.5):
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    eof.add(msg.partition())
+                continue
+            scanned += 1
+            if needle in msg.value().lower():
+                matched += 1
+    elapsed = time.perf_counter() - t0
+    c.close()
+    return elapsed, scanned, matched
+
+
+def main() -> None:
+    kafka = start_kafka()
+    try:
+        setup_django(
+            CONSOLE_SEARCH_MAX_MESSAGES="5000000",
+            CONSOLE_SEARCH_MAX_RESULTS="5000",
+            CONSOLE_SEARCH_MAX_SECONDS="600",
+        )
+        from confluent_kafka import Producer
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from console.clusters import reset_clusters
+
+        reset_clusters()
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        for f in admin.create_topics(
+            [NewTopic("clicks", PARTITIONS, 1), NewTopic("sparse", 100, 1)]
+        ).values():
+            f.result(60)
+        time.sleep(1)
+        t0 = time.perf_counter()
+        _fill(kafka.bootstrap_servers, "clicks")
+        fill_s = time.perf_counter() - t0
+        p = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+        for i in range(20):
+            p.produce("sparse", value=f"only partition 42 #{i}".encode(), partition=42)
+        p.flush(30)
+        client = logged_in_client("operator")
+
+        def newest() -> float:
+            t = time.perf_counter()
+            r = client.get("/clusters/bench/topics/clicks/messages/")
+            elapsed = time.perf_counter() - t
+            assert r.status_code == 200 and r.content.count(b'class="msg"') == 50
+            return elapsed
+
+        newest()  # warm: the first metadata request and client set-up
+        newest50 = statistics.median(newest() for _ in range(RUNS))
+
+        raw_s, raw_scanned, raw_matched = _raw_scan(kafka.bootstrap_servers, "clicks")
+        search_s, scanned, matched = _search(client, "clicks", NEEDLE)
+        assert scanned == raw_scanned == MESSAGES, (scanned, raw_scanned)
+        assert matched == raw_matched == MESSAGES // 1000, (matched, raw_matched)
+        sparse = []
+        for _ in range(RUNS):
+            s, _n, m = _search(client, "sparse", "only")
+            assert m == 20
+            sparse.append(s)
+        search_rate = scanned / search_s
+        raw_rate = raw_scanned / raw_s
+        write_result(
+            "browse",
+            {
+                "newest50_s": round(newest50, 4),
+                "search_msgs_per_s": round(search_rate),
+                "raw_consume_msgs_per_s": round(raw_rate),
+                "search_ratio": round(search_rate / raw_rate, 3),
+                "sparse_done_s": round(statistics.median(sparse), 4),
+                "messages": MESSAGES,
+                "partitions": PARTITIONS,
+                "matches": matched,
+                "search_s": round(search_s, 2),
+                "fill_s": round(fill_s, 1),
+            },
+            reference={"raw_scan_s": round(raw_s, 2), "raw_consume_msgs_per_s": round(raw_rate)},
+            ratios={"search_vs_raw_consume": round(search_rate / raw_rate, 3)},
+            targets={"newest50_s": "< 0.3", "search_ratio": ">= 0.5", "sparse_done_s": "< 0.3"},
+            notes="All console figures go through the views (Django test client, in process); "
+            "the search runs chunk by chunk as the page does (1 s chunks, each a new request "
+            "and consumer). The reference applies the same substring test in Python.",
+        )
+    finally:
+        kafka.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+"""The message browser: seek, page without skip or repeat, search in resumable chunks.
+
+Paging. A page is read from one boundary offset per partition: forward from start
+offsets (oldest, an offset, a timestamp, "newer") or backward from end offsets (newest,
+"older"). Each partition's candidates are read as one contiguous range; the page is the
+k-way merge of the partitions' streams by timestamp, taking the next record from the head
+whose timestamp comes first. So every partition contributes a contiguous run of offsets,
+and the next page's boundary is, per partition, just past what was shown: paging across
+partition boundaries, forward and back, never skips or repeats a record.
+
+Search. A search reads forward from the seek position to the high watermarks snapshotted
+when it started. It runs in chunks of about a second, each an ordinary GET that carries
+its cursor (positions, ends, counts) in the URL: the page appends each chunk's matches as
+they come, shows progress, and can be stopped and continued from the position it shows.
+Nothing is held on the server between chunks, so it works across server processes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from console.clusters import Cluster
+from console.kafka.cluster import cluster_snapshot
+from console.kafka.errors import KafkaConsoleError
+from console.kafka.messages import ScanState, scan
+from console.kafka.offsets import Watermarks, offsets_for_timestamp, watermarks
+from console.kafka.types import Message
+from topics.decoding import Decoded, decode_with
+from topics.filters import MessageFilter
+from topics.masking import mask_view
+from topics.presenters import MessageView, present
+
+MODES = ("newest", "oldest", "offset", "timestamp")
+READ_BOUND_S = 5.0  # a browse page reads for at most this long
+
+
+class SeekError(ValueError):
+    """The seek cannot be done; `field` names the form field to show the message at."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Seek:
+    mode: str = "newest"
+    partitions: frozenset[int] | None = None  # None: all
+    offset: int | None = None
+    timestamp_ms: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class Render:
+    """How messages are turned into what the page shows, for one user."""
+
+    key_mode: str = "auto"
+    value_mode: str = "auto"
+    contents: bool = True  # False: metadata only (viewer role)
+    mask_rules: tuple = ()
+    registry: object | None = None  # a topics.schema_registry.Registry, when configured
+
+    def value(self, msg: Message) -> Decoded:
+        return decode_with(msg.value, self.value_mode, self.registry)
+
+    def view(self, msg: Message, value: Decoded | None = None) -> MessageView:
+        v = present(
+            msg, key_mode=self.key_mode, value=value if value is not None else self.value(msg)
+        )
+        return mask_view(v, self.mask_rules) if self.mask_rules else v
+
+
+# --- cursors: "0:15,1:20" -------------------------------------------------------------
+
+
+def cursor_text(positions: dict[int, int]) -> str:
+    return ",".join(f"{p}:{o}" for p, o in sorted(positions.items()))
+
+
+def parse_cursor(text: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        p, sep, o = part.partition(":")
+        if not sep or not p.isdigit() or not o.isdigit() or len(p) > 6 or len(o) > 19:
+            raise SeekError(f"cursor {text[:60]!r} is not a list of partition:offset", "cursor")
+        out[int(p)] = int(o)
+    return out
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+@dataclass
+class Topology:
+    partitions: list[int]  # the partitions asked for that can be read
+    marks: dict[int, Watermarks]
+    unavailable: dict[int, str]  # partition -> why it cannot be read now (no leader...)
+    count: int  # partitions of the topic
+
+
+def topology(cluster: Cluster, topic: str, wanted: frozenset[int] | None) -> Topology:
+    snap = cluster_snapshot(cluster, topic=topic)
+    info = snap.topics[0]
+    count = info.partition_count
+    if wanted is not None:
+        bad = sorted(p for p in wanted if p >= count)
+        if bad:
+            raise SeekError(
+                f"the topic has {count} partitions (0-{count - 1}); {bad[0]} does not exist",
+                "partitions",
+            )
+    unavailable = {
+        p.id: "no leader: its replicas' brokers are offline"
+        for p in info.partitions
+        if p.offline and (wanted is None or p.id in wanted)
+    }
+    parts = [
+        p.id
+        for p in info.partitions
+        if (wanted is None or p.id in wanted) and p.id not in unavailable
+    ]
+    marks: dict[int, Watermarks] = {}
+    for (_t, p), m in watermarks(cluster, [(topic, p) for p in parts]).items():
+        if isinstance(m, KafkaConsoleError):
+            unavailable[p] = str(m)
+        else:
+            marks[p] = m
+    return Topology([p for p in parts if p in marks], marks, unavailable, count)
+
+
+def _read(
+    cluster: Cluster, topic: str, ranges: dict[int, tuple[int, int]], bound_s: float
+) -> tuple[dict[int, list[Message]], ScanState]:
+    by_p: dict[int, list[Message]] = {p: [] for p in ranges}
+    state = None
+    for batch, state in scan(cluster, topic, ranges, deadline=time.monotonic() + bound_s):  # noqa: B007 - the last state is used below
+        for m in batch:
+            by_p[m.partition].append(m)
+    return by_p, state
+
+
+def _ts(m: Message) -> int:
+    return m.timestamp_ms if m.timestamp_ms is not None else -1
+
+
+def merge(by_p: dict[int, list[Message]], limit: int, *, backward: bool) -> list[Message]:
+    """Take `limit` records: each partition's list (ascending offsets) is a stream read from
+    its boundary; the next record is the stream head that comes first by timestamp."""
+    heap: list[tuple[int, int, int, int]] = []  # (sort ts, partition, index into list)
+    for p, msgs in by_p.items():
+        if msgs:
+            i = len(msgs) - 1 if backward else 0
+            heap.append(((-_ts(msgs[i]) if backward else _ts(msgs[i])), p, i, 0))
+    heapq.heapify(heap)
+    out: list[Message] = []
+    while heap and len(out) < limit:
+        _k, p, i, _ = heapq.heappop(heap)
+        msgs = by_p[p]
+        out.append(msgs[i])
+        j = i - 1 if backward else i + 1
+        if 0 <= j < len(msgs):
+            heapq.heappush(heap, ((-_ts(msgs[j]) if backward else _ts(msgs[j])), p, j, 0))
+    return out
+
+
+@dataclass
+class Page:
+    views: list[MessageView]
+    order: str  # "desc" (newest first) or "asc"
+    older: str  # cursor for the older page ("" when at the log start everywhere)
+    newer: str  # cursor for the newer page ("" when at the snapshotted end everywhere)
+    topo: Topology
+    notes: list[str] = field(default_factory=list)
+    cut_short: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def empty_topic(self) -> bool:
+        return all(m.count == 0 for m in self.topo.marks.values())
+
+
+def start_offsets(
+    cluster: Cluster, topic: str, seek: Seek, topo: Topology, notes: list[str]
+) -> dict[int, int]:
+    """Per partition, the first offset a forward read from `seek` starts at."""
+    marks = topo.marks
+    if seek.mode == "oldest":
+        return {p: m.low for p, m in marks.items()}
+    if seek.mode == "offset":
+        out = {}
+        for p, m in marks.items():
+            off = int(seek.offset or 0)
+            if off > m.high:
+                if seek.partitions is not None and len(seek.partitions) == 1:
+                    raise SeekError(
+                        f"offset {off} is beyond the end of partition {p} "
+                        f"(its next offset is {m.high})",
+                        "offset",
+                    )
+                off = m.high
+            if off < m.low:
+                notes.append(
+                    f"Partition {p}: offsets before {m.low} were deleted (retention or a "
+                    f"purge); showing from {m.low}."
+                )
+                off = m.low
+            out[p] = off
+        if all(out[p] >= marks[p].high for p in out) and seek.partitions is None:
+            raise SeekError(
+                f"offset {seek.offset} is beyond the end of every partition "
+                f"(largest next offset: {max((m.high for m in marks.values()), default=0)})",
+                "offset",
+            )
+        return out
+    if seek.mode == "timestamp":
+        found = offsets_for_timestamp(cluster, [(topic, p) for p in marks], seek.timestamp_ms or 0)
+        out = {}
+        for (_t, p), off in found.items():
+            if isinstance(off, KafkaConsoleError):
+                topo.unavailable[p] = str(off)
+            else:
+                out[p] = max(int(off), marks[p].low)
+        return out
+    raise SeekError(f"unknown seek mode {seek.mode!r}", "mode")
+
+
+def browse_page(
+    cluster: Cluster,
+    topic: str,
+    seek: Seek,
+    render: Render,
+    *,
+    cursor: dict[int, int] | None = None,
+    direction: str = "",
+) -> Page:
+    """One page of messages from `seek`, or from `cursor` going `direction`
+    ("older": backward from end offsets, "newer": forward from start offsets)."""
+    t0 = time.monotonic()
+    topo = topology(cluster, topic, seek.partitions)
+    notes: list[str] = []
+    marks = topo.marks
+    n = seek.limit
+    if cursor is not None:
+        if direction not in ("older", "newer"):
+            raise SeekError("paging needs a direction (older or newer)", "direction")
+        backward = direction == "older"
+        bounds = {
+            p: min(max(cursor.get(p, m.high if backward else m.low), m.low), m.high)
+            for p, m in marks.items()
+        }
+    elif seek.mode == "newest":
+        backward, bounds = True, {p: m.high for p, m in marks.items()}
+    else:
+        backward, bounds = False, start_offsets(cluster, topic, seek, topo, notes)
+    if backward:
+        ranges = {p: (max(marks[p].low, b - n), b) for p, b in bounds.items()}
+    else:
+        ranges = {p: (b, min(marks[p].high, b + n)) for p, b in bounds.items()}
+    by_p, state = _read(cluster, topic, ranges, READ_BOUND_S)
+    for p, why in state.errors.items():
+        topo.unavailable[p] = why
+    chosen = merge(by_p, n, backward=backward)
+    taken: dict[int, list[int]] = {}
+    for m in chosen:
+        taken.setdefault(m.partition, []).append(m.offset)
+    # Boundaries of the neighbouring pages, per partition.
+    older: dict[int, int] = {}
+    newer: dict[int, int] = {}
+    for p, (start, end) in ranges.items():
+        offs = taken.get(p)
+        if offs:
+            older[p], newer[p] = min(offs), max(offs) + 1
+        elif not by_p.get(p) and p in state.finished:
+            # Nothing readable in the range (compaction or transaction markers): pass it.
+            older[p], newer[p] = start, end
+        else:
+            older[p] = newer[p] = end if backward else start
+    has_older = any(older[p] > marks[p].low for p in older)
+    has_newer = any(newer[p] < marks[p].high for p in newer)
+    desc = seek.mode == "newest"
+    chosen.sort(key=lambda m: (_ts(m), m.partition, m.offset), reverse=desc)
+    return Page(
+        views=[render.view(m) for m in chosen] if render.contents else [present(m) for m in chosen],
+        order="desc" if desc else "asc",
+        older=cursor_text(older) if has_older else "",
+        newer=cursor_text(newer) if has_newer else "",
+        topo=topo,
+        notes=notes,
+        cut_short=not state.done,
+        elapsed_s=time.monotonic() - t0,
+    )
+
+
+# --- search ----------------------------------------------------------------------------
+
+
+@dataclass
+class SearchCursor:
+    positions: dict[int, int]
+    ends: dict[int, int]
+    scanned: int = 0
+    matched: int = 0
+    elapsed_s: float = 0.0
+    regex_timeouts: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(max(0, self.ends[p] - self.positions.get(p, 0)) for p in self.ends)
+
+    def params(self) -> dict[str, str]:
+        return {
+            "pos": cursor_text(self.positions),
+            "ends": cursor_text(self.ends),
+            "scanned": str(self.scanned),
+            "matched": str(self.matched),
+            "elapsed": f"{self.elapsed_s:.2f}",
+            "rt": str(self.regex_timeouts),
+        }
+
+
+@dataclass
+class Chunk:
+    views: list[MessageView]
+    cursor: SearchCursor
+    done: bool  # every partition read to its snapshotted end
+    stopped: str  # why it stopped before the end ("" when done or still running)
+    total_offsets: int  # offsets in the whole search (for "scanned N of M")
+    regex_timeouts: int = 0
+    unavailable: dict[int, str] = field(default_factory=dict)
+
+
+def search_start(cluster: Cluster, topic: str, seek: Seek) -> SearchCursor:
+    """The cursor of a new search: from the seek position to today's high watermarks."""
+    topo = topology(cluster, topic, seek.partitions)
+    if seek.mode in ("newest", "oldest"):
+        starts = {p: m.low for p, m in topo.marks.items()}
+    else:
+        starts = start_offsets(cluster, topic, seek, topo, [])
+    return SearchCursor(positions=starts, ends={p: topo.marks[p].high for p in starts})
+
+
+def _bytes_prefilter(flt: MessageFilter):
+    pfs = [c.prefilter() for c in flt.conditions]
+    pfs = [f for f in pfs if f is not None]
+    if not pfs:
+        return None
+    if len(pfs) == 1:
+        return pfs[0]
+    return lambda k, v: all(f(k, v) for f in pfs)
+
+
+def search_chunk(
+    cluster: Cluster,
+    topic: str,
+    cursor: SearchCursor,
+    flt: MessageFilter,
+    render: Render,
+    *,
+    chunk_s: float | None = None,
+) -> Chunk:
+    """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on."""
+    max_scanned = int(settings.CONSOLE_SEARCH_MAX_MESSAGES)
+    max_results = int(settings.CONSOLE_SEARCH_MAX_RESULTS)
+    max_seconds = float(settings.CONSOLE_SEARCH_MAX_SECONDS)
+    chunk_s = chunk_s if chunk_s is not None else float(settings.CONSOLE_SEARCH_CHUNK_S)
+    t0 = time.monotonic()
+    ranges = {
+        p: (cursor.positions.get(p, end), end)
+        for p, end in cursor.ends.items()
+        if flt.partitions is None or p in flt.partitions
+    }
+    total = cursor.scanned + sum(max(0, e - s) for s, e in ranges.values())
+    budget = max(0, max_scanned - cursor.scanned)
+    time_left = max(0.0, max_seconds - cursor.elapsed_s)
+    masked = bool(render.mask_rules)
+    prefilter = None if masked else _bytes_prefilter(flt)
+    views: list[MessageView] = []
+    state = None
+    matched = cursor.matched
+    stop_reason = ""
+    deadline = t0 + min(chunk_s, time_left)
+    for batch, state in scan(  # noqa: B007 - the last state is used below
+        cluster, topic, ranges, deadline=deadline, max_records=budget, prefilter=prefilter
+    ):
+        for m in batch:
+            if masked:
+                view = render.view(m)
+                if flt.matches(_as_seen(m, view), view.value):
+                    views.append(view)
+            else:
+                value = render.value(m)
+                if flt.matches(m, value):
+                    views.append(render.view(m, value))
+        if matched + len(views) >= max_results:
+            del views[max_results - matched :]
+            stop_reason = f"{max_results:,} matches shown (the most one search shows)"
+            break
+    positions = dict(cursor.positions)
+    if state is not None:
+        positions.update(state.positions)
+    elapsed = cursor.elapsed_s + (time.monotonic() - t0)
+    scanned = cursor.scanned + (state.scanned if state else 0)
+    done = state is not None and state.done and not stop_reason
+    if not done and not stop_reason:
+        if scanned >= max_scanned:
+            stop_reason = f"the scan limit of {max_scanned:,} messages"
+        elif elapsed >= max_seconds:
+            stop_reason = f"the time limit of {max_seconds:g} s"
+    nxt = SearchCursor(
+        positions=positions,
+        ends=cursor.ends,
+        scanned=scanned,
+        matched=matched + len(views),
+        elapsed_s=elapsed,
+        regex_timeouts=cursor.regex_timeouts + flt.stats.regex_timeouts,
+    )
+    return Chunk(
+        views=views,
+        cursor=nxt,
+        done=done,
+        stopped=stop_reason,
+        total_offsets=total,
+        regex_timeouts=nxt.regex_timeouts,
+        unavailable=dict(state.errors) if state else {},
+    )
+
+
+def _as_seen(msg: Message, view: MessageView) -> Message:
+    """The message as a masked user sees it, so filters cannot probe masked contents."""
+    from dataclasses import replace
+
+    return replace(
+        msg,
+        key=None if msg.key is None else view.key.text.encode(),
+        value=None if msg.value is None else view.value.text.encode(),
+        headers=tuple((k, v.encode()) for k, v in view.headers),
+    )
+
+
+def search_all(
+    cluster: Cluster, topic: str, seek: Seek, flt: MessageFilter, render: Render
+) -> Iterable[MessageView]:
+    """Every match of a whole search within the bounds (for downloads), chunk by chunk."""
+    cursor = search_start(cluster, topic, seek)
+    while True:
+        chunk = search_chunk(cluster, topic, cursor, flt, render, chunk_s=5.0)
+        yield from chunk.views
+        if chunk.done or chunk.stopped:
+            return
+        cursor = chunk.cursor

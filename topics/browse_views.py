@@ -1,0 +1,255 @@
+"""Message browser pages: browse (seek + paging), search chunks, downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from console.access import Capability, can, role_of
+from console.kafka.cluster import cluster_snapshot
+from console.web import ConsoleRequest, cluster_view
+from topics.browse import (
+    Render,
+    SearchCursor,
+    SeekError,
+    browse_page,
+    parse_cursor,
+    search_all,
+    search_chunk,
+    search_start,
+)
+from topics.browse_forms import BrowseForm
+from topics.masking import rules_for
+from topics.schema_registry import registry_for
+
+FORM_KEYS = tuple(BrowseForm.base_fields)
+
+
+def _form(request: ConsoleRequest, topic: str) -> BrowseForm:
+    snap = cluster_snapshot(request.cluster, topic=topic)
+    return BrowseForm(request.GET or None, partition_count=snap.topics[0].partition_count)
+
+
+def _render(request: ConsoleRequest, topic: str, form: BrowseForm) -> Render:
+    d = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    return Render(
+        key_mode=d.get("key_format") or "auto",
+        value_mode=d.get("value_format") or "auto",
+        contents=can(request.user, Capability.READ_MESSAGES),
+        mask_rules=rules_for(request.cluster, topic, role_of(request.user)),
+        registry=registry_for(request.cluster.schema_registry_url),
+    )
+
+
+def _query(form: BrowseForm, **extra: str) -> str:
+    """The form's own parameters (as the user gave them) plus `extra`."""
+    params = {k: form.data.get(k) for k in FORM_KEYS if form.data.get(k) not in (None, "")}
+    params.update({k: v for k, v in extra.items() if v not in (None, "")})
+    return urlencode(params)
+
+
+@require_GET
+@cluster_view()
+def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
+    form = _form(request, topic)
+    base = reverse("topics:messages", args=[request.cluster.name, topic])
+    ctx = {
+        "cluster": request.cluster,
+        "topic": topic,
+        "tab": "messages",
+        "form": form,
+        "can_read": can(request.user, Capability.READ_MESSAGES),
+        "max_search": settings.CONSOLE_SEARCH_MAX_MESSAGES,
+    }
+    status = 200
+    if form.is_bound and not form.is_valid():
+        return TemplateResponse(request, "topics/messages.html", ctx, status=400)
+    if not form.is_bound:
+        form = BrowseForm({"mode": "newest"}, partition_count=form.partition_count)
+        form.is_valid()
+        ctx["form"] = form
+    render = _render(request, topic, form)
+    if form.searching:
+        if not render.contents:
+            form.add_error("q", "Searching message contents needs the operator role.")
+            return TemplateResponse(request, "topics/messages.html", ctx, status=403)
+        ctx["search_url"] = (
+            reverse("topics:messages_search", args=[request.cluster.name, topic])
+            + "?"
+            + _query(form)
+        )
+    else:
+        try:
+            cursor = parse_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+            page = browse_page(
+                request.cluster,
+                topic,
+                form.seek(),
+                render,
+                cursor=cursor,
+                direction=request.GET.get("dir", ""),
+            )
+        except SeekError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            return TemplateResponse(request, "topics/messages.html", ctx, status=400)
+        ctx["page"] = page
+        ctx["older_url"] = (
+            f"{base}?{_query(form, cursor=page.older, dir='older')}" if page.older else ""
+        )
+        ctx["newer_url"] = (
+            f"{base}?{_query(form, cursor=page.newer, dir='newer')}" if page.newer else ""
+        )
+        extra = {"cursor": request.GET.get("cursor", ""), "dir": request.GET.get("dir", "")}
+        ctx["download_query"] = _query(form, **extra)
+    ctx["hide_contents"] = not render.contents
+    if not ctx.get("download_query"):
+        ctx["download_query"] = _query(form)
+    return TemplateResponse(request, "topics/messages.html", ctx, status=status)
+
+
+@require_GET
+@cluster_view(Capability.READ_MESSAGES)
+def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """One chunk of a search: the matches, the progress, and (unless it is over) the element
+    that fetches the next chunk from where this one stopped."""
+    form = _form(request, topic)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        return HttpResponse(f"Invalid search: {errors}", status=400, content_type="text/plain")
+    render = _render(request, topic, form)
+    flt = form.message_filter()
+    try:
+        if request.GET.get("pos") is not None:
+            cursor = SearchCursor(
+                positions=parse_cursor(request.GET.get("pos", "")),
+                ends=parse_cursor(request.GET.get("ends", "")),
+                scanned=_nonneg(request.GET.get("scanned")),
+                matched=_nonneg(request.GET.get("matched")),
+                elapsed_s=float(_nonneg(request.GET.get("elapsed"), allow_float=True)),
+                regex_timeouts=int(_nonneg(request.GET.get("rt"))),
+            )
+        else:
+            cursor = search_start(request.cluster, topic, form.seek())
+            if flt.max_offset is not None:
+                cursor.ends = {p: min(e, flt.max_offset + 1) for p, e in cursor.ends.items()}
+    except SeekError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    chunk = search_chunk(request.cluster, topic, cursor, flt, render)
+    base = reverse("topics:messages_search", args=[request.cluster.name, topic])
+    next_url = (
+        f"{base}?{_query(form, **chunk.cursor.params())}"
+        if not chunk.done and not chunk.stopped
+        else ""
+    )
+    resume = reverse("topics:messages", args=[request.cluster.name, topic])
+    continue_url = (
+        f"{base}?{_query(form, **{**chunk.cursor.params(), 'scanned': '0', 'elapsed': '0', 'matched': '0'})}"
+        if not chunk.done
+        else ""
+    )
+    return TemplateResponse(
+        request,
+        "topics/_search_chunk.html",
+        {
+            "chunk": chunk,
+            "next_url": next_url,
+            "continue_url": continue_url,
+            "resume_page": resume,
+            "hide_contents": False,
+            "position": chunk.cursor.positions,
+        },
+    )
+
+
+def _nonneg(text: str | None, *, allow_float: bool = False) -> float | int:
+    try:
+        value = float(text) if allow_float else int(text or 0)
+    except (TypeError, ValueError):
+        raise SeekError("the search cursor is damaged; start the search again") from None
+    if value < 0 or value > 10**15:
+        raise SeekError("the search cursor is damaged; start the search again")
+    return value
+
+
+CSV_FIELDS = (
+    "partition",
+    "offset",
+    "timestamp",
+    "timestamp_type",
+    "key",
+    "value",
+    "headers",
+    "size",
+)
+
+
+def _csv_cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+@require_GET
+@cluster_view(Capability.READ_MESSAGES)
+def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """The shown page, or a whole search's matches (within the search bounds), as JSON lines
+    or CSV, streamed as they are read."""
+    form = _form(request, topic)
+    if not form.is_valid():
+        return HttpResponse("Invalid parameters.", status=400, content_type="text/plain")
+    fmt = request.GET.get("format", "jsonl")
+    if fmt not in ("jsonl", "csv"):
+        return HttpResponse("format must be jsonl or csv", status=400, content_type="text/plain")
+    render = _render(request, topic, form)
+    try:
+        if form.searching:
+            views = search_all(request.cluster, topic, form.seek(), form.message_filter(), render)
+        else:
+            cursor = parse_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+            views = browse_page(
+                request.cluster,
+                topic,
+                form.seek(),
+                render,
+                cursor=cursor,
+                direction=request.GET.get("dir", ""),
+            ).views
+    except SeekError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+
+    def jsonl() -> Iterator[str]:
+        for v in views:
+            yield v.as_json + "\n"
+
+    def csv_rows() -> Iterator[str]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_FIELDS)
+        for v in views:
+            d = v.as_dict()
+            writer.writerow([_csv_cell(d[f]) for f in CSV_FIELDS])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        yield buf.getvalue()
+
+    content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
+    response = StreamingHttpResponse(
+        jsonl() if fmt == "jsonl" else csv_rows(), content_type=content_type
+    )
+    response["Content-Disposition"] = f'attachment; filename="{topic}.{fmt}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
