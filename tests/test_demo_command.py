@@ -67,6 +67,8 @@ def test_demo_serves_the_console_with_data_and_a_worker(tmp_path):
         topics = s.get(f"{base}/clusters/demo/topics/", timeout=10).text
         assert 'data-topic="clicks"' in topics and 'data-topic="orders"' in topics
         assert "clicks-analytics" in s.get(f"{base}/clusters/demo/groups/", timeout=10).text
+        messages = s.get(f"{base}/clusters/demo/topics/clicks/messages/", timeout=15).text
+        assert messages.count('class="msg"') == 50 and "&quot;element&quot;" in messages
         deadline = time.monotonic() + 60
         while "2 of 8 consumers have no partition" not in (
             crowd := s.get(f"{base}/clusters/demo/groups/clicks-dashboard/", timeout=15).text
