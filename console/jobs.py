@@ -86,3 +86,18 @@ __all__ = [
     "job_progress",
     "job_start",
 ]
+
+
+def job_cluster(job: Job):
+    """The job's cluster as this worker knows it; when it does not, the job fails with the
+    reason and None is returned (a worker must read the web server's cluster config)."""
+    from console.clusters import get_cluster
+
+    cluster = get_cluster(job.cluster)
+    if cluster is None:
+        job_fail(
+            job.id,
+            f"This worker has no cluster named {job.cluster!r}: the worker and the web "
+            "server must read the same cluster configuration.",
+        )
+    return cluster

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from console.clusters import all_clusters, get_cluster
-from console.jobs import job_fail, job_finish, job_progress, job_start
+from console.clusters import all_clusters
+from console.jobs import job_cluster, job_fail, job_finish, job_progress, job_start
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.groups import committed_offsets, group_listings
 from console.kafka.offsets import Watermarks, watermarks
@@ -28,7 +28,9 @@ def group_offsets_reset(*, job_id: str) -> None:
     job = job_start(job_id)
     if job is None:
         return
-    cluster = get_cluster(job.cluster)
+    cluster = job_cluster(job)
+    if cluster is None:
+        return
     user = get_user_model().objects.filter(id=job.created_by_id).first()
     offsets = parse_offsets(job.params["offsets"])
     job_progress(job_id, partitions=len(offsets), step="committing offsets")

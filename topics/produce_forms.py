@@ -24,10 +24,20 @@ class ProduceForm(forms.Form):
         required=False, min_value=0, help_text="empty: chosen by the key's hash"
     )
     compression = forms.ChoiceField(choices=[(c, c) for c in COMPRESSIONS], initial="none")
+    schema_subject = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Encode with the schema of subject",
+        help_text="the latest version of this registry subject (Avro or JSON Schema); "
+        "empty: send the value as typed",
+    )
 
-    def __init__(self, *args, partitions: int, **kwargs) -> None:
+    def __init__(self, *args, partitions: int, registry=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.partitions = partitions
+        self.registry = registry
+        if registry is None:
+            del self.fields["schema_subject"]
 
     def clean_partition(self):
         p = self.cleaned_data.get("partition")
@@ -56,7 +66,21 @@ class ProduceForm(forms.Form):
         data["headers"] = headers
         key = None if data.get("null_key") else (data.get("key") or "").encode()
         data["key_bytes"] = key
-        size = len(key or b"") + len(value.encode()) + sum(len(n) + len(v) for n, v in headers)
+        data["value_bytes"] = value.encode()
+        data["schema_id"] = None
+        subject = (data.get("schema_subject") or "").strip()
+        if subject and self.registry is not None and "value" not in self.errors:
+            from topics.schema_registry import RegistryError
+
+            try:
+                data["value_bytes"], data["schema_id"] = self.registry.encode(
+                    subject, json.loads(value)
+                )
+            except ValueError as exc:
+                self.add_error("value", f"Schema encoding needs a JSON value: {exc}.")
+            except RegistryError as exc:
+                self.add_error("schema_subject", str(exc))
+        size = len(key or b"") + len(data["value_bytes"]) + sum(len(n) + len(v) for n, v in headers)
         limit = settings.CONSOLE_MAX_MESSAGE_BYTES
         if size > limit:
             self.add_error(

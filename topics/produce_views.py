@@ -17,6 +17,7 @@ from console.kafka.produce import partition_for
 from console.web import ConsoleRequest, cluster_view
 from topics.produce_forms import HEADER_ROWS, GenerateForm, ProduceForm
 from topics.produce_services import new_seed
+from topics.schema_registry import registry_for
 from topics.tasks import events_generate_task, message_produce_task
 
 
@@ -46,7 +47,12 @@ def _page(request, topic, produce_form, generate_form, status=200) -> TemplateRe
 def produce_page(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Forms to produce one message or a generated stream to the topic."""
     n = _partitions(request, topic)
-    return _page(request, topic, ProduceForm(partitions=n), GenerateForm(initial={"count": 1000}))
+    form = ProduceForm(
+        partitions=n,
+        registry=registry_for(request.cluster.schema_registry_url),
+        initial={"schema_subject": ""},
+    )
+    return _page(request, topic, form, GenerateForm(initial={"count": 1000}))
 
 
 @require_GET
@@ -82,7 +88,9 @@ def _escape(text: str) -> str:
 def produce_message(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Queue one message; the job page shows its delivery report or Kafka's refusal."""
     n = _partitions(request, topic)
-    form = ProduceForm(request.POST, partitions=n)
+    form = ProduceForm(
+        request.POST, partitions=n, registry=registry_for(request.cluster.schema_registry_url)
+    )
     if not form.is_valid():
         return _page(request, topic, form, GenerateForm(), status=400)
     d = form.cleaned_data
@@ -104,7 +112,7 @@ def produce_message(request: ConsoleRequest, topic: str) -> HttpResponse:
                 "key": base64.b64encode(d["key_bytes"]).decode()
                 if d["key_bytes"] is not None
                 else None,
-                "value": base64.b64encode(d["value"].encode()).decode(),
+                "value": base64.b64encode(d["value_bytes"]).decode(),
                 "headers": [(k, base64.b64encode(v).decode()) for k, v in d["headers"]],
                 "partition": d["partition"],
                 "compression": d["compression"],

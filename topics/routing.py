@@ -1,3 +1,9 @@
 """WebSocket routes of the topics app (the live tail)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from topics.consumers import TopicTailConsumer
+
+websocket_urlpatterns = [
+    path("ws/clusters/<str:cluster>/topics/<str:topic>/tail/", TopicTailConsumer.as_asgi()),
+]

@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import fastavro
+import fastavro.validation
 
 from topics.decoding import MAX_PRETTY, Decoded, schema_id_of
 
@@ -45,6 +46,47 @@ def _jsonable(value: Any) -> Any:
 
 class RegistryError(Exception):
     pass
+
+
+def _bytes_of(text: str) -> bytes:
+    """A JSON string for an Avro bytes/fixed field: "base64:..." (as the browser shows
+    bytes), else each character as one byte (Avro's own JSON encoding)."""
+    if text.startswith("base64:"):
+        return base64.b64decode(text[7:])
+    return text.encode("latin-1")
+
+
+def _from_json(schema: Any, value: Any) -> Any:
+    """`value` parsed from JSON, with strings turned into bytes where the schema wants
+    bytes; everything else is left to fastavro (which checks it)."""
+    if isinstance(schema, list):  # a union: the first branch the value converts for
+        for branch in schema:
+            try:
+                converted = _from_json(branch, value)
+                if fastavro.validation.validate(converted, branch, raise_errors=False):
+                    return converted
+            except (ValueError, TypeError, UnicodeEncodeError):
+                continue
+        return value
+    if isinstance(schema, str):
+        if schema == "bytes" and isinstance(value, str):
+            return _bytes_of(value)
+        return value
+    if not isinstance(schema, dict):
+        return value
+    kind = schema.get("type")
+    if isinstance(kind, dict | list):
+        return _from_json(kind, value)
+    if kind in ("bytes", "fixed") and isinstance(value, str):
+        return _bytes_of(value)
+    if kind == "record" and isinstance(value, dict):
+        fields = {f["name"]: f["type"] for f in schema.get("fields", [])}
+        return {k: _from_json(fields[k], v) if k in fields else v for k, v in value.items()}
+    if kind == "array" and isinstance(value, list):
+        return [_from_json(schema.get("items"), v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _from_json(schema.get("values"), v) for k, v in value.items()}
+    return value
 
 
 def _sniff(text: str) -> str:
@@ -101,6 +143,48 @@ class Registry:
                 parsed = text
             found = self._schemas[schema_id] = (kind, parsed)
         return found
+
+    def latest(self, subject: str) -> tuple[int, str, Any]:
+        """The id, type and parsed schema of `subject`'s latest version."""
+        from urllib.parse import quote
+
+        try:
+            raw = self._get(f"/subjects/{quote(subject, safe='')}/versions/latest")
+        except RegistryError as exc:
+            if "does not know" in str(exc):
+                raise RegistryError(f"the registry has no subject {subject!r}") from None
+            raise
+        sid = int(raw["id"])
+        return (sid, *self.schema(sid))
+
+    def encode(self, subject: str, value: Any) -> tuple[bytes, int]:
+        """`value` (parsed JSON) in the Confluent wire format under `subject`'s latest
+        schema; RegistryError says why it does not fit."""
+        sid, kind, schema = self.latest(subject)
+        header = b"\x00" + sid.to_bytes(4, "big")
+        if kind == "AVRO":
+            out = io.BytesIO()
+            try:
+                fastavro.schemaless_writer(out, schema, _from_json(schema, value))
+            except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds
+                raise RegistryError(
+                    f"the value does not fit {subject!r} (schema id {sid}): {str(exc)[:300]}"
+                ) from None
+            return header + out.getvalue(), sid
+        if kind == "JSON":
+            try:
+                import jsonschema
+
+                jsonschema.validate(value, json.loads(schema))
+            except ImportError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - ValidationError, SchemaError
+                msg = getattr(exc, "message", str(exc))
+                raise RegistryError(
+                    f"the value does not fit {subject!r} (schema id {sid}): {msg[:300]}"
+                ) from None
+            return header + json.dumps(value, separators=(",", ":")).encode(), sid
+        raise RegistryError(f"{kind.lower()} encoding is not supported by the console")
 
     def decode(self, data: bytes) -> Decoded:
         sid = schema_id_of(data)

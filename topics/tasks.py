@@ -7,8 +7,7 @@ import base64
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from console.clusters import get_cluster
-from console.jobs import job_fail, job_finish, job_start
+from console.jobs import job_cluster, job_fail, job_finish, job_start
 from console.models import Job
 from topics.produce_services import events_generate, message_produce
 
@@ -26,10 +25,13 @@ def message_produce_task(*, job_id: str) -> None:
     if job.result:  # delivered by an earlier attempt: never produce it twice
         return
     p = job.params
+    cluster = job_cluster(job)
+    if cluster is None:
+        return
     try:
         report = message_produce(
             user=_user(job),
-            cluster=get_cluster(job.cluster),
+            cluster=cluster,
             topic=job.target,
             key=base64.b64decode(p["key"]) if p.get("key") is not None else None,
             value=base64.b64decode(p["value"]),
@@ -50,10 +52,13 @@ def events_generate_task(*, job_id: str) -> None:
     if job is None:
         return
     start = int((job.progress or {}).get("delivered", 0))
+    cluster = job_cluster(job)
+    if cluster is None:
+        return
     try:
         result = events_generate(
             user=_user(job),
-            cluster=get_cluster(job.cluster),
+            cluster=cluster,
             topic=job.target,
             job_id=job_id,
             params=job.params,

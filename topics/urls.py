@@ -5,7 +5,7 @@ URL names are what topics/_tabs.html links to.
 
 from django.urls import path
 
-from topics import browse_views, produce_views, views
+from topics import browse_views, produce_views, tail_views, views
 
 app_name = "topics"
 
@@ -29,6 +29,7 @@ urlpatterns = [
         browse_views.topic_messages_download,
         name="messages_download",
     ),
+    path("<str:topic>/tail/", tail_views.topic_tail, name="tail"),
     path("<str:topic>/produce/", produce_views.produce_page, name="produce"),
     path("<str:topic>/produce/preview/", produce_views.produce_preview, name="produce_preview"),
     path("<str:topic>/produce/message/", produce_views.produce_message, name="produce_message"),

@@ -78,3 +78,52 @@ def test_avro_and_json_schema_values_are_decoded(
     page = c.get(reverse("topics:messages", args=["sr-down", t]), {"mode": "oldest"})
     assert page.status_code == 200
     assert "schema registry unreachable" in page.content.decode()
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+def test_produce_form_encodes_with_the_subjects_schema(
+    kafka, schema_registry, celery_worker, topic_factory, client_for
+):
+    """The form encodes (the worker, which knows the cluster without its registry, only
+    produces the bytes): here the session's own cluster gets the registry in this process."""
+    import time
+
+    from console.models import Job
+
+    saved = all_clusters()
+    reset_clusters(
+        [
+            Cluster("local", kafka.bootstrap_servers, schema_registry_url=schema_registry.url),
+            *[c for c in saved if c.name != "local"],
+        ]
+    )
+    try:
+        _produce_with_schema(schema_registry, topic_factory, client_for, Job, time)
+    finally:
+        reset_clusters(saved)
+
+
+def _produce_with_schema(schema_registry, topic_factory, client_for, Job, time):
+    t = topic_factory(partitions=1)
+    client = SchemaRegistryClient({"url": schema_registry.url})
+    from confluent_kafka.schema_registry import Schema
+
+    sid = client.register_schema(f"{t}-value", Schema(AVRO, "AVRO"))
+    c = client_for("operator")
+    url = reverse("topics:produce_message", args=["local", t])
+    form = {"value_format": "json", "compression": "none", "schema_subject": f"{t}-value"}
+    bad = c.post(url, {**form, "value": '{"user": "u-1"}'})
+    assert bad.status_code == 400 and "does not fit" in bad.content.decode()
+    missing = c.post(url, {**form, "schema_subject": "nope-value", "value": "{}"})
+    assert missing.status_code == 400 and "no subject" in missing.content.decode()
+    ok = c.post(url, {**form, "value": '{"user": "u-9", "page": "/x", "n": 3, "raw": "ab"}'})
+    assert ok.status_code == 302, re.findall(r"field-error[^<]*", ok.content.decode())
+    job_id = ok.url.rstrip("/").split("/")[-1]
+    deadline = time.monotonic() + 30
+    while not (job := Job.objects.get(id=job_id)).finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job.state == "succeeded", job.error
+    page = c.get(reverse("topics:messages", args=["local", t])).content.decode()
+    assert f"avro · schema id {sid}" in page and "&quot;user&quot;: &quot;u-9&quot;" in page
