@@ -210,6 +210,21 @@ def client_for(client, make_user) -> Callable[[str | None], object]:
     return make
 
 
+def wait_job(job_id, timeout: float = 60):
+    """The Job once a worker finished it (fails the test after `timeout` seconds)."""
+    from console.models import Job
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = Job.objects.get(id=job_id)
+        if job.finished:
+            return job
+        assert time.monotonic() < deadline, (
+            f"job still {job.state} after {timeout}s: {job.progress}"
+        )
+        time.sleep(0.2)
+
+
 # --- real processes: Celery worker, Daphne, Redis ------------------------------------
 
 

@@ -49,6 +49,19 @@ def _render(request: ConsoleRequest, topic: str, form: BrowseForm) -> Render:
     )
 
 
+def _page(request: ConsoleRequest, topic: str, form: BrowseForm, render: Render):
+    """The page the form and the paging parameters (cursor, dir) ask for."""
+    cursor = parse_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+    return browse_page(
+        request.cluster,
+        topic,
+        form.seek(),
+        render,
+        cursor=cursor,
+        direction=request.GET.get("dir", ""),
+    )
+
+
 def _query(form: BrowseForm, **extra: str) -> str:
     """The form's own parameters (as the user gave them) plus `extra`."""
     params = {k: form.data.get(k) for k in FORM_KEYS if form.data.get(k) not in (None, "")}
@@ -89,15 +102,7 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
         )
     else:
         try:
-            cursor = parse_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
-            page = browse_page(
-                request.cluster,
-                topic,
-                form.seek(),
-                render,
-                cursor=cursor,
-                direction=request.GET.get("dir", ""),
-            )
+            page = _page(request, topic, form, render)
         except SeekError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             return TemplateResponse(request, "topics/messages.html", ctx, status=400)
@@ -218,15 +223,7 @@ def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse
         if form.searching:
             views = search_all(request.cluster, topic, form.seek(), form.message_filter(), render)
         else:
-            cursor = parse_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
-            views = browse_page(
-                request.cluster,
-                topic,
-                form.seek(),
-                render,
-                cursor=cursor,
-                direction=request.GET.get("dir", ""),
-            ).views
+            views = _page(request, topic, form, render).views
     except SeekError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
 

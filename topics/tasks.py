@@ -16,18 +16,23 @@ def _user(job: Job):
     return get_user_model().objects.filter(id=job.created_by_id).first()
 
 
+def _begin(job_id: str) -> tuple[Job | None, object]:
+    """The job, marked running, and its cluster; (None, None) when there is nothing to run
+    (finished already, or failed here because this worker does not know the cluster)."""
+    job = job_start(job_id)
+    if job is None:
+        return None, None
+    cluster = job_cluster(job)
+    return (job, cluster) if cluster is not None else (None, None)
+
+
 @shared_task(name="topics.message_produce", acks_late=True)
 def message_produce_task(*, job_id: str) -> None:
     """Produce the job's one message and record its delivery report."""
-    job = job_start(job_id)
-    if job is None:
-        return
-    if job.result:  # delivered by an earlier attempt: never produce it twice
+    job, cluster = _begin(job_id)
+    if job is None or job.result:  # job.result: delivered by an earlier attempt
         return
     p = job.params
-    cluster = job_cluster(job)
-    if cluster is None:
-        return
     try:
         report = message_produce(
             user=_user(job),
@@ -48,13 +53,10 @@ def message_produce_task(*, job_id: str) -> None:
 @shared_task(name="topics.events_generate", acks_late=True)
 def events_generate_task(*, job_id: str) -> None:
     """Run a generator job; a redelivered task resumes from the recorded delivered count."""
-    job = job_start(job_id)
+    job, cluster = _begin(job_id)
     if job is None:
         return
     start = int((job.progress or {}).get("delivered", 0))
-    cluster = job_cluster(job)
-    if cluster is None:
-        return
     try:
         result = events_generate(
             user=_user(job),

@@ -1,27 +1,14 @@
 """A real Celery worker process runs the console's tasks, on both broker transports."""
 
-import time
-
 import pytest
 from django.urls import reverse
 
 from console.celery import app
 from console.jobs import job_create
-from console.models import Job
 from console.tasks import cluster_probe
-from tests.conftest import start_celery_worker
+from tests.conftest import start_celery_worker, wait_job
 
 pytestmark = [pytest.mark.kafka, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
-
-
-def wait_job(job_id, timeout=60) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = Job.objects.get(id=job_id)
-        if job.finished:
-            return job
-        assert time.monotonic() < deadline, f"job still {job.state} after {timeout}s"
-        time.sleep(0.2)
 
 
 def test_worker_check_runs_on_the_session_worker(celery_worker, client_for):

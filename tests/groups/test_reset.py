@@ -9,23 +9,13 @@ from console.clusters import get_cluster
 from console.kafka.groups import committed_offsets
 from console.models import AuditEntry, Job
 from groups.services import ResetSpec, reset_plan
-from tests.conftest import unique
+from tests.conftest import unique, wait_job
 
 pytestmark = [pytest.mark.kafka, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 
 def offsets_of(group):
     return committed_offsets(get_cluster("local"), [group])[group]
-
-
-def wait_job(job_id, timeout=60) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = Job.objects.get(id=job_id)
-        if job.finished:
-            return job
-        assert time.monotonic() < deadline, f"job still {job.state}"
-        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -16,19 +16,10 @@ from console.kafka.errors import InvalidRequest, NotFound
 from console.kafka.offsets import watermarks
 from console.kafka.produce import murmur2, partition_for, produce_one
 from console.models import AuditEntry, Job
+from tests.conftest import wait_job
 from tools.kafka.local import LIBS
 
 HERE = Path(__file__).parent
-
-
-def wait_job(job_id, timeout=120) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = Job.objects.get(id=job_id)
-        if job.finished:
-            return job
-        assert time.monotonic() < deadline, f"job still {job.state}: {job.progress}"
-        time.sleep(0.2)
 
 
 def job_id_of(response) -> str:
