@@ -4,8 +4,10 @@ import re
 import time
 
 import pytest
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 from django.urls import reverse
+
+from tests.conftest import unique
 
 pytestmark = [pytest.mark.kafka3, pytest.mark.kafka, pytest.mark.slow, pytest.mark.django_db]
 
@@ -22,18 +24,26 @@ def wait_until(check, timeout: float, what: str):
 
 def test_broker_down_then_cluster_down_then_back(kafka3, topic_factory, produce, client_for):
     name = topic_factory(partitions=3, replication=3, bootstrap=kafka3.bootstrap_servers)
-    # one replica per partition: the partition on the stopped broker loses its leader
-    single = topic_factory(partitions=3, replication=1, bootstrap=kafka3.bootstrap_servers)
+    # one replica per partition, one partition per broker: partition 1 lives on broker 2 only
+    single = unique("single")
+    admin = AdminClient({"bootstrap.servers": kafka3.bootstrap_servers})
+    admin.create_topics([NewTopic(single, 3, replica_assignment=[[1], [2], [3]])])[single].result(
+        30
+    )
+    wait_until(
+        lambda: all(
+            p.leader >= 0
+            for p in admin.list_topics(single, timeout=10).topics[single].partitions.values()
+        ),
+        30,
+        "single-replica topic not ready",
+    )
     produce(
         single,
         [{"value": f"p{p}".encode(), "partition": p} for p in range(3)],
         bootstrap=kafka3.bootstrap_servers,
     )
-    md = AdminClient({"bootstrap.servers": kafka3.bootstrap_servers}).list_topics(
-        single, timeout=10
-    )
-    on_2 = [p.id for p in md.topics[single].partitions.values() if p.replicas == [2]]
-    assert len(on_2) == 1
+    on_2 = [1]
     c = client_for("viewer")
     operator = client_for("operator")
     clusters_url = reverse("console:clusters")

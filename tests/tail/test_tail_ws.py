@@ -269,3 +269,16 @@ def test_permission_lost_while_tailing_stops_the_tail(topic_factory, tail_client
     c.wait_closed(20)
     assert c.close_code == 4403
     assert "Permission lost" in c.error["message"]
+
+
+def test_contents_are_escaped_in_tail_rows(topic_factory, produce, tail_client):
+    t = topic_factory(partitions=1)
+    c = tail_client(t)
+    c.wait_live()
+    produce(
+        t, [{"key": b"<b>k</b>", "value": b"<script>alert(1)</script>", "headers": [("h", b"<i>")]}]
+    )
+    c.wait_rows(1)
+    row = c.rows[0]
+    assert "<script>" not in row and "&lt;script&gt;alert(1)&lt;/script&gt;" in row
+    assert "<b>k</b>" not in row and "<i>" not in row
