@@ -250,7 +250,7 @@ def main() -> None:
 
         def sample_connections() -> None:
             while child.is_alive() and len(connections) < 1000:
-                connections.append(broker_connections(pid, kafka.bootstrap_servers))
+                connections.append(len(broker_connections(pid, kafka.bootstrap_servers)))
                 time.sleep(2)
 
         sampler = threading.Thread(target=sample_connections, daemon=True)

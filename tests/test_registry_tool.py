@@ -46,7 +46,7 @@ ORDER_JSON_SCHEMA = json.dumps(
 
 
 def _client(registry: LocalRegistry) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": registry.url})
+    return SchemaRegistryClient({"url": registry.url, "timeout": 20})
 
 
 def _schema_id(payload: bytes) -> int:

@@ -47,7 +47,7 @@ def test_avro_and_json_schema_values_are_decoded(
     schema_registry, registry_cluster, topic_factory, produce, client_for
 ):
     t = topic_factory(partitions=1)
-    client = SchemaRegistryClient({"url": schema_registry.url})
+    client = SchemaRegistryClient({"url": schema_registry.url, "timeout": 20})
     avro = AvroSerializer(client, AVRO)
     js = JSONSerializer(JSON_SCHEMA, client)
     ctx = SerializationContext(t, MessageField.VALUE)
@@ -106,7 +106,7 @@ def test_produce_form_encodes_with_the_subjects_schema(
 
 def _produce_with_schema(schema_registry, topic_factory, client_for, Job, time):
     t = topic_factory(partitions=1)
-    client = SchemaRegistryClient({"url": schema_registry.url})
+    client = SchemaRegistryClient({"url": schema_registry.url, "timeout": 20})
     from confluent_kafka.schema_registry import Schema
 
     sid = client.register_schema(f"{t}-value", Schema(AVRO, "AVRO"))

@@ -166,15 +166,15 @@ def server_pid(base: str) -> int:
     raise AssertionError(f"no process listens on {port}")
 
 
-def broker_connections(pid: int, bootstrap: str) -> int:
-    """Established TCP connections from process `pid` to the broker(s): what the broker
-    sees of that process's clients."""
+def broker_connections(pid: int, bootstrap: str) -> set[int]:
+    """Established TCP connections from process `pid` to the broker(s), by local port: what
+    the broker sees of that process's clients."""
     ports = {int(hp.rsplit(":", 1)[1]) for hp in bootstrap.split(",")}
-    return sum(
-        1
+    return {
+        c.laddr.port
         for c in psutil.Process(pid).net_connections(kind="tcp")
         if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port in ports
-    )
+    }
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

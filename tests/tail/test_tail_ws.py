@@ -78,9 +78,10 @@ def test_two_viewers_share_one_consumer_which_stops_when_the_last_leaves(
     a = tail_client(t, session=session)
     status = a.wait_live()
     assert (status["viewers"], status["consumers"]) == (1, 1)
+    # new connections (by local port): the admin client's own may come and go meanwhile
     wait_until(
-        lambda: broker_connections(pid, kafka.bootstrap_servers) > baseline,
-        10,
+        lambda: broker_connections(pid, kafka.bootstrap_servers) - baseline,
+        30,
         "the consumer's connections",
     )
     time.sleep(1)
@@ -95,7 +96,7 @@ def test_two_viewers_share_one_consumer_which_stops_when_the_last_leaves(
     assert "2 viewers in this process share 1 Kafka consumer" in tail_page(asgi_server, session, t)
     # The broker's view: the second viewer opened no connection of its own, and no
     # consumer group exists for the tail.
-    assert broker_connections(pid, kafka.bootstrap_servers) == with_one
+    assert not broker_connections(pid, kafka.bootstrap_servers) - with_one
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
     groups = admin.list_consumer_groups().result(10).valid
     assert not [g.group_id for g in groups if g.group_id.startswith("kafka-console-tail")]
@@ -114,9 +115,10 @@ def test_two_viewers_share_one_consumer_which_stops_when_the_last_leaves(
         10,
         "the tail to stop",
     )
+    consumer_ports = with_one - baseline
     wait_until(
-        lambda: broker_connections(pid, kafka.bootstrap_servers) < with_one,
-        10,
+        lambda: not consumer_ports & broker_connections(pid, kafka.bootstrap_servers),
+        30,
         "the consumer to leave the broker",
     )
 
