@@ -86,10 +86,17 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     status = 200
     if form.is_bound and not form.is_valid():
         return TemplateResponse(request, "topics/messages.html", ctx, status=400)
+    # The decoders chosen for a topic are remembered (per user session) for that topic.
+    remembered = f"decoders:{request.cluster.name}:{topic}"
     if not form.is_bound:
-        form = BrowseForm({"mode": "newest"}, partition_count=form.partition_count)
+        saved = request.session.get(remembered) or {}
+        form = BrowseForm({"mode": "newest", **saved}, partition_count=form.partition_count)
         form.is_valid()
         ctx["form"] = form
+    elif "value_format" in request.GET or "key_format" in request.GET:
+        request.session[remembered] = {
+            k: form.cleaned_data[k] for k in ("key_format", "value_format") if form.cleaned_data[k]
+        }
     render = _render(request, topic, form)
     if form.searching:
         if not render.contents:

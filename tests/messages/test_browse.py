@@ -221,6 +221,9 @@ def test_decoders(topic_factory, produce, client_for):
     assert "shown as binary: not valid UTF-8" in forced
     b64 = c.get(base, {"mode": "oldest", "value_format": "base64"}).content.decode()
     assert "eyJwYWdlIjog" in b64
+    # the choice is remembered for this topic: the plain tab opens with it
+    again = c.get(base).content.decode()
+    assert "eyJwYWdlIjog" in again and '<option value="base64" selected>' in again
 
 
 def _search(c, t, **params) -> tuple[list[tuple[int, int]], str]:
