@@ -308,10 +308,14 @@ class SearchCursor:
     matched: int = 0
     elapsed_s: float = 0.0
     regex_timeouts: int = 0
+    # Backward (newest first): `positions` are exclusive upper bounds moving down to `ends`
+    # (the low watermarks), read in windows of `window` offsets per partition.
+    backward: bool = False
+    window: int = 0
 
     @property
     def total(self) -> int:
-        return sum(max(0, self.ends[p] - self.positions.get(p, 0)) for p in self.ends)
+        return sum(abs(self.ends[p] - self.positions.get(p, self.ends[p])) for p in self.ends)
 
     def params(self) -> dict[str, str]:
         return {
@@ -321,6 +325,7 @@ class SearchCursor:
             "matched": str(self.matched),
             "elapsed": f"{self.elapsed_s:.2f}",
             "rt": str(self.regex_timeouts),
+            **({"back": "1", "win": str(self.window)} if self.backward else {}),
         }
 
 
@@ -336,9 +341,16 @@ class Chunk:
 
 
 def search_start(cluster: Cluster, topic: str, seek: Seek) -> SearchCursor:
-    """The cursor of a new search: from the seek position to today's high watermarks."""
+    """The cursor of a new search: from the seek position to today's high watermarks, or,
+    from "newest", backward from today's high watermarks to the log start."""
     topo = topology(cluster, topic, seek.partitions)
-    if seek.mode in ("newest", "oldest"):
+    if seek.mode == "newest":
+        return SearchCursor(
+            positions={p: m.high for p, m in topo.marks.items()},
+            ends={p: m.low for p, m in topo.marks.items()},
+            backward=True,
+        )
+    if seek.mode == "oldest":
         starts = {p: m.low for p, m in topo.marks.items()}
     else:
         starts = start_offsets(cluster, topic, seek, topo, [])
@@ -365,6 +377,8 @@ def search_chunk(
     chunk_s: float | None = None,
 ) -> Chunk:
     """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on."""
+    if cursor.backward:
+        return _search_back_chunk(cluster, topic, cursor, flt, render, chunk_s=chunk_s)
     max_scanned = int(settings.CONSOLE_SEARCH_MAX_MESSAGES)
     max_results = int(settings.CONSOLE_SEARCH_MAX_RESULTS)
     max_seconds = float(settings.CONSOLE_SEARCH_MAX_SECONDS)
@@ -454,3 +468,97 @@ def search_all(
         if chunk.done or chunk.stopped:
             return
         cursor = chunk.cursor
+
+
+BACK_WINDOW = 100_000  # offsets per backward chunk, shared by the partitions still to read
+
+
+def _search_back_chunk(
+    cluster: Cluster,
+    topic: str,
+    cursor: SearchCursor,
+    flt: MessageFilter,
+    render: Render,
+    *,
+    chunk_s: float | None = None,
+) -> Chunk:
+    """One chunk of a newest-first search: per partition, the window of offsets just below
+    its position is read; matches are shown newest first. A partition whose window was not
+    read to its end in time keeps its position (its matches are dropped, and its window is
+    halved next time), so nothing is skipped or shown twice."""
+    max_scanned = int(settings.CONSOLE_SEARCH_MAX_MESSAGES)
+    max_results = int(settings.CONSOLE_SEARCH_MAX_RESULTS)
+    max_seconds = float(settings.CONSOLE_SEARCH_MAX_SECONDS)
+    chunk_s = chunk_s if chunk_s is not None else float(settings.CONSOLE_SEARCH_CHUNK_S)
+    t0 = time.monotonic()
+    active = {
+        p: pos
+        for p, pos in cursor.positions.items()
+        if pos > cursor.ends.get(p, pos) and (flt.partitions is None or p in flt.partitions)
+    }
+    window = cursor.window or max(100, BACK_WINDOW // max(1, len(active)))
+    budget = max_scanned - cursor.scanned
+    if active:
+        window = max(1, min(window, budget // len(active)))
+    ranges = {p: (max(cursor.ends[p], pos - window), pos) for p, pos in active.items()}
+    total = cursor.total + cursor.scanned
+    masked = bool(render.mask_rules)
+    prefilter = None if masked else _bytes_prefilter(flt)
+    found: dict[int, list[MessageView]] = {p: [] for p in ranges}
+    state = None
+    deadline = t0 + min(chunk_s, max(0.0, max_seconds - cursor.elapsed_s))
+    for batch, state in scan(  # noqa: B007 - the last state is used below
+        cluster, topic, ranges, deadline=deadline, prefilter=prefilter
+    ):
+        for m in batch:
+            if masked:
+                view = render.view(m)
+                if flt.matches(_as_seen(m, view), view.value):
+                    found[m.partition].append(view)
+            else:
+                value = render.value(m)
+                if flt.matches(m, value):
+                    found[m.partition].append(render.view(m, value))
+    finished = state.finished if state is not None else set()
+    positions = dict(cursor.positions)
+    views: list[MessageView] = []
+    scanned = cursor.scanned
+    for p, (start, end) in ranges.items():
+        if p in finished and p not in (state.errors if state else {}):
+            positions[p] = start
+            views += found[p]
+            scanned += end - start
+    views.sort(key=lambda v: (_ts(v.message), v.partition, v.offset), reverse=True)
+    stop_reason = ""
+    if cursor.matched + len(views) >= max_results:
+        # Whole windows only: the cursor cannot point inside one, so show them all.
+        stop_reason = f"{max_results:,} matches shown (the most one search shows)"
+    elapsed = cursor.elapsed_s + (time.monotonic() - t0)
+    done = all(positions[p] <= cursor.ends[p] for p in active) and not stop_reason
+    if budget < len(active) and not done:  # not even one offset per partition left
+        stop_reason = f"the scan limit of {max_scanned:,} messages"
+    if not done and not stop_reason:
+        if scanned >= max_scanned:
+            stop_reason = f"the scan limit of {max_scanned:,} messages"
+        elif elapsed >= max_seconds:
+            stop_reason = f"the time limit of {max_seconds:g} s"
+    unfinished = [p for p in ranges if p not in finished]
+    nxt = SearchCursor(
+        positions=positions,
+        ends=cursor.ends,
+        scanned=scanned,
+        matched=cursor.matched + len(views),
+        elapsed_s=elapsed,
+        regex_timeouts=cursor.regex_timeouts + flt.stats.regex_timeouts,
+        backward=True,
+        window=max(100, window // 2) if unfinished else window,
+    )
+    return Chunk(
+        views=views,
+        cursor=nxt,
+        done=done,
+        stopped=stop_reason,
+        total_offsets=total,
+        regex_timeouts=nxt.regex_timeouts,
+        unavailable=dict(state.errors) if state else {},
+    )

@@ -148,11 +148,17 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
                 matched=_nonneg(request.GET.get("matched")),
                 elapsed_s=float(_nonneg(request.GET.get("elapsed"), allow_float=True)),
                 regex_timeouts=int(_nonneg(request.GET.get("rt"))),
+                backward=request.GET.get("back") == "1",
+                window=int(_nonneg(request.GET.get("win"))),
             )
         else:
             cursor = search_start(request.cluster, topic, form.seek())
             if flt.max_offset is not None:
-                cursor.ends = {p: min(e, flt.max_offset + 1) for p, e in cursor.ends.items()}
+                top = flt.max_offset + 1
+                if cursor.backward:
+                    cursor.positions = {p: min(o, top) for p, o in cursor.positions.items()}
+                else:
+                    cursor.ends = {p: min(e, top) for p, e in cursor.ends.items()}
     except SeekError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     chunk = search_chunk(request.cluster, topic, cursor, flt, render)

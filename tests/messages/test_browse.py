@@ -290,7 +290,7 @@ def test_bounded_search_stops_says_where_and_continues(
     t = topic_factory(partitions=2)
     produce(t, [{"value": f"v{i}".encode(), "partition": i % 2} for i in range(400)])
     c = client_for("operator")
-    got, last = _search(c, t, q="nomatch")
+    got, last = _search(c, t, q="nomatch", mode="oldest")
     assert got == []
     assert 'data-state="stopped"' in last and "the scan limit of 150 messages" in last
     assert 'scanned <strong id="scanned">150</strong> of 400' in last
@@ -401,3 +401,34 @@ def test_masking_in_browser_search_and_download(kafka, topic_factory, produce, c
         assert "ann@example.com" in admin
     finally:
         reset_clusters(saved)
+
+
+def test_newest_first_search_goes_backward_in_windows_without_skip_or_repeat(
+    topic_factory, produce, client_for, monkeypatch, settings
+):
+    import topics.browse
+
+    monkeypatch.setattr(topics.browse, "BACK_WINDOW", 30)  # many small chunks
+    t = topic_factory(partitions=3)
+    produce(
+        t,
+        [
+            {
+                "value": f"v{i} {'hit' if i % 3 == 0 else 'miss'}".encode(),
+                "partition": i % 3,
+                "timestamp": T0 + i,
+            }
+            for i in range(300)
+        ],
+    )
+    c = client_for("operator")
+    backward, last = _search(c, t, q="hit")
+    forward, _ = _search(c, t, q="hit", mode="oldest")
+    assert 'data-state="done"' in last
+    assert len(backward) == len(set(backward)) == 100 and set(backward) == set(forward)
+    # newest first: the first chunk holds the newest matches
+    assert backward[0] == (0, 99)
+    # a scan limit stops a backward search too, and says so
+    settings.CONSOLE_SEARCH_MAX_MESSAGES = 90
+    got, last = _search(c, t, q="hit")
+    assert "the scan limit of 90 messages" in last and len(got) == 30
