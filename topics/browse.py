@@ -367,6 +367,32 @@ def _bytes_prefilter(flt: MessageFilter):
     return lambda k, v: all(f(k, v) for f in pfs)
 
 
+def _bounds(chunk_s: float | None) -> tuple[int, int, float, float]:
+    """Messages scanned, matches shown and seconds per search; the chunk's length."""
+    return (
+        int(settings.CONSOLE_SEARCH_MAX_MESSAGES),
+        int(settings.CONSOLE_SEARCH_MAX_RESULTS),
+        float(settings.CONSOLE_SEARCH_MAX_SECONDS),
+        chunk_s if chunk_s is not None else float(settings.CONSOLE_SEARCH_CHUNK_S),
+    )
+
+
+def _matching(batch: list[Message], flt: MessageFilter, render: Render) -> list[MessageView]:
+    """The messages of `batch` that pass `flt`, as the user sees them. With masking, the
+    filter runs on the masked text, so a masked value cannot be found by searching."""
+    out = []
+    for m in batch:
+        if render.mask_rules:
+            view = render.view(m)
+            if flt.matches(_as_seen(m, view), view.value):
+                out.append(view)
+        else:
+            value = render.value(m)
+            if flt.matches(m, value):
+                out.append(render.view(m, value))
+    return out
+
+
 def search_chunk(
     cluster: Cluster,
     topic: str,
@@ -379,10 +405,7 @@ def search_chunk(
     """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on."""
     if cursor.backward:
         return _search_back_chunk(cluster, topic, cursor, flt, render, chunk_s=chunk_s)
-    max_scanned = int(settings.CONSOLE_SEARCH_MAX_MESSAGES)
-    max_results = int(settings.CONSOLE_SEARCH_MAX_RESULTS)
-    max_seconds = float(settings.CONSOLE_SEARCH_MAX_SECONDS)
-    chunk_s = chunk_s if chunk_s is not None else float(settings.CONSOLE_SEARCH_CHUNK_S)
+    max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     t0 = time.monotonic()
     ranges = {
         p: (cursor.positions.get(p, end), end)
@@ -392,8 +415,7 @@ def search_chunk(
     total = cursor.scanned + sum(max(0, e - s) for s, e in ranges.values())
     budget = max(0, max_scanned - cursor.scanned)
     time_left = max(0.0, max_seconds - cursor.elapsed_s)
-    masked = bool(render.mask_rules)
-    prefilter = None if masked else _bytes_prefilter(flt)
+    prefilter = None if render.mask_rules else _bytes_prefilter(flt)
     views: list[MessageView] = []
     state = None
     matched = cursor.matched
@@ -402,15 +424,7 @@ def search_chunk(
     for batch, state in scan(  # noqa: B007 - the last state is used below
         cluster, topic, ranges, deadline=deadline, max_records=budget, prefilter=prefilter
     ):
-        for m in batch:
-            if masked:
-                view = render.view(m)
-                if flt.matches(_as_seen(m, view), view.value):
-                    views.append(view)
-            else:
-                value = render.value(m)
-                if flt.matches(m, value):
-                    views.append(render.view(m, value))
+        views += _matching(batch, flt, render)
         if matched + len(views) >= max_results:
             del views[max_results - matched :]
             stop_reason = f"{max_results:,} matches shown (the most one search shows)"
@@ -486,10 +500,7 @@ def _search_back_chunk(
     its position is read; matches are shown newest first. A partition whose window was not
     read to its end in time keeps its position (its matches are dropped, and its window is
     halved next time), so nothing is skipped or shown twice."""
-    max_scanned = int(settings.CONSOLE_SEARCH_MAX_MESSAGES)
-    max_results = int(settings.CONSOLE_SEARCH_MAX_RESULTS)
-    max_seconds = float(settings.CONSOLE_SEARCH_MAX_SECONDS)
-    chunk_s = chunk_s if chunk_s is not None else float(settings.CONSOLE_SEARCH_CHUNK_S)
+    max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     t0 = time.monotonic()
     active = {
         p: pos
@@ -502,23 +513,15 @@ def _search_back_chunk(
         window = max(1, min(window, budget // len(active)))
     ranges = {p: (max(cursor.ends[p], pos - window), pos) for p, pos in active.items()}
     total = cursor.total + cursor.scanned
-    masked = bool(render.mask_rules)
-    prefilter = None if masked else _bytes_prefilter(flt)
+    prefilter = None if render.mask_rules else _bytes_prefilter(flt)
     found: dict[int, list[MessageView]] = {p: [] for p in ranges}
     state = None
     deadline = t0 + min(chunk_s, max(0.0, max_seconds - cursor.elapsed_s))
     for batch, state in scan(  # noqa: B007 - the last state is used below
         cluster, topic, ranges, deadline=deadline, prefilter=prefilter
     ):
-        for m in batch:
-            if masked:
-                view = render.view(m)
-                if flt.matches(_as_seen(m, view), view.value):
-                    found[m.partition].append(view)
-            else:
-                value = render.value(m)
-                if flt.matches(m, value):
-                    found[m.partition].append(render.view(m, value))
+        for view in _matching(batch, flt, render):
+            found[view.partition].append(view)
     finished = state.finished if state is not None else set()
     positions = dict(cursor.positions)
     views: list[MessageView] = []
