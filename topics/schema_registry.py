@@ -3,8 +3,10 @@ Confluent-compatible schema registry (Confluent's own, or Apicurio's ccompat API
 
 Schemas are fetched once per (registry, id) over HTTP with a bounded timeout and kept in
 memory. Avro is decoded with fastavro; JSON Schema payloads are JSON after the 5-byte
-header. Protobuf needs the schema compiled into descriptors, which is not done here: such
-values are shown as binary with that reason.
+header. Protobuf schemas are turned into descriptors, from the registry's text (compiled
+with protoc from grpcio-tools) or its base64 FileDescriptorProto (Apicurio stores what
+confluent-kafka's serializer registers); the message indexes after the header pick the
+message type. Schemas that import other registry subjects (references) are not resolved.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class Registry:
                     raise RegistryError(
                         f"the Avro schema does not parse: {str(exc)[:200]}"
                     ) from None
+            elif kind == "PROTOBUF":
+                parsed = _proto_file(text)
             else:
                 parsed = text
             found = self._schemas[schema_id] = (kind, parsed)
@@ -197,8 +201,11 @@ class Registry:
         elif kind == "JSON":
             value = json.loads(data[5:])
             label = "json-schema"
+        elif kind == "PROTOBUF":
+            value = _proto_decode(schema, data)
+            label = "protobuf"
         else:
-            raise RegistryError(f"{kind.lower()} values are not decoded by the console yet")
+            raise RegistryError(f"{kind.lower()} values are not decoded by the console")
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         pretty = (
             json.dumps(value, indent=2, ensure_ascii=False) if len(text) <= MAX_PRETTY else text
@@ -215,3 +222,127 @@ def registry_for(url: str) -> Registry | None:
         if reg is None:
             reg = _registries[url] = Registry(url)
         return reg
+
+
+# --- Protobuf ----------------------------------------------------------------------------
+
+
+def _proto_file(text: str):
+    """The FileDescriptor of a registry's Protobuf schema (text, or base64 descriptor)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    proto = descriptor_pb2.FileDescriptorProto()
+    try:
+        proto.ParseFromString(base64.b64decode(text, validate=True))
+        if not proto.name:
+            raise ValueError("not a descriptor")
+        files = [proto]
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - then it is .proto text
+        files = _protoc(text)
+        proto = files[-1]
+    pool = descriptor_pool.DescriptorPool()
+    known = {f.name for f in files}
+    for dep in proto.dependency:
+        if dep not in known:
+            files.insert(0, _well_known(dep))
+    for f in files:
+        try:
+            pool.Add(f)
+        except Exception as exc:  # noqa: BLE001 - e.g. a reference to another subject
+            raise RegistryError(f"the Protobuf schema does not load: {str(exc)[:200]}") from None
+    return pool.FindFileByName(proto.name)
+
+
+def _well_known(name: str):
+    """google/protobuf/*.proto as a FileDescriptorProto (imports of registry schemas)."""
+    import importlib
+
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    stem = name.rsplit("/", 1)[-1].removesuffix(".proto")
+    try:
+        importlib.import_module(f"google.protobuf.{stem}_pb2")
+        fd = descriptor_pool.Default().FindFileByName(name)
+    except (ImportError, KeyError):
+        raise RegistryError(
+            f"the Protobuf schema imports {name!r} (a schema reference), which the console "
+            "does not resolve"
+        ) from None
+    out = descriptor_pb2.FileDescriptorProto()
+    fd.CopyToProto(out)
+    return out
+
+
+def _protoc(text: str) -> list:
+    """.proto text compiled by protoc (grpcio-tools) into FileDescriptorProtos."""
+    import importlib.resources
+    import tempfile
+
+    from google.protobuf import descriptor_pb2
+    from grpc_tools import protoc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = f"{tmp}/schema.proto"
+        out = f"{tmp}/schema.pb"
+        with open(src, "w") as fh:
+            fh.write(text)
+        include = str(importlib.resources.files("grpc_tools") / "_proto")
+        code = protoc.main(
+            [
+                "protoc",
+                f"-I{tmp}",
+                f"-I{include}",
+                f"--descriptor_set_out={out}",
+                "--include_imports",
+                "schema.proto",
+            ]
+        )
+        if code != 0:
+            raise RegistryError("the Protobuf schema does not compile")
+        files = descriptor_pb2.FileDescriptorSet()
+        with open(out, "rb") as fh:
+            files.ParseFromString(fh.read())
+    return list(files.file)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise RegistryError("the Protobuf message indexes are cut short")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _zigzag(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+def _proto_decode(file, data: bytes) -> Any:
+    """Confluent Protobuf framing: after the 5-byte header, the message indexes (a zigzag
+    varint count, then that many zigzag varints; a single 0 means the first message)."""
+    from google.protobuf import json_format, message_factory
+
+    count, pos = _varint(data, 5)
+    count = _zigzag(count)
+    indexes = [0] if count == 0 else []
+    for _ in range(count if count > 0 else 0):
+        index, pos = _varint(data, pos)
+        indexes.append(_zigzag(index))
+    types = list(file.message_types_by_name.values())
+    try:
+        desc = types[indexes[0]]
+        for i in indexes[1:]:
+            desc = desc.nested_types[i]
+    except IndexError:
+        raise RegistryError(f"no message type at indexes {indexes} in the schema") from None
+    msg = message_factory.GetMessageClass(desc)()
+    try:
+        msg.ParseFromString(data[pos:])
+    except Exception as exc:  # noqa: BLE001 - DecodeError and friends
+        raise RegistryError(f"not a valid {desc.full_name} message: {str(exc)[:200]}") from None
+    return json_format.MessageToDict(msg, preserving_proto_field_name=True)

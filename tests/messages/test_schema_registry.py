@@ -127,3 +127,66 @@ def _produce_with_schema(schema_registry, topic_factory, client_for, Job, time):
     assert job.state == "succeeded", job.error
     page = c.get(reverse("topics:messages", args=["local", t])).content.decode()
     assert f"avro · schema id {sid}" in page and "&quot;user&quot;: &quot;u-9&quot;" in page
+
+
+PROTO = """
+syntax = "proto3";
+package demo;
+import "google/protobuf/timestamp.proto";
+message Click {
+  string user = 1;
+  string page = 2;
+  int32 n = 3;
+  message Inner { bool ok = 1; }
+  Inner inner = 4;
+  google.protobuf.Timestamp at = 5;
+}
+message Order { string id = 1; double total = 2; }
+"""
+
+
+def _proto_classes():
+    """Message classes compiled from PROTO (as protoc-generated code would give them)."""
+    from google.protobuf import descriptor_pool, message_factory
+
+    from topics.schema_registry import _protoc
+
+    pool = descriptor_pool.DescriptorPool()
+    for f in _protoc(PROTO):
+        pool.Add(f)
+    get = message_factory.GetMessageClass
+    return get(pool.FindMessageTypeByName("demo.Click")), get(
+        pool.FindMessageTypeByName("demo.Order")
+    )
+
+
+def test_protobuf_values_are_decoded(
+    schema_registry, registry_cluster, topic_factory, produce, client_for
+):
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+    click_cls, order_cls = _proto_classes()
+    t = topic_factory(partitions=1)
+    client = SchemaRegistryClient({"url": schema_registry.url, "timeout": 20})
+    ctx = SerializationContext(t, MessageField.VALUE)
+    conf = {"use.deprecated.format": False}
+    click = click_cls(user="u-7", page="/checkout", n=7, inner=click_cls.Inner(ok=True))
+    click.at.FromSeconds(1_700_000_000)
+    first = ProtobufSerializer(click_cls, client, conf)(click, ctx)
+    second = ProtobufSerializer(order_cls, client, {**conf, "auto.register.schemas": True})(
+        order_cls(id="o-1", total=9.5), SerializationContext(f"{t}-orders", MessageField.VALUE)
+    )
+    assert second[5:7] == b"\x02\x02"  # message index [1]: the second message type
+    produce(t, [first, second, first[:5] + b"\x00\xff\xff\xff"])
+    c = client_for("operator")
+    page = c.get(reverse("topics:messages", args=["sr", t]), {"mode": "oldest"}).content.decode()
+    assert "protobuf · schema id" in page, re.findall(r"decode-error[^<]*", page)
+    assert "&quot;page&quot;: &quot;/checkout&quot;" in page and "&quot;ok&quot;: true" in page
+    assert "&quot;at&quot;: &quot;2023-11-14T22:13:20Z&quot;" in page
+    assert "&quot;total&quot;: 9.5" in page
+    assert "not a valid demo.Click message" in page
+    r = c.get(
+        reverse("topics:messages_search", args=["sr", t]),
+        {"q": "$.inner.ok == true", "kind": "jsonpath", "mode": "oldest"},
+    ).content.decode()
+    assert re.findall(r'data-offset="(\d+)"', r) == ["0"]

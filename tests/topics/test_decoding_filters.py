@@ -193,7 +193,14 @@ class _Schemas:
             "name": "R",
             "fields": [{"name": "s", "type": "string"}, {"name": "n", "type": "long"}],
         }
-        self.reg._schemas = {1: ("AVRO", fastavro.parse_schema(avro)), 2: ("JSON", "{}")}
+        from topics.schema_registry import _proto_file
+
+        proto = _proto_file('syntax = "proto3"; message P { string s = 1; repeated int64 n = 2; }')
+        self.reg._schemas = {
+            1: ("AVRO", fastavro.parse_schema(avro)),
+            2: ("JSON", "{}"),
+            3: ("PROTOBUF", proto),
+        }
 
 
 _REG = _Schemas().reg
@@ -201,7 +208,7 @@ _REG = _Schemas().reg
 
 @settings(max_examples=300, deadline=None)
 @given(
-    schema_id=st.sampled_from([1, 2]),
+    schema_id=st.sampled_from([1, 2, 3]),
     payload=st.binary(max_size=200),
     mode=st.sampled_from(MODES),
 )
@@ -211,3 +218,23 @@ def test_no_bytes_break_the_schema_registry_decoder(schema_id, payload, mode):
     data = b"\x00" + schema_id.to_bytes(4, "big") + payload
     d = decode_with(data, mode, _REG)
     assert isinstance(d.text, str)
+
+
+def test_protobuf_from_proto_text_as_confluents_registry_returns_it():
+    """Confluent's registry answers with .proto text (Apicurio with a base64 descriptor,
+    covered against the real registry in tests/messages)."""
+    from google.protobuf import message_factory
+
+    from topics.schema_registry import Registry, _proto_file
+
+    text = 'syntax = "proto3"; package t; message A { string s = 1; message B { int32 n = 1; } B b = 2; }'
+    file = _proto_file(text)
+    a_cls = message_factory.GetMessageClass(file.message_types_by_name["A"])
+    payload = a_cls(s="hi", b=a_cls.B(n=5)).SerializeToString()
+    reg = Registry("http://127.0.0.1:9")
+    reg._schemas = {7: ("PROTOBUF", file)}
+    d = reg.decode(b"\x00\x00\x00\x00\x07\x00" + payload)
+    assert d.kind == "protobuf" and d.data == {"s": "hi", "b": {"n": 5}}
+    # message indexes [0, 0]: the nested B of the first message
+    b = a_cls.B(n=9).SerializeToString()
+    assert reg.decode(b"\x00\x00\x00\x00\x07\x04\x00\x00" + b).data == {"n": 9}
