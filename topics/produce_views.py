@@ -26,6 +26,36 @@ def _partitions(request: ConsoleRequest, topic: str) -> int:
     return info.partition_count
 
 
+def _produce_form(request: ConsoleRequest, topic: str, data=None, **kwargs) -> ProduceForm:
+    """The one-message form, with the schema field when the cluster has a registry."""
+    return ProduceForm(
+        data,
+        partitions=_partitions(request, topic),
+        registry=registry_for(request.cluster.schema_registry_url),
+        **kwargs,
+    )
+
+
+def _queue(request: ConsoleRequest, topic: str, task, *, kind: str, params: dict, audit=None):
+    """Create the job and send its task, audited as a produce request (the role and a
+    read-only cluster are checked here too, so a refusal is immediate and audited; the task
+    checks again); then the job page."""
+    with mutation(
+        user=request.user,
+        cluster=request.cluster,
+        action="produce.request",
+        target=topic,
+        capability=Capability.OPERATE,
+        params=audit,
+    ) as m:
+        m.outcome = "queued"
+        job = job_create(
+            kind=kind, cluster=request.cluster.name, target=topic, user=request.user, params=params
+        )
+        job_enqueue(task, job)
+    return redirect("console:job", job_id=job.id)
+
+
 def _page(request, topic, produce_form, generate_form, status=200) -> TemplateResponse:
     return TemplateResponse(
         request,
@@ -46,12 +76,7 @@ def _page(request, topic, produce_form, generate_form, status=200) -> TemplateRe
 @cluster_view(Capability.OPERATE)
 def produce_page(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Forms to produce one message or a generated stream to the topic."""
-    n = _partitions(request, topic)
-    form = ProduceForm(
-        partitions=n,
-        registry=registry_for(request.cluster.schema_registry_url),
-        initial={"schema_subject": ""},
-    )
+    form = _produce_form(request, topic, initial={"schema_subject": ""})
     return _page(request, topic, form, GenerateForm(initial={"count": 1000}))
 
 
@@ -87,39 +112,25 @@ def _escape(text: str) -> str:
 @cluster_view(Capability.OPERATE)
 def produce_message(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Queue one message; the job page shows its delivery report or Kafka's refusal."""
-    n = _partitions(request, topic)
-    form = ProduceForm(
-        request.POST, partitions=n, registry=registry_for(request.cluster.schema_registry_url)
-    )
+    form = _produce_form(request, topic, data=request.POST)
     if not form.is_valid():
         return _page(request, topic, form, GenerateForm(), status=400)
     d = form.cleaned_data
-    # Checked here too so a refusal is immediate and audited (the task checks again).
-    with mutation(
-        user=request.user,
-        cluster=request.cluster,
-        action="produce.request",
-        target=topic,
-        capability=Capability.OPERATE,
-    ) as m:
-        m.outcome = "queued"
-        job = job_create(
-            kind="produce.message",
-            cluster=request.cluster.name,
-            target=topic,
-            user=request.user,
-            params={
-                "key": base64.b64encode(d["key_bytes"]).decode()
-                if d["key_bytes"] is not None
-                else None,
-                "value": base64.b64encode(d["value_bytes"]).decode(),
-                "headers": [(k, base64.b64encode(v).decode()) for k, v in d["headers"]],
-                "partition": d["partition"],
-                "compression": d["compression"],
-            },
-        )
-        job_enqueue(message_produce_task, job)
-    return redirect("console:job", job_id=job.id)
+    return _queue(
+        request,
+        topic,
+        message_produce_task,
+        kind="produce.message",
+        params={
+            "key": base64.b64encode(d["key_bytes"]).decode()
+            if d["key_bytes"] is not None
+            else None,
+            "value": base64.b64encode(d["value_bytes"]).decode(),
+            "headers": [(k, base64.b64encode(v).decode()) for k, v in d["headers"]],
+            "partition": d["partition"],
+            "compression": d["compression"],
+        },
+    )
 
 
 @require_POST
@@ -128,34 +139,22 @@ def produce_generate(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Queue a generator run; its job page shows live progress and can cancel it."""
     form = GenerateForm(request.POST)
     if not form.is_valid():
-        return _page(
-            request, topic, ProduceForm(partitions=_partitions(request, topic)), form, status=400
-        )
+        return _page(request, topic, _produce_form(request, topic), form, status=400)
     d = form.cleaned_data
     _partitions(request, topic)  # a missing topic is a 404 now, not a failed task later
-    with mutation(
-        user=request.user,
-        cluster=request.cluster,
-        action="produce.request",
-        target=topic,
-        capability=Capability.OPERATE,
-        params={"total": d["total"]},
-    ) as m:
-        m.outcome = "queued"
-        job = job_create(
-            kind="produce.generate",
-            cluster=request.cluster.name,
-            target=topic,
-            user=request.user,
-            params={
-                "template": d["template"],
-                "key_template": d.get("key_template") or "",
-                "value_template": d.get("value_template") or "",
-                "total": d["total"],
-                "seconds": d.get("seconds"),
-                "rate": d.get("rate"),
-                "seed": new_seed(),
-            },
-        )
-        job_enqueue(events_generate_task, job)
-    return redirect("console:job", job_id=job.id)
+    return _queue(
+        request,
+        topic,
+        events_generate_task,
+        kind="produce.generate",
+        audit={"total": d["total"]},
+        params={
+            "template": d["template"],
+            "key_template": d.get("key_template") or "",
+            "value_template": d.get("value_template") or "",
+            "total": d["total"],
+            "seconds": d.get("seconds"),
+            "rate": d.get("rate"),
+            "seed": new_seed(),
+        },
+    )
