@@ -29,7 +29,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import ScanState, scan
 from console.kafka.offsets import Watermarks, offsets_for_timestamp, watermarks
-from console.kafka.types import Message
+from console.kafka.types import Message, TopicInfo
 from topics.decoding import Decoded, decode_with
 from topics.filters import MessageFilter
 from topics.masking import mask_view
@@ -104,9 +104,12 @@ class Topology:
     count: int  # partitions of the topic
 
 
-def topology(cluster: Cluster, topic: str, wanted: frozenset[int] | None) -> Topology:
-    snap = cluster_snapshot(cluster, topic=topic)
-    info = snap.topics[0]
+def topology(
+    cluster: Cluster, topic: str, wanted: frozenset[int] | None, info: TopicInfo | None = None
+) -> Topology:
+    """The readable partitions, their watermarks, and why others cannot be read; `info`:
+    the topic's metadata when the caller already has it (one metadata request a page)."""
+    info = info or cluster_snapshot(cluster, topic=topic).topics[0]
     count = info.partition_count
     if wanted is not None:
         bad = sorted(p for p in wanted if p >= count)
@@ -238,11 +241,12 @@ def browse_page(
     *,
     cursor: dict[int, int] | None = None,
     direction: str = "",
+    info: TopicInfo | None = None,
 ) -> Page:
     """One page of messages from `seek`, or from `cursor` going `direction`
     ("older": backward from end offsets, "newer": forward from start offsets)."""
     t0 = time.monotonic()
-    topo = topology(cluster, topic, seek.partitions)
+    topo = topology(cluster, topic, seek.partitions, info)
     notes: list[str] = []
     marks = topo.marks
     n = seek.limit
@@ -340,10 +344,12 @@ class Chunk:
     unavailable: dict[int, str] = field(default_factory=dict)
 
 
-def search_start(cluster: Cluster, topic: str, seek: Seek) -> SearchCursor:
+def search_start(
+    cluster: Cluster, topic: str, seek: Seek, info: TopicInfo | None = None
+) -> SearchCursor:
     """The cursor of a new search: from the seek position to today's high watermarks, or,
     from "newest", backward from today's high watermarks to the log start."""
-    topo = topology(cluster, topic, seek.partitions)
+    topo = topology(cluster, topic, seek.partitions, info)
     if seek.mode == "newest":
         return SearchCursor(
             positions={p: m.high for p, m in topo.marks.items()},
@@ -472,10 +478,15 @@ def _as_seen(msg: Message, view: MessageView) -> Message:
 
 
 def search_all(
-    cluster: Cluster, topic: str, seek: Seek, flt: MessageFilter, render: Render
+    cluster: Cluster,
+    topic: str,
+    seek: Seek,
+    flt: MessageFilter,
+    render: Render,
+    info: TopicInfo | None = None,
 ) -> Iterable[MessageView]:
     """Every match of a whole search within the bounds (for downloads), chunk by chunk."""
-    cursor = search_start(cluster, topic, seek)
+    cursor = search_start(cluster, topic, seek, info)
     while True:
         chunk = search_chunk(cluster, topic, cursor, flt, render, chunk_s=5.0)
         yield from chunk.views

@@ -34,8 +34,11 @@ FORM_KEYS = tuple(BrowseForm.base_fields)
 
 
 def _form(request: ConsoleRequest, topic: str) -> BrowseForm:
-    snap = cluster_snapshot(request.cluster, topic=topic)
-    return BrowseForm(request.GET or None, partition_count=snap.topics[0].partition_count)
+    """The form, carrying the topic's metadata (`topic_info`) for the page to reuse."""
+    info = cluster_snapshot(request.cluster, topic=topic).topics[0]
+    form = BrowseForm(request.GET or None, partition_count=info.partition_count)
+    form.topic_info = info
+    return form
 
 
 def _render(request: ConsoleRequest, topic: str, form: BrowseForm) -> Render:
@@ -59,6 +62,7 @@ def _page(request: ConsoleRequest, topic: str, form: BrowseForm, render: Render)
         render,
         cursor=cursor,
         direction=request.GET.get("dir", ""),
+        info=form.topic_info,
     )
 
 
@@ -90,7 +94,9 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     remembered = f"decoders:{request.cluster.name}:{topic}"
     if not form.is_bound:
         saved = request.session.get(remembered) or {}
-        form = BrowseForm({"mode": "newest", **saved}, partition_count=form.partition_count)
+        info = form.topic_info
+        form = BrowseForm({"mode": "newest", **saved}, partition_count=info.partition_count)
+        form.topic_info = info
         form.is_valid()
         ctx["form"] = form
     elif "value_format" in request.GET or "key_format" in request.GET:
@@ -152,7 +158,7 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
                 window=int(_nonneg(request.GET.get("win"))),
             )
         else:
-            cursor = search_start(request.cluster, topic, form.seek())
+            cursor = search_start(request.cluster, topic, form.seek(), form.topic_info)
             if flt.max_offset is not None:
                 top = flt.max_offset + 1
                 if cursor.backward:
@@ -234,7 +240,9 @@ def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse
     render = _render(request, topic, form)
     try:
         if form.searching:
-            views = search_all(request.cluster, topic, form.seek(), form.message_filter(), render)
+            views = search_all(
+                request.cluster, topic, form.seek(), form.message_filter(), render, form.topic_info
+            )
         else:
             views = _page(request, topic, form, render).views
     except SeekError as exc:
