@@ -53,6 +53,22 @@ def ensure_jars() -> Path:
     return LIBS
 
 
+def stop_process_group(proc: subprocess.Popen | None, timeout: float) -> None:
+    """Stop a process started in its own session, and its children: SIGCONT (it may be
+    paused), SIGTERM, then SIGKILL after `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGCONT)
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -362,19 +378,7 @@ class LocalKafka:
 
     def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
         """Stop one node cleanly (SIGTERM, then SIGKILL after `timeout`)."""
-        node = self.node(node_id)
-        proc = node.process
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGCONT)
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(self.node(node_id).process, timeout)
 
     def kill_node(self, node_id: int) -> None:
         """Kill one node without a clean shutdown (SIGKILL)."""

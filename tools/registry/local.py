@@ -19,8 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +26,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.kafka.local import free_port, stop_process_group
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -141,12 +141,6 @@ def _launcher(app_dir: Path) -> Path | None:
     if fast.exists():
         return fast
     return next(iter(sorted(app_dir.glob("*-runner.jar"))), None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LocalRegistry:
@@ -269,16 +263,7 @@ class LocalRegistry:
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the JVM (SIGTERM, then SIGKILL); its in-memory data goes with it."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc, timeout)
 
     def __enter__(self) -> LocalRegistry:
         return self.start()
