@@ -228,7 +228,7 @@ def main() -> None:
 
         from console.clusters import reset_clusters
         from tests.conftest import start_asgi_server
-        from tests.tail.conftest import broker_connections
+        from tests.topics.tail.conftest import broker_connections
 
         reset_clusters()
         admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})

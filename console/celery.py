@@ -14,3 +14,5 @@ TRANSPORT_ALIASES["sqla"] = TRANSPORT_ALIASES["sqlalchemy"] = "console.celery_tr
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Feature folders keep their tasks beside their services.
+app.autodiscover_tasks(["topics.produce"])

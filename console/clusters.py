@@ -35,6 +35,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from console.kafka.connection import Connection
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KAFKA_UI_VAR = re.compile(r"^KAFKA_CLUSTERS_(\d+)_([A-Z0-9_]+)$")
@@ -61,19 +63,12 @@ class MaskRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Cluster:
-    name: str
-    bootstrap_servers: str
-    # repr=False: properties hold secrets, and a repr ends up in logs and tracebacks.
-    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False, repr=False)
-    read_only: bool = False
+class Cluster(Connection):
+    """A configured cluster: the door's connection settings plus what only the pages need."""
+
     schema_registry_url: str = ""
     source: str = ""
     masking: tuple[MaskRule, ...] = field(default=(), hash=False, compare=False)
-
-    def client_config(self) -> dict[str, str]:
-        """librdkafka settings for a client of this cluster (secrets included: never render)."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.properties}
 
     def public_properties(self) -> dict[str, str]:
         """The properties with secret values masked, safe to show on a page."""
@@ -180,7 +175,7 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
 def _mask_rule(raw: dict, where: str) -> MaskRule:
     """[[clusters.masking]] topics = "payments.*", json_paths = ["$.card"], regex = "...",
     roles = ["viewer", "operator"]."""
-    from topics.filters import FilterError, parse_path
+    from console.messages.filters import FilterError, parse_path
 
     if not isinstance(raw, dict):
         raise ImproperlyConfigured(f"{where}: expected a table")

@@ -7,8 +7,8 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from console.messages.filters import FilterError, parse_partitions
 from groups.services import TARGETS, ResetSpec
-from topics.filters import FilterError, parse_partitions
 
 
 class ResetForm(forms.Form):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.registry_fixture import schema_registry  # noqa: F401 - one registry for the session
 from tools.kafka.local import LocalKafka, free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """A real Confluent-compatible schema registry (Apicurio Registry, in-memory) for the tests.
 
-Use it from a test module or a conftest with
+Ask for it by name (tests/conftest.py imports it once, so one registry serves the session):
 
-    from tests.registry_fixture import schema_registry  # noqa: F401
+    def test_x(schema_registry): ...   # tests/conftest.py provides it
 
 and hand `schema_registry.url` to `SchemaRegistryClient({"url": ...})`. One registry serves
 the whole session and keeps what tests register, so give each test its own subjects (e.g. a

@@ -17,7 +17,6 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from tests.registry_fixture import schema_registry  # noqa: F401 - the fixture
 from tools.registry.local import LocalRegistry
 
 pytestmark = pytest.mark.kafka
@@ -56,14 +55,14 @@ def _schema_id(payload: bytes) -> int:
     return schema_id
 
 
-def test_registry_is_local_and_answers(schema_registry: LocalRegistry) -> None:  # noqa: F811
+def test_registry_is_local_and_answers(schema_registry: LocalRegistry) -> None:
     assert schema_registry.kind == "apicurio"
     assert schema_registry.url.startswith("http://127.0.0.1:")
     assert schema_registry.url.endswith("/apis/ccompat/v7")
     assert isinstance(schema_registry.subjects(), list)
 
 
-def test_avro_round_trip(schema_registry: LocalRegistry) -> None:  # noqa: F811
+def test_avro_round_trip(schema_registry: LocalRegistry) -> None:
     topic = f"users-{uuid.uuid4().hex[:8]}"
     ctx = SerializationContext(topic, MessageField.VALUE)
     record = {"name": "Ada", "age": 36, "email": None}
@@ -84,7 +83,7 @@ def test_avro_round_trip(schema_registry: LocalRegistry) -> None:  # noqa: F811
     assert json.loads(client.get_schema(schema_id).schema_str)["name"] == "User"
 
 
-def test_json_schema_round_trip(schema_registry: LocalRegistry) -> None:  # noqa: F811
+def test_json_schema_round_trip(schema_registry: LocalRegistry) -> None:
     topic = f"orders-{uuid.uuid4().hex[:8]}"
     ctx = SerializationContext(topic, MessageField.VALUE)
     order = {"id": 7, "items": ["a", "b"]}
@@ -99,7 +98,7 @@ def test_json_schema_round_trip(schema_registry: LocalRegistry) -> None:  # noqa
     assert (latest.schema_id, latest.schema.schema_type) == (schema_id, "JSON")
 
 
-def test_unknown_subject_and_id_are_confluent_404s(schema_registry: LocalRegistry) -> None:  # noqa: F811
+def test_unknown_subject_and_id_are_confluent_404s(schema_registry: LocalRegistry) -> None:
     client = _client(schema_registry)
     with pytest.raises(SchemaRegistryError) as subject_err:
         client.get_latest_version(f"missing-{uuid.uuid4().hex}")

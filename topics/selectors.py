@@ -12,7 +12,7 @@ from console.kafka.errors import KafkaConsoleError
 from console.kafka.offsets import Watermarks, watermarks
 from console.kafka.topics import newest_sample, topic_configs
 from console.kafka.types import ConfigEntry, PartitionInfo, TopicInfo
-from topics.decoding import decode
+from console.messages.decoding import decode
 
 SORTS = ("name", "partitions", "replication", "messages", "under_replicated")
 PER_PAGE = 50

@@ -5,7 +5,10 @@ URL names are what topics/_tabs.html links to.
 
 from django.urls import path
 
-from topics import browse_views, produce_views, tail_views, views
+from topics import views
+from topics.browse import views as browse_views
+from topics.produce import views as produce_views
+from topics.tail import views as tail_views
 
 app_name = "topics"
 

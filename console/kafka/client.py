@@ -25,7 +25,7 @@ from console.kafka.errors import (
 )
 
 if TYPE_CHECKING:
-    from console.clusters import Cluster
+    from console.kafka.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _error_cb_for(name: str):
     return record
 
 
-def refine(cluster: Cluster, err: KafkaConsoleError) -> KafkaConsoleError:
+def refine(cluster: Connection, err: KafkaConsoleError) -> KafkaConsoleError:
     """Replace a vague "unreachable" with the cause the client reported, if any is recent."""
     if not isinstance(err, ClusterUnavailable) or isinstance(err, AuthenticationFailed):
         return err
@@ -154,7 +154,7 @@ def refine(cluster: Cluster, err: KafkaConsoleError) -> KafkaConsoleError:
     return err
 
 
-def _base_config(cluster: Cluster) -> dict[str, Any]:
+def _base_config(cluster: Connection) -> dict[str, Any]:
     return {
         **cluster.client_config(),
         "client.id": "kafka-console",
@@ -165,7 +165,7 @@ def _base_config(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def admin_for(cluster: Cluster) -> AdminClient:
+def admin_for(cluster: Connection) -> AdminClient:
     """The cluster's AdminClient: one per cluster and process, reused across requests."""
     with _admins_lock:
         client = _admins.get(cluster.name)
@@ -203,7 +203,7 @@ def wait_all(futures: dict[Any, concurrent.futures.Future], *, what: str = "") -
     return out
 
 
-def consumer_config(cluster: Cluster, **overrides: Any) -> dict[str, Any]:
+def consumer_config(cluster: Connection, **overrides: Any) -> dict[str, Any]:
     """Settings for a short-lived, read-only consumer: never commits, never joins a group."""
     conf = {
         **_base_config(cluster),
@@ -224,7 +224,7 @@ def consumer_config(cluster: Cluster, **overrides: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def consumer(cluster: Cluster, **overrides: Any) -> Iterator[Consumer]:
+def consumer(cluster: Connection, **overrides: Any) -> Iterator[Consumer]:
     """A short-lived consumer that is always closed."""
     try:
         c = Consumer(consumer_config(cluster, **overrides))
@@ -236,7 +236,7 @@ def consumer(cluster: Cluster, **overrides: Any) -> Iterator[Consumer]:
         c.close()
 
 
-def producer(cluster: Cluster, **overrides: Any) -> Producer:
+def producer(cluster: Connection, **overrides: Any) -> Producer:
     """A producer with Java-compatible key hashing (murmur2), so partition previews agree."""
     conf = {
         **_base_config(cluster),

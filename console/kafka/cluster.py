@@ -12,8 +12,8 @@ from confluent_kafka.admin import (
     ConfigSource,  # noqa: I001
 )
 
-from console.clusters import Cluster
 from console.kafka.client import admin_for, refine, timeout, translate, wait
+from console.kafka.connection import Connection
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotFound
 from console.kafka.types import (
     BrokerInfo,
@@ -35,7 +35,7 @@ SOURCES = {
 INTERNAL_PREFIXES = ("__",)
 
 
-def cluster_snapshot(cluster: Cluster, *, topic: str | None = None) -> ClusterSnapshot:
+def cluster_snapshot(cluster: Connection, *, topic: str | None = None) -> ClusterSnapshot:
     """All brokers and topics (or one topic) from one metadata request."""
     try:
         md = admin_for(cluster).list_topics(topic=topic, timeout=timeout())
@@ -81,13 +81,13 @@ def cluster_snapshot(cluster: Cluster, *, topic: str | None = None) -> ClusterSn
     )
 
 
-def broker_racks(cluster: Cluster) -> dict[int, str | None]:
+def broker_racks(cluster: Connection) -> dict[int, str | None]:
     """Rack of each live broker (DescribeCluster; metadata in Python omits racks)."""
     desc = wait(admin_for(cluster).describe_cluster(request_timeout=timeout()), what="brokers")
     return {n.id: n.rack for n in desc.nodes}
 
 
-def _tcp_refusals(cluster: Cluster) -> str:
+def _tcp_refusals(cluster: Connection) -> str:
     """'' if any bootstrap server accepts a TCP connection, else why none did.
 
     librdkafka retries a refused connection until the request timeout; a refused TCP
@@ -104,7 +104,7 @@ def _tcp_refusals(cluster: Cluster) -> str:
     return "no bootstrap server accepts connections (" + "; ".join(reasons) + ")"
 
 
-def cluster_overview(cluster: Cluster) -> ClusterOverview:
+def cluster_overview(cluster: Connection) -> ClusterOverview:
     """Health of one cluster; never raises for an unreachable cluster, reports it instead."""
     started = time.monotonic()
     try:
@@ -146,7 +146,7 @@ def cluster_overview(cluster: Cluster) -> ClusterOverview:
     )
 
 
-def cluster_overviews(clusters: list[Cluster]) -> list[ClusterOverview]:
+def cluster_overviews(clusters: list[Connection]) -> list[ClusterOverview]:
     """Every cluster's overview, fetched in parallel so one slow cluster delays no other."""
     if not clusters:
         return []
@@ -154,7 +154,7 @@ def cluster_overviews(clusters: list[Cluster]) -> list[ClusterOverview]:
         return list(pool.map(cluster_overview, clusters))
 
 
-def broker_configs(cluster: Cluster, broker_id: int) -> list[ConfigEntry]:
+def broker_configs(cluster: Connection, broker_id: int) -> list[ConfigEntry]:
     """Every config of one broker with its source (default, static, dynamic)."""
     live = {b.id for b in cluster_snapshot(cluster).brokers if b.online}
     if broker_id not in live:

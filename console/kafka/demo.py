@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import random
 import time
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from console.clusters import Cluster
-from console.generators import clickstream_event, order_event
 from console.kafka.client import admin_for, producer, timeout, translate, wait_all
+from console.kafka.connection import Connection
 from console.kafka.errors import ClusterUnavailable
 
 DEMO_TOPICS = {"clicks": 6, "orders": 3}
 DEMO_GROUP = "clicks-analytics"
 
 
-def demo_topics_create(cluster: Cluster) -> list[str]:
+def demo_topics_create(cluster: Connection) -> list[str]:
     """Create the demo topics that do not exist yet; returns the names created."""
     admin = admin_for(cluster)
     existing = set(admin.list_topics(timeout=timeout()).topics)
@@ -40,9 +39,8 @@ def demo_topics_create(cluster: Cluster) -> list[str]:
         time.sleep(0.2)
 
 
-def demo_produce(cluster: Cluster, *, clicks: int, orders: int, seed: int | None = None) -> None:
-    """Produce `clicks` clickstream events and `orders` order events; wait for delivery."""
-    rng = random.Random(seed)
+def demo_produce(cluster: Connection, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+    """Produce (topic, key, value) records, e.g. the demo's clicks and orders; wait for delivery."""
     p = producer(cluster, **{"linger.ms": 20, "compression.type": "lz4"})
     failed = []
 
@@ -50,20 +48,18 @@ def demo_produce(cluster: Cluster, *, clicks: int, orders: int, seed: int | None
         if err is not None:
             failed.append(err)
 
-    for seq in range(clicks):
-        key, value = clickstream_event(rng, seq)
-        p.produce("clicks", key=key, value=value, on_delivery=report)
+    for seq, (topic, key, value) in enumerate(records):
+        p.produce(topic, key=key, value=value, on_delivery=report)
         if seq % 1000 == 0:
             p.poll(0)
-    for seq in range(orders):
-        key, value = order_event(rng, seq)
-        p.produce("orders", key=key, value=value, on_delivery=report)
     remaining = p.flush(timeout() * 4)
     if remaining or failed:
         raise translate(failed[0] if failed else TimeoutError(), what="demo produce")
 
 
-def demo_group_consume(cluster: Cluster, *, group: str = DEMO_GROUP, fraction: float = 0.5) -> int:
+def demo_group_consume(
+    cluster: Connection, *, group: str = DEMO_GROUP, fraction: float = 0.5
+) -> int:
     """Commit offsets for `group` at `fraction` of each clicks partition, so lag shows."""
     admin = admin_for(cluster)
     md = admin.list_topics(topic="clicks", timeout=timeout())
@@ -79,15 +75,17 @@ def demo_group_consume(cluster: Cluster, *, group: str = DEMO_GROUP, fraction: f
         c.close()
 
 
-def demo_feed_forever(cluster: Cluster, *, rate: float, stop=None) -> None:
-    """Keep the clickstream flowing at about `rate` events a second until `stop` is set."""
-    rng = random.Random()
+def demo_feed_forever(
+    cluster: Connection, *, event: Callable[[int], tuple[bytes, bytes]], rate: float, stop=None
+) -> None:
+    """Keep the clickstream flowing at about `rate` events (`event(seq)`: key, value) a second
+    until `stop` is set."""
     p = producer(cluster, **{"linger.ms": 50})
     seq = 0
     interval = 1.0 / rate
     next_at = time.monotonic()
     while stop is None or not stop.is_set():
-        key, value = clickstream_event(rng, seq)
+        key, value = event(seq)
         p.produce("clicks", key=key, value=value)
         p.poll(0)
         seq += 1
@@ -103,7 +101,7 @@ def demo_feed_forever(cluster: Cluster, *, rate: float, stop=None) -> None:
 CROWD_GROUP = "clicks-dashboard"
 
 
-def demo_crowd_forever(cluster: Cluster, *, members: int = 8, stop=None) -> None:
+def demo_crowd_forever(cluster: Connection, *, members: int = 8, stop=None) -> None:
     """Keep `members` consumers of one group alive on clicks (6 partitions): 2 stand idle,
     the classic "why do some of my consumers get no events?" case."""
     import threading

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 
-from console.clusters import Cluster
 from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
+from console.kafka.connection import Connection
 from console.kafka.errors import KafkaConsoleError, NotFound
 
 Partition = tuple[str, int]
@@ -69,7 +69,7 @@ def _type(value: object) -> str:
     return "" if name in ("", "unknown") else name
 
 
-def group_listings(cluster: Cluster) -> list[GroupListing]:
+def group_listings(cluster: Connection) -> list[GroupListing]:
     """Every consumer group with its state and protocol type (one ListGroups request)."""
     result = wait(
         admin_for(cluster).list_consumer_groups(request_timeout=timeout()), what="consumer groups"
@@ -90,7 +90,7 @@ def group_listings(cluster: Cluster) -> list[GroupListing]:
 
 
 def group_descriptions(
-    cluster: Cluster, group_ids: list[str]
+    cluster: Connection, group_ids: list[str]
 ) -> dict[str, GroupDescription | KafkaConsoleError]:
     """Members and assignments of each group, in one batched request."""
     if not group_ids:
@@ -130,7 +130,7 @@ def group_descriptions(
 
 
 def committed_offsets(
-    cluster: Cluster, group_ids: list[str]
+    cluster: Connection, group_ids: list[str]
 ) -> dict[str, dict[Partition, int] | KafkaConsoleError]:
     """Committed offsets of each group (all its partitions), fetched concurrently.
 
@@ -162,7 +162,7 @@ def committed_offsets(
 
 
 def offsets_alter(
-    cluster: Cluster, group_id: str, offsets: dict[Partition, int]
+    cluster: Connection, group_id: str, offsets: dict[Partition, int]
 ) -> dict[Partition, int]:
     """Commit `offsets` for a group with no active members; returns what Kafka stored."""
     request = ConsumerGroupTopicPartitions(
@@ -181,7 +181,7 @@ def offsets_alter(
     return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions}
 
 
-def group_delete(cluster: Cluster, group_id: str) -> None:
+def group_delete(cluster: Connection, group_id: str) -> None:
     """Delete a group (Kafka refuses while it has members)."""
     try:
         futures = admin_for(cluster).delete_consumer_groups([group_id], request_timeout=timeout())
@@ -191,7 +191,7 @@ def group_delete(cluster: Cluster, group_id: str) -> None:
 
 
 def data_records_between(
-    cluster: Cluster, tp: Partition, start: int, end: int, max_seconds: float = 2.0
+    cluster: Connection, tp: Partition, start: int, end: int, max_seconds: float = 2.0
 ) -> int | None:
     """How many records a read_committed consumer gets in [start, end) of one partition.
 

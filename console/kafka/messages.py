@@ -25,8 +25,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from console.clusters import Cluster
 from console.kafka.client import consumer, translate
+from console.kafka.connection import Connection
 from console.kafka.types import Message
 
 _TS_TYPES = {TIMESTAMP_CREATE_TIME: "create", TIMESTAMP_LOG_APPEND_TIME: "log-append"}
@@ -77,7 +77,7 @@ Prefilter = Callable[[bytes | None, bytes | None], bool]
 
 
 def scan(
-    cluster: Cluster,
+    cluster: Connection,
     topic: str,
     ranges: dict[int, tuple[int, int]],
     *,

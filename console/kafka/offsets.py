@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from console.clusters import Cluster
 from console.kafka.client import admin_for, timeout, translate
+from console.kafka.connection import Connection
 from console.kafka.errors import KafkaConsoleError, NotFound
 
 Partition = tuple[str, int]  # (topic, partition id)
@@ -33,7 +33,7 @@ class Watermarks:
 
 
 def _list(
-    cluster: Cluster, specs: dict[Partition, OffsetSpec], *, committed_only: bool
+    cluster: Connection, specs: dict[Partition, OffsetSpec], *, committed_only: bool
 ) -> dict[Partition, int | KafkaConsoleError]:
     out = _list_once(cluster, specs, committed_only=committed_only)
     failed = [p for p, v in out.items() if isinstance(v, KafkaConsoleError)]
@@ -60,7 +60,7 @@ def _list(
 
 
 def _list_once(
-    cluster: Cluster, specs: dict[Partition, OffsetSpec], *, committed_only: bool
+    cluster: Connection, specs: dict[Partition, OffsetSpec], *, committed_only: bool
 ) -> dict[Partition, int | KafkaConsoleError]:
     if not specs:
         return {}
@@ -82,7 +82,7 @@ def _list_once(
 
 
 def watermarks(
-    cluster: Cluster, partitions: Iterable[Partition], *, committed_only: bool = False
+    cluster: Connection, partitions: Iterable[Partition], *, committed_only: bool = False
 ) -> dict[Partition, Watermarks | KafkaConsoleError]:
     """Low and high watermark of each partition; a partition that failed maps to its error.
 
@@ -105,7 +105,7 @@ def watermarks(
 
 
 def offsets_for_timestamp(
-    cluster: Cluster, partitions: Iterable[Partition], timestamp_ms: int
+    cluster: Connection, partitions: Iterable[Partition], timestamp_ms: int
 ) -> dict[Partition, int | KafkaConsoleError]:
     """Per partition, the earliest offset whose timestamp is >= `timestamp_ms`
     (the high watermark when every message is older)."""

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
 
-from console.clusters import Cluster
 from console.kafka.client import producer, timeout, translate
 from console.kafka.cluster import cluster_snapshot
+from console.kafka.connection import Connection
 from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotAllowed, NotFound
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -93,7 +93,7 @@ def _plain(err: KafkaError, topic: str, size: int) -> KafkaConsoleError:
     return translate(err, what=f"producing to {topic}")
 
 
-def _check_topic(cluster: Cluster, topic: str, partition: int | None) -> None:
+def _check_topic(cluster: Connection, topic: str, partition: int | None) -> None:
     """Refuse at once a topic or partition that does not exist: librdkafka would otherwise
     wait for it until message.timeout.ms and then say only "message timed out"."""
     try:
@@ -113,7 +113,7 @@ def _check_topic(cluster: Cluster, topic: str, partition: int | None) -> None:
 
 
 def produce_one(
-    cluster: Cluster,
+    cluster: Connection,
     *,
     topic: str,
     key: bytes | None,
@@ -171,7 +171,7 @@ Event = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 
 
 def produce_stream(
-    cluster: Cluster,
+    cluster: Connection,
     *,
     topic: str,
     events: Iterator[Event],

@@ -37,7 +37,7 @@ from console.kafka.messages import to_message
 from console.kafka.types import Message
 
 if TYPE_CHECKING:
-    from console.clusters import Cluster
+    from console.kafka.connection import Connection
 
 # How often the reader re-reads the topic's metadata: new partitions, a deleted topic, and
 # whether an unreachable cluster is back. Faster while the cluster is unreachable.
@@ -80,7 +80,7 @@ class TailReader:
     Not thread-safe: one thread polls it (the tail hub runs it in its own worker thread).
     """
 
-    def __init__(self, cluster: Cluster, topic: str, *, max_messages: int = 1000) -> None:
+    def __init__(self, cluster: Connection, topic: str, *, max_messages: int = 1000) -> None:
         self.cluster = cluster
         self.topic = topic
         self.max_messages = max_messages

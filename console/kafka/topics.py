@@ -16,9 +16,9 @@ from confluent_kafka.admin import (
     ConfigEntry as KafkaConfigEntry,
 )
 
-from console.clusters import Cluster
 from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
 from console.kafka.cluster import SOURCES, cluster_snapshot
+from console.kafka.connection import Connection
 from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
 from console.kafka.messages import to_message
 from console.kafka.offsets import Watermarks, watermarks
@@ -46,7 +46,7 @@ def _entries(raw: dict) -> list[ConfigEntry]:
 
 
 def topic_configs(
-    cluster: Cluster, names: Iterable[str]
+    cluster: Connection, names: Iterable[str]
 ) -> dict[str, list[ConfigEntry] | KafkaConsoleError]:
     """Every config of each topic with its source (default, broker, topic override)."""
     names = list(dict.fromkeys(names))
@@ -65,7 +65,7 @@ def topic_configs(
     return out
 
 
-def broker_defaults(cluster: Cluster) -> dict[str, str]:
+def broker_defaults(cluster: Connection) -> dict[str, str]:
     """The cluster's defaults for new topics (num.partitions, default.replication.factor)."""
     snap = cluster_snapshot(cluster, topic=None)
     online = [b.id for b in snap.brokers if b.online]
@@ -81,7 +81,7 @@ def broker_defaults(cluster: Cluster) -> dict[str, str]:
 
 
 def topic_create(
-    cluster: Cluster, *, name: str, partitions: int, replication: int, configs: dict[str, str]
+    cluster: Connection, *, name: str, partitions: int, replication: int, configs: dict[str, str]
 ) -> None:
     """Create a topic; Kafka's refusal (exists, bad config, too few brokers) as InvalidRequest."""
     new = NewTopic(name, num_partitions=partitions, replication_factor=replication, config=configs)
@@ -95,7 +95,7 @@ def topic_create(
     _wait_for(lambda: _leaders_ready(cluster, name, partitions), f"topic {name} to get leaders")
 
 
-def _leaders_ready(cluster: Cluster, name: str, partitions: int) -> bool:
+def _leaders_ready(cluster: Connection, name: str, partitions: int) -> bool:
     try:
         (t,) = cluster_snapshot(cluster, topic=name).topics
     except NotFound:
@@ -103,7 +103,7 @@ def _leaders_ready(cluster: Cluster, name: str, partitions: int) -> bool:
     return t.partition_count >= partitions and not t.offline
 
 
-def _gone(cluster: Cluster, name: str) -> bool:
+def _gone(cluster: Connection, name: str) -> bool:
     return name not in admin_for(cluster).list_topics(timeout=timeout()).topics
 
 
@@ -118,7 +118,7 @@ def _wait_for(check, what: str, limit: float | None = None) -> None:
         time.sleep(0.1)
 
 
-def topic_delete(cluster: Cluster, *, name: str) -> None:
+def topic_delete(cluster: Connection, *, name: str) -> None:
     """Delete a topic and wait until metadata no longer lists it."""
     try:
         futures = admin_for(cluster).delete_topics(
@@ -130,7 +130,7 @@ def topic_delete(cluster: Cluster, *, name: str) -> None:
     _wait_for(lambda: _gone(cluster, name), f"topic {name} to disappear")
 
 
-def partitions_add(cluster: Cluster, *, name: str, total: int) -> None:
+def partitions_add(cluster: Connection, *, name: str, total: int) -> None:
     """Grow a topic to `total` partitions (Kafka cannot shrink them)."""
     try:
         futures = admin_for(cluster).create_partitions(
@@ -145,7 +145,7 @@ def partitions_add(cluster: Cluster, *, name: str, total: int) -> None:
 
 
 def configs_alter(
-    cluster: Cluster, *, name: str, set_: dict[str, str], delete: Iterable[str] = ()
+    cluster: Connection, *, name: str, set_: dict[str, str], delete: Iterable[str] = ()
 ) -> None:
     """Incrementally set and delete topic config overrides (other overrides stay)."""
     entries = [
@@ -162,7 +162,7 @@ def configs_alter(
     wait(futures[res], what=f"config of {name!r}")
 
 
-def records_delete(cluster: Cluster, *, name: str, before: dict[int, int]) -> dict[int, int]:
+def records_delete(cluster: Connection, *, name: str, before: dict[int, int]) -> dict[int, int]:
     """Delete records below the given offset per partition (-1: all); returns new low marks."""
     tps = [TopicPartition(name, p, off) for p, off in sorted(before.items())]
     try:
@@ -179,7 +179,7 @@ def records_delete(cluster: Cluster, *, name: str, before: dict[int, int]) -> di
 
 
 def newest_sample(
-    cluster: Cluster,
+    cluster: Connection,
     name: str,
     *,
     per_partition: int,

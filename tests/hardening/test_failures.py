@@ -109,7 +109,7 @@ def test_tasks_fail_with_a_reason_when_every_broker_stops(kafka, make_user, tmp_
     from console.jobs import job_create
     from console.models import Job
     from tests.conftest import start_celery_worker
-    from topics.tasks import events_generate_task, message_produce_task
+    from topics.produce.tasks import events_generate_task, message_produce_task
 
     doomed = LocalKafka(tmp_path / "doomed", nodes=1)
     doomed.start()

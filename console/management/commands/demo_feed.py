@@ -1,10 +1,12 @@
 import contextlib
+import random
 import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
 from console.clusters import all_clusters, get_cluster
+from console.generators import clickstream_event
 from console.kafka.demo import demo_feed_forever
 
 
@@ -22,4 +24,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
-            demo_feed_forever(target, rate=rate, stop=stop)
+            rng = random.Random()
+            demo_feed_forever(
+                target, event=lambda seq: clickstream_event(rng, seq), rate=rate, stop=stop
+            )

@@ -1,6 +1,9 @@
+import random
+
 from django.core.management.base import BaseCommand, CommandError
 
 from console.clusters import all_clusters, get_cluster
+from console.generators import clickstream_event, order_event
 from console.kafka.demo import DEMO_GROUP, demo_group_consume, demo_produce, demo_topics_create
 from console.kafka.errors import KafkaConsoleError
 
@@ -20,7 +23,7 @@ class Command(BaseCommand):
         try:
             created = demo_topics_create(target)
             if created:
-                demo_produce(target, clicks=clicks, orders=orders, seed=7)
+                demo_produce(target, _demo_records(clicks=clicks, orders=orders, seed=7))
                 committed = demo_group_consume(target)
                 self.stdout.write(
                     f"demo data: topics {', '.join(created)}; {clicks} clicks, {orders} orders; "
@@ -30,3 +33,12 @@ class Command(BaseCommand):
                 self.stdout.write("demo data already present")
         except KafkaConsoleError as exc:
             raise CommandError(str(exc)) from exc
+
+
+def _demo_records(*, clicks: int, orders: int, seed: int):
+    """`clicks` clickstream events, then `orders` order events, as (topic, key, value)."""
+    rng = random.Random(seed)
+    for seq in range(clicks):
+        yield ("clicks", *clickstream_event(rng, seq))
+    for seq in range(orders):
+        yield ("orders", *order_event(rng, seq))

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from console.kafka.types import Message
-from topics.decoding import Decoded, decode, header_text
+from console.messages.decoding import Decoded, decode, header_text
 
 
 @dataclass(frozen=True, slots=True)

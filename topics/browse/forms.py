@@ -10,9 +10,16 @@ import time
 
 from django import forms
 
-from topics.browse import MODES, Seek
-from topics.decoding import MODES as DECODERS
-from topics.filters import FIELDS, KINDS, Condition, FilterError, MessageFilter, parse_partitions
+from console.messages.decoding import MODES as DECODERS
+from console.messages.filters import (
+    FIELDS,
+    KINDS,
+    Condition,
+    FilterError,
+    MessageFilter,
+    parse_partitions,
+)
+from topics.browse.selectors import MODES, Seek
 
 MAX_LIMIT = 500
 FUTURE_SLACK_S = 60  # clocks differ a little; a minute ahead is not "in the future"

@@ -6,7 +6,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import start_asgi_server
-from tests.tail.conftest import TailClient
+from tests.topics.tail.conftest import TailClient
 
 pytestmark = [
     pytest.mark.kafka3,

@@ -36,9 +36,9 @@ from django.conf import settings
 
 from console.access import Capability, can, role_of
 from console.clusters import get_cluster
-from topics.decoding import MODES
-from topics.filters import Condition, FilterError, MessageFilter, parse_partitions
-from topics.tail import TopicTail, View, Viewer, group_name, hub
+from console.messages.decoding import MODES
+from console.messages.filters import Condition, FilterError, MessageFilter, parse_partitions
+from topics.tail.hub import TopicTail, View, Viewer, group_name, hub
 
 log = logging.getLogger(__name__)
 

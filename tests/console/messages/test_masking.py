@@ -5,8 +5,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from console.clusters import load_clusters
 from console.kafka.types import Message
-from topics.masking import mask_view, rules_for
-from topics.presenters import present
+from console.messages.masking import mask_view, rules_for
+from console.messages.presenters import present
 
 TOML = """
 [[clusters]]

@@ -149,7 +149,7 @@ def _proto_classes():
     """Message classes compiled from PROTO (as protoc-generated code would give them)."""
     from google.protobuf import descriptor_pool, message_factory
 
-    from topics.schema_registry import _protoc
+    from console.messages.schema_registry import _protoc
 
     pool = descriptor_pool.DescriptorPool()
     for f in _protoc(PROTO):

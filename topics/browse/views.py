@@ -15,8 +15,11 @@ from django.views.decorators.http import require_GET
 
 from console.access import Capability, can, role_of
 from console.kafka.cluster import cluster_snapshot
+from console.messages.masking import rules_for
+from console.messages.schema_registry import registry_for
 from console.web import ConsoleRequest, cluster_view
-from topics.browse import (
+from topics.browse.forms import BrowseForm
+from topics.browse.selectors import (
     Render,
     SearchCursor,
     SeekError,
@@ -26,9 +29,6 @@ from topics.browse import (
     search_chunk,
     search_start,
 )
-from topics.browse_forms import BrowseForm
-from topics.masking import rules_for
-from topics.schema_registry import registry_for
 
 FORM_KEYS = tuple(BrowseForm.base_fields)
 
@@ -89,7 +89,7 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     }
     status = 200
     if form.is_bound and not form.is_valid():
-        return TemplateResponse(request, "topics/messages.html", ctx, status=400)
+        return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
     # The decoders chosen for a topic are remembered (per user session) for that topic.
     remembered = f"decoders:{request.cluster.name}:{topic}"
     if not form.is_bound:
@@ -107,7 +107,7 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     if form.searching:
         if not render.contents:
             form.add_error("q", "Searching message contents needs the operator role.")
-            return TemplateResponse(request, "topics/messages.html", ctx, status=403)
+            return TemplateResponse(request, "topics/browse/messages.html", ctx, status=403)
         ctx["search_url"] = (
             reverse("topics:messages_search", args=[request.cluster.name, topic])
             + "?"
@@ -118,7 +118,7 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
             page = _page(request, topic, form, render)
         except SeekError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            return TemplateResponse(request, "topics/messages.html", ctx, status=400)
+            return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
         ctx["page"] = page
         ctx["older_url"] = (
             f"{base}?{_query(form, cursor=page.older, dir='older')}" if page.older else ""
@@ -131,7 +131,7 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     ctx["hide_contents"] = not render.contents
     if not ctx.get("download_query"):
         ctx["download_query"] = _query(form)
-    return TemplateResponse(request, "topics/messages.html", ctx, status=status)
+    return TemplateResponse(request, "topics/browse/messages.html", ctx, status=status)
 
 
 @require_GET
@@ -182,7 +182,7 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
     )
     return TemplateResponse(
         request,
-        "topics/_search_chunk.html",
+        "topics/browse/_search_chunk.html",
         {
             "chunk": chunk,
             "next_url": next_url,

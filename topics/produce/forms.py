@@ -70,7 +70,7 @@ class ProduceForm(forms.Form):
         data["schema_id"] = None
         subject = (data.get("schema_subject") or "").strip()
         if subject and self.registry is not None and "value" not in self.errors:
-            from topics.schema_registry import RegistryError
+            from console.messages.schema_registry import RegistryError
 
             try:
                 data["value_bytes"], data["schema_id"] = self.registry.encode(

@@ -13,7 +13,7 @@ import pytest
 import requests
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from tests.tail.conftest import broker_connections, server_pid, wait_until
+from tests.topics.tail.conftest import broker_connections, server_pid, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
@@ -167,7 +167,7 @@ def test_filters_apply_per_viewer(topic_factory, produce, tail_client):
 def test_slow_viewer_sees_skipped_messages_while_a_fast_one_sees_everything(
     topic_factory, produce, tail_client
 ):
-    from topics.consumers import BUFFER, FRAME_MAX, WINDOW
+    from topics.tail.consumers import BUFFER, FRAME_MAX, WINDOW
 
     t = topic_factory(partitions=2)
     fast = tail_client(t)

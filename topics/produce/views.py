@@ -14,11 +14,11 @@ from console.audit import mutation
 from console.jobs import job_create, job_enqueue
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.produce import partition_for
+from console.messages.schema_registry import registry_for
 from console.web import ConsoleRequest, cluster_view
-from topics.produce_forms import HEADER_ROWS, GenerateForm, ProduceForm
-from topics.produce_services import new_seed
-from topics.schema_registry import registry_for
-from topics.tasks import events_generate_task, message_produce_task
+from topics.produce.forms import HEADER_ROWS, GenerateForm, ProduceForm
+from topics.produce.services import new_seed
+from topics.produce.tasks import events_generate_task, message_produce_task
 
 
 def _partitions(request: ConsoleRequest, topic: str) -> int:
@@ -59,7 +59,7 @@ def _queue(request: ConsoleRequest, topic: str, task, *, kind: str, params: dict
 def _page(request, topic, produce_form, generate_form, status=200) -> TemplateResponse:
     return TemplateResponse(
         request,
-        "topics/produce.html",
+        "topics/produce/produce.html",
         {
             "cluster": request.cluster,
             "topic": topic,

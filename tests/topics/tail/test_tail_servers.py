@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.conftest import start_asgi_server, unique
-from tests.tail.conftest import TailClient
+from tests.topics.tail.conftest import TailClient
 from tools.kafka.local import LocalKafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

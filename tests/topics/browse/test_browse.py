@@ -15,8 +15,15 @@ from confluent_kafka.admin import AdminClient
 from django.urls import reverse
 
 from console.clusters import Cluster, MaskRule, all_clusters, get_cluster, reset_clusters
-from topics.browse import Render, Seek, browse_page, parse_cursor, search_chunk, search_start
-from topics.filters import Condition, MessageFilter
+from console.messages.filters import Condition, MessageFilter
+from topics.browse.selectors import (
+    Render,
+    Seek,
+    browse_page,
+    parse_cursor,
+    search_chunk,
+    search_start,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
@@ -406,9 +413,9 @@ def test_masking_in_browser_search_and_download(kafka, topic_factory, produce, c
 def test_newest_first_search_goes_backward_in_windows_without_skip_or_repeat(
     topic_factory, produce, client_for, monkeypatch, settings
 ):
-    import topics.browse
+    import topics.browse.selectors
 
-    monkeypatch.setattr(topics.browse, "BACK_WINDOW", 30)  # many small chunks
+    monkeypatch.setattr(topics.browse.selectors, "BACK_WINDOW", 30)  # many small chunks
     t = topic_factory(partitions=3)
     produce(
         t,

@@ -30,10 +30,10 @@ from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import ScanState, scan
 from console.kafka.offsets import Watermarks, offsets_for_timestamp, watermarks
 from console.kafka.types import Message, TopicInfo
-from topics.decoding import Decoded, decode_with
-from topics.filters import MessageFilter
-from topics.masking import mask_view
-from topics.presenters import MessageView, present
+from console.messages.decoding import Decoded, decode_with
+from console.messages.filters import MessageFilter
+from console.messages.masking import mask_view
+from console.messages.presenters import MessageView, present
 
 MODES = ("newest", "oldest", "offset", "timestamp")
 READ_BOUND_S = 5.0  # a browse page reads for at most this long
@@ -64,7 +64,7 @@ class Render:
     value_mode: str = "auto"
     contents: bool = True  # False: metadata only (viewer role)
     mask_rules: tuple = ()
-    registry: object | None = None  # a topics.schema_registry.Registry, when configured
+    registry: object | None = None  # a console.messages.schema_registry.Registry, when configured
 
     def value(self, msg: Message) -> Decoded:
         return decode_with(msg.value, self.value_mode, self.registry)

@@ -1,4 +1,4 @@
-"""The live tail page. Rows arrive over the WebSocket (topics.consumers); this view renders
+"""The live tail page. Rows arrive over the WebSocket (topics.tail.consumers); this view renders
 the page, its filter form (the message browser's parameters) and how the tail is fed."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET
 from console.access import Capability
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import ClusterUnavailable
+from console.messages.decoding import MODES
+from console.messages.filters import FIELDS, KINDS, FilterError
 from console.web import ConsoleRequest, cluster_view
-from topics.consumers import BUFFER, FLUSH_S, parse_viewer
-from topics.decoding import MODES
-from topics.filters import FIELDS, KINDS, FilterError
-from topics.tail import hub
+from topics.tail.consumers import BUFFER, FLUSH_S, parse_viewer
+from topics.tail.hub import hub
 
 # Rows the page keeps; older ones scroll off (the browser shows history).
 PAGE_ROWS = 500
@@ -42,7 +42,7 @@ def topic_tail(request: ConsoleRequest, topic: str) -> TemplateResponse:
     params = request.GET
     return TemplateResponse(
         request,
-        "topics/tail.html",
+        "topics/tail/tail.html",
         {
             "cluster": request.cluster,
             "topic": topic,

@@ -40,11 +40,11 @@ from console.clusters import Cluster
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotAllowed, NotFound
 from console.kafka.tail import TailReader, open_readers
 from console.kafka.types import Message
-from topics.decoding import decode_with
-from topics.filters import MessageFilter
-from topics.masking import mask_view, rules_for
-from topics.presenters import MessageView, present
-from topics.schema_registry import registry_for
+from console.messages.decoding import decode_with
+from console.messages.filters import MessageFilter
+from console.messages.masking import mask_view, rules_for
+from console.messages.presenters import MessageView, present
+from console.messages.schema_registry import registry_for
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import json
 from dataclasses import replace
 
 from console.clusters import Cluster, MaskRule
-from topics.decoding import Decoded
-from topics.filters import _MISSING, lookup, parse_path
-from topics.presenters import MessageView
+from console.messages.decoding import Decoded
+from console.messages.filters import _MISSING, lookup, parse_path
+from console.messages.presenters import MessageView
 
 MASK = "***"
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from topics.consumers import TopicTailConsumer
+from topics.tail.consumers import TopicTailConsumer
 
 websocket_urlpatterns = [
     path("ws/clusters/<str:cluster>/topics/<str:topic>/tail/", TopicTailConsumer.as_asgi()),

@@ -25,7 +25,7 @@ from typing import Any
 import fastavro
 import fastavro.validation
 
-from topics.decoding import MAX_PRETTY, Decoded, schema_id_of
+from console.messages.decoding import MAX_PRETTY, Decoded, schema_id_of
 
 TIMEOUT_S = 3.0
 _lock = threading.Lock()

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from console.jobs import job_cluster, job_fail, job_finish, job_start
 from console.models import Job
-from topics.produce_services import events_generate, message_produce
+from topics.produce.services import events_generate, message_produce
 
 
 def _user(job: Job):

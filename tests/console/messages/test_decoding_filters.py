@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from console.kafka.types import Message
-from topics.decoding import MODES, decode, schema_id_of
-from topics.filters import Condition, FilterError, MessageFilter, parse_partitions
-from topics.presenters import present
+from console.messages.decoding import MODES, decode, schema_id_of
+from console.messages.filters import Condition, FilterError, MessageFilter, parse_partitions
+from console.messages.presenters import present
 
 
 def msg(value=b"", key=None, headers=(), partition=0, offset=0, ts=1_700_000_000_000):
@@ -183,7 +183,7 @@ class _Schemas:
     """A registry whose schemas are known without HTTP."""
 
     def __init__(self):
-        from topics.schema_registry import Registry
+        from console.messages.schema_registry import Registry
 
         self.reg = Registry("http://127.0.0.1:9")
         import fastavro
@@ -193,7 +193,7 @@ class _Schemas:
             "name": "R",
             "fields": [{"name": "s", "type": "string"}, {"name": "n", "type": "long"}],
         }
-        from topics.schema_registry import _proto_file
+        from console.messages.schema_registry import _proto_file
 
         proto = _proto_file('syntax = "proto3"; message P { string s = 1; repeated int64 n = 2; }')
         self.reg._schemas = {
@@ -213,7 +213,7 @@ _REG = _Schemas().reg
     mode=st.sampled_from(MODES),
 )
 def test_no_bytes_break_the_schema_registry_decoder(schema_id, payload, mode):
-    from topics.decoding import decode_with
+    from console.messages.decoding import decode_with
 
     data = b"\x00" + schema_id.to_bytes(4, "big") + payload
     d = decode_with(data, mode, _REG)
@@ -222,10 +222,10 @@ def test_no_bytes_break_the_schema_registry_decoder(schema_id, payload, mode):
 
 def test_protobuf_from_proto_text_as_confluents_registry_returns_it():
     """Confluent's registry answers with .proto text (Apicurio with a base64 descriptor,
-    covered against the real registry in tests/messages)."""
+    covered against the real registry in tests/console/messages/test_schema_registry.py)."""
     from google.protobuf import message_factory
 
-    from topics.schema_registry import Registry, _proto_file
+    from console.messages.schema_registry import Registry, _proto_file
 
     text = 'syntax = "proto3"; package t; message A { string s = 1; message B { int32 n = 1; } B b = 2; }'
     file = _proto_file(text)

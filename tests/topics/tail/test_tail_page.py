@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from topics.consumers import RowBuffer, parse_viewer
-from topics.filters import FilterError
-from topics.tail import group_name, summary
+from console.messages.filters import FilterError
+from topics.tail.consumers import RowBuffer, parse_viewer
+from topics.tail.hub import group_name, summary
 
 
 def chunk(first: int, n: int) -> tuple[str, str, int]:

@@ -22,7 +22,7 @@ from typing import Any
 import regex
 
 from console.kafka.types import Message
-from topics.decoding import Decoded, decode, header_text
+from console.messages.decoding import Decoded, decode, header_text
 
 FIELDS = ("value", "key", "header", "any")
 KINDS = ("contains", "regex", "jsonpath")
