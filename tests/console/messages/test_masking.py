@@ -5,7 +5,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from console.clusters import load_clusters
 from console.kafka.types import Message
-from console.messages.masking import mask_view, rules_for
+from console.messages.decoding import decode
+from console.messages.masking import mask_key, mask_view, rules_for
 from console.messages.presenters import present
 
 TOML = """
@@ -76,3 +77,43 @@ def test_bad_masking_rules_stop_the_start(tmp_path, rule, error):
     )
     with pytest.raises(ImproperlyConfigured, match=error):
         load_clusters(environ={}, file=str(f))
+
+
+@pytest.mark.parametrize("mode", ["hex", "base64", "text"])
+def test_a_raw_decoder_cannot_show_a_masked_json_field(cluster, mode):
+    raw = b'{"card":{"number":"4111111111111111"},"n":1}'
+    view = present(msg(raw), value_mode=mode)
+    masked = mask_view(view, rules_for(cluster, "payments-eu", "operator"))
+    shown = masked.value.text + masked.value.pretty + str(masked.as_dict())
+    for form in ("4111111111111111", b"4111111111111111".hex(), "NDExMTExMTEx"):
+        assert form not in shown
+    assert masked.value.data == {"card": {"number": "***"}, "n": 1}
+    assert f"cannot be shown as {view.value.kind}" in masked.value.error
+    # nothing to hide: the chosen decoder is kept
+    plain = mask_view(
+        present(msg(b'{"n":1}'), value_mode=mode), rules_for(cluster, "payments-eu", "operator")
+    )
+    assert plain.value.kind == view.value.kind
+
+
+def test_a_raw_decoder_cannot_show_a_regex_match(cluster):
+    rules = rules_for(cluster, "orders", "operator")
+    view = present(
+        msg(b"\xff ssn 123-45-6789", key=b"123-45-6789", headers=[("h", b"\xfe123-45-6789")]),
+        key_mode="hex",
+        value_mode="base64",
+    )
+    masked = mask_view(view, rules)
+    shown = str(masked.as_dict()) + masked.key.text + masked.value.text
+    assert b"123-45-6789".hex(" ") not in shown and "123-45-6789" not in shown
+    assert masked.key.text == "***" and masked.value.text == "***"
+    assert masked.headers == (("h", "***"),)
+    assert mask_key(b"id 123-45-6789", rules).text == "id ***"
+    assert mask_key(b"id", rules) == decode(b"id")
+
+
+def test_schema_framed_values_in_hex_are_hidden_when_json_paths_apply(cluster):
+    raw = b"\x00\x00\x00\x00\x07\x204111111111111111"
+    view = present(msg(raw), value_mode="hex")
+    masked = mask_view(view, rules_for(cluster, "payments-eu", "operator"))
+    assert masked.value.text == "***"
