@@ -6,13 +6,13 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from console.clusters import Cluster
+from console.clusters import Cluster, MaskRule
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.offsets import Watermarks, watermarks
 from console.kafka.topics import newest_sample, topic_configs
 from console.kafka.types import ConfigEntry, PartitionInfo, TopicInfo
-from console.messages.decoding import decode
+from console.messages.masking import mask_key
 
 SORTS = ("name", "partitions", "replication", "messages", "under_replicated")
 PER_PAGE = 50
@@ -145,6 +145,14 @@ def topic_configs_get(*, cluster: Cluster, topic: str) -> list[ConfigEntry]:
 
 
 @dataclass(frozen=True, slots=True)
+class TopKey:
+    key: str | None  # as the reader may see it (masked); None: hidden (no contents role)
+    count: int  # messages with this key in the partition's sample
+    share: float  # of the partition's sample
+    hot: bool  # most of a hot partition's sample: the likely cause
+
+
+@dataclass(frozen=True, slots=True)
 class SkewRow:
     partition: int
     messages: int
@@ -153,7 +161,7 @@ class SkewRow:
     bytes_share: float | None
     hot: bool
     sampled: int
-    top_keys: list[tuple[str, int]]  # (key as shown, count in the sample)
+    top_keys: list[TopKey]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +172,26 @@ class Skew:
     sampled: int
     cut_short: bool
     mean: float
+    keys_hidden: bool  # the reader may not see message contents: counts only
 
 
 HOT_FACTOR = 1.5
+HOT_KEY_SHARE = 0.5
 
 
-def topic_skew_get(*, cluster: Cluster, topic: str, sample: int = 500) -> Skew:
+def topic_skew_get(
+    *,
+    cluster: Cluster,
+    topic: str,
+    sample: int = 500,
+    show_keys: bool = False,
+    mask_rules: tuple[MaskRule, ...] = (),
+) -> Skew:
     """Per partition: share of messages and (estimated) bytes, hot flags, and the top keys of
-    a bounded sample of the newest messages, so a hot key behind a hot partition shows."""
+    a bounded sample of the newest messages, so a hot key behind a hot partition shows.
+
+    Keys are message contents: without `show_keys` only their counts are returned, and
+    shown keys are masked by `mask_rules`. Keys are counted as stored, before masking."""
     detail = topic_detail_get(cluster=cluster, topic=topic)
     marks = {r.info.id: r.marks for r in detail.partitions if r.marks}
     messages, cut_short = newest_sample(cluster, topic, per_partition=sample, marks=marks)
@@ -192,7 +212,17 @@ def topic_skew_get(*, cluster: Cluster, topic: str, sample: int = 500) -> Skew:
         p = r.info.id
         count = r.marks.count if r.marks else 0
         sampled = by_partition.get(p, [])
-        keys = Counter(decode(x.key).text if x.key is not None else "(null key)" for x in sampled)
+        hot = n > 1 and total > 0 and count > HOT_FACTOR * mean
+        keys = Counter(x.key for x in sampled)
+        top_keys = [
+            TopKey(
+                key=_key_text(key, mask_rules) if show_keys else None,
+                count=c,
+                share=c / len(sampled),
+                hot=hot and c / len(sampled) >= HOT_KEY_SHARE,
+            )
+            for key, c in keys.most_common(3)
+        ]
         rows.append(
             SkewRow(
                 partition=p,
@@ -202,9 +232,13 @@ def topic_skew_get(*, cluster: Cluster, topic: str, sample: int = 500) -> Skew:
                 bytes_share=(estimates[p] / total_bytes)
                 if p in estimates and total_bytes
                 else None,
-                hot=n > 1 and total > 0 and count > HOT_FACTOR * mean,
+                hot=hot,
                 sampled=len(sampled),
-                top_keys=keys.most_common(3),
+                top_keys=top_keys,
             )
         )
-    return Skew(rows, total, sample, len(messages), cut_short, mean)
+    return Skew(rows, total, sample, len(messages), cut_short, mean, keys_hidden=not show_keys)
+
+
+def _key_text(key: bytes | None, mask_rules: tuple[MaskRule, ...]) -> str:
+    return "(null key)" if key is None else mask_key(key, mask_rules).text

@@ -9,10 +9,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.access import Capability
+from console.access import Capability, can, role_of
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import InvalidRequest
 from console.kafka.topics import broker_defaults
+from console.messages.masking import rules_for
 from console.web import ConsoleRequest, cluster_view, partial
 from topics import services
 from topics.forms import (
@@ -179,7 +180,13 @@ def topic_config_edit(request: ConsoleRequest, topic: str) -> HttpResponse:
 def topic_skew(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Share of messages and bytes per partition, hot partitions and their top keys."""
     sample = min(max(_int(request.GET.get("sample"), 500), 10), 5000)
-    skew = topic_skew_get(cluster=request.cluster, topic=topic, sample=sample)
+    skew = topic_skew_get(
+        cluster=request.cluster,
+        topic=topic,
+        sample=sample,
+        show_keys=can(request.user, Capability.READ_MESSAGES),
+        mask_rules=rules_for(request.cluster, topic, role_of(request.user)),
+    )
     return TemplateResponse(
         request,
         partial(request, "topics/topic_skew.html", "skew"),

@@ -1,9 +1,11 @@
 """Topic pages against the real broker: list, detail tabs, skew, and every operation."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
-from console.clusters import Cluster, all_clusters, reset_clusters
+from console.clusters import Cluster, MaskRule, all_clusters, reset_clusters
 from console.kafka.offsets import watermarks
 from console.models import AuditEntry
 from tests.conftest import unique
@@ -79,14 +81,44 @@ def test_skew_finds_the_hot_key_behind_the_hot_partition(kafka, topic_factory, p
     messages = [{"key": b"hot-user", "value": b'{"n":%d}' % i} for i in range(300)]
     messages += [{"key": f"user-{i}".encode(), "value": b"{}"} for i in range(60)]
     produce(name, messages)
-    c = client_for("viewer")
+    c = client_for("operator")
     page = html(c.get(reverse("topics:skew", args=["local", name]), {"sample": 100}))
     hot_rows = [r for r in page.split("<tr")[1:] if 'class="hot"' in r]
     assert len(hot_rows) == 1
     top_key = hot_rows[0].split('<code class="key">')[1].split("</code>")[0]
-    assert top_key == "hot-user"
+    assert top_key == "hot-user" and "hot key" in hot_rows[0]
+    assert "keys hidden" not in page
     frag = html(c.get(reverse("topics:skew", args=["local", name]), HTTP_HX_REQUEST="true"))
     assert "<html" not in frag and 'id="skew-table"' in frag
+
+
+def test_skew_shows_a_viewer_the_hot_key_but_not_the_key(kafka, topic_factory, produce, client_for):
+    name = topic_factory(partitions=4)
+    messages = [{"key": b"hot-user", "value": b"{}"} for _ in range(300)]
+    messages += [{"key": f"user-{i}".encode(), "value": b"{}"} for i in range(60)]
+    produce(name, messages)
+    c = client_for("viewer")
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        page = html(c.get(reverse("topics:skew", args=["local", name]), {"sample": 100}, **headers))
+        assert "hot-user" not in page and "user-" not in page
+        assert page.count("keys hidden for viewers") == 1
+        (hot,) = [r for r in page.split("<tr")[1:] if 'class="hot"' in r]
+        # the hot key: its count and share of the sample, not the key
+        top = re.search(r'a key</span> <span class="muted small">(\d+) of 100 \((\d+) %\)', hot)
+        assert int(top[1]) > 80 and int(top[2]) > 80 and "hot key" in hot
+
+
+def test_skew_masks_keys_as_the_masking_rules_say(kafka, topic_factory, produce, client_for):
+    name = topic_factory(partitions=1)
+    produce(name, [{"key": b"ssn-123-45-6789", "value": b"{}"} for _ in range(5)])
+    saved = all_clusters()
+    rule = MaskRule(topics=re.compile(".*"), regex=re.compile(r"\d{3}-\d{2}-\d{4}"))
+    reset_clusters([Cluster("masked", kafka.bootstrap_servers, masking=(rule,))])
+    try:
+        page = html(client_for("operator").get(reverse("topics:skew", args=["masked", name])))
+        assert "123-45-6789" not in page and '<code class="key">ssn-***</code>' in page
+    finally:
+        reset_clusters(saved)
 
 
 def test_create_topic_with_configs_and_defaults(kafka, client_for):
