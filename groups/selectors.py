@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from console.clusters import Cluster
 from console.kafka.cluster import cluster_snapshot
@@ -16,20 +18,31 @@ from console.kafka.groups import (
     GroupListing,
     Member,
     committed_offsets,
-    data_records_between,
     group_descriptions,
     group_listings,
+    records_peek,
 )
-from console.kafka.offsets import Watermarks, watermarks
+from console.kafka.offsets import Watermarks, last_stable_offsets, watermarks
 from groups.models import LagSample
 
 PER_PAGE = 50
 SORTS = ("group", "lag", "state", "members")
-# Lag this small on a partition is checked for transaction markers (a read per partition).
+# Lag this small (before the last stable offset) is read to tell records from transaction
+# markers and aborted records.
 MARKER_CHECK_MAX = 16
+# Record peeks per page: at most this many partitions, within this many seconds in all
+# (never longer than the cluster's request timeout).
+PEEK_PARTITIONS_MAX = 64
+PEEK_SECONDS = 2.0
+# An open transaction older than this is a warning, not just an explanation.
+OPEN_TRANSACTION_WARN = dt.timedelta(minutes=1)
 
 
 # --- lag -----------------------------------------------------------------------------
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +53,15 @@ class LagRow:
     low: int | None
     end: int | None
     owner: Member | None
-    markers_only: bool = False  # the gap to the end holds no readable record
+    # Last stable offset: a read_committed consumer reads nothing from here on while the
+    # transaction that wrote the record here is open (== end when no transaction is open).
+    stable: int | None = None
+    open_since: dt.datetime | None = None  # timestamp of the open transaction's first record
+    # Of the offsets from the committed one to the stable one, how many are commit/abort
+    # markers (no consumer receives them) and records of aborted transactions (only a
+    # read_uncommitted consumer receives them); None when not read.
+    markers: int | None = None
+    aborted: int | None = None
 
     @property
     def lag(self) -> int | None:
@@ -52,6 +73,48 @@ class LagRow:
     @property
     def below_log_start(self) -> bool:
         return self.committed is not None and self.low is not None and self.committed < self.low
+
+    @property
+    def before_stable(self) -> int:
+        """Offsets of lag a read_committed consumer can fetch now (records, markers, aborted)."""
+        if self.committed is None or self.end is None or self.stable is None:
+            return 0
+        return max(0, min(self.stable, self.end) - self.committed)
+
+    @property
+    def pending(self) -> int:
+        """Offsets of lag held back by an open transaction: from the last stable offset (or the
+        committed one, if later) to the end. read_committed consumers get none of them until
+        the transaction ends."""
+        if self.committed is None or self.end is None or self.stable is None:
+            return 0
+        return max(0, self.end - max(self.committed, self.stable))
+
+    @property
+    def readable(self) -> int | None:
+        """Records a read_committed consumer of this group receives now; None when not read."""
+        if self.markers is None or self.aborted is None:
+            return None
+        return self.before_stable - self.markers - self.aborted
+
+    @property
+    def caught_up(self) -> bool:
+        """There is lag, but no record left that a read_committed consumer would receive."""
+        return bool(self.lag) and self.pending == 0 and self.readable == 0
+
+    @property
+    def markers_only(self) -> bool:
+        return bool(self.lag) and self.markers == self.lag
+
+    @property
+    def skipped(self) -> str:
+        """The offsets of lag that are not records to read, in words ("" when none)."""
+        parts = []
+        if self.aborted:
+            parts.append(_count(self.aborted, "aborted record"))
+        if self.markers:
+            parts.append(_count(self.markers, "transaction marker"))
+        return ", ".join(parts)
 
 
 @dataclass
@@ -77,7 +140,15 @@ class GroupLag:
 
     @property
     def markers(self) -> int:
-        return sum(r.lag or 0 for r in self.rows if r.markers_only)
+        return sum(r.markers or 0 for r in self.rows)
+
+    @property
+    def aborted(self) -> int:
+        return sum(r.aborted or 0 for r in self.rows)
+
+    @property
+    def pending(self) -> int:
+        return sum(r.pending for r in self.rows)
 
 
 def _lag_rows(committed: dict, description: GroupDescription | None, marks: dict) -> list[LagRow]:
@@ -120,7 +191,8 @@ def group_lag_get(
     check_markers: bool = True,
 ) -> GroupLag:
     """Per partition committed, log-end and lag (end - committed, as Kafka's tool prints it),
-    with partitions that have no commit kept apart, never counted as lag 0."""
+    with partitions that have no commit kept apart, never counted as lag 0. `check_markers`
+    explains lag that is not records to read: open transactions, markers, aborted records."""
     if description is None:
         found = group_descriptions(cluster, [group_id])[group_id]
         description = found if isinstance(found, GroupDescription) else None
@@ -131,16 +203,75 @@ def group_lag_get(
     marks = watermarks(cluster, [(r.topic, r.partition) for r in rows])
     rows = _lag_rows(committed, description, marks)
     if check_markers:
-        checked = []
-        for r in rows:
-            if r.lag and r.lag <= MARKER_CHECK_MAX:
-                n = data_records_between(cluster, (r.topic, r.partition), r.committed, r.end)
-                r = LagRow(
-                    r.topic, r.partition, r.committed, r.low, r.end, r.owner, markers_only=n == 0
-                )
-            checked.append(r)
-        rows = checked
+        rows = _explain_lag(cluster, rows)
     return _summarise(rows)
+
+
+def _explain_lag(cluster: Cluster, rows: list[LagRow]) -> list[LagRow]:
+    """What the lag is made of, at a bounded cost: one ListOffsets batch (the last stable
+    offsets of the partitions with lag), then at most two short reads by one consumer each:
+    read_uncommitted for the first record of each open transaction and the records of small
+    gaps, read_committed for those gaps' records that were not aborted."""
+    lagging = [(r.topic, r.partition) for r in rows if r.lag]
+    if not lagging:
+        return rows
+    stable = last_stable_offsets(cluster, lagging)
+    rows = [
+        replace(r, stable=lso) if isinstance(lso := stable.get((r.topic, r.partition)), int) else r
+        for r in rows
+    ]
+    by_tp = {(r.topic, r.partition): r for r in rows}
+    gaps: dict[tuple[str, int], tuple[int, int]] = {}  # [committed, stable), small enough
+    peek: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in rows:
+        if len(peek) >= PEEK_PARTITIONS_MAX:
+            break
+        if not r.lag or r.stable is None or r.below_log_start:
+            continue
+        tp = (r.topic, r.partition)
+        if 0 < r.before_stable <= MARKER_CHECK_MAX:
+            gaps[tp] = (r.committed, r.committed + r.before_stable)
+        if r.pending:  # read up to the open transaction's first record, for its timestamp
+            peek[tp] = (gaps[tp][0] if tp in gaps else r.stable, r.stable + 1)
+        elif tp in gaps:
+            peek[tp] = gaps[tp]
+    if not peek:
+        return rows
+    deadline = time.monotonic() + PEEK_SECONDS
+    peeked = records_peek(cluster, peek, read_committed=False, max_seconds=PEEK_SECONDS)
+    # Per gap, the records a read_uncommitted consumer received: data and aborted records.
+    received = {
+        tp: sum(start <= x.offset < end for x in peeked[tp])
+        for tp, (start, end) in gaps.items()
+        if peeked.get(tp) is not None
+    }
+    # The offsets those records do not fill are markers (or, on a compacted topic, records
+    # compaction removed). Aborted records can only be among the records, and only where a
+    # transaction wrote: with no transaction open, each one left its marker in the gap, so a
+    # gap without markers holds no aborted record. Elsewhere, read again with read_committed.
+    readable: dict[tuple[str, int], int | None] = {}
+    again = {}
+    for tp, n in received.items():
+        r = by_tp[tp]
+        if n == 0 or (n == r.before_stable and not r.pending):
+            readable[tp] = n
+        else:
+            again[tp] = gaps[tp]
+    if again:
+        left = max(0.0, deadline - time.monotonic())
+        for tp, got in records_peek(cluster, again, read_committed=True, max_seconds=left).items():
+            readable[tp] = None if got is None else len(got)
+    out = []
+    for r in rows:
+        tp = (r.topic, r.partition)
+        if r.pending and peeked.get(tp):
+            first = next((x for x in peeked[tp] if x.offset == r.stable), None)
+            r = replace(r, open_since=first.timestamp if first else None)
+        if readable.get(tp) is not None:
+            n = received[tp]
+            r = replace(r, markers=r.before_stable - n, aborted=max(0, n - readable[tp]))
+        out.append(r)
+    return out
 
 
 # --- list ----------------------------------------------------------------------------
@@ -401,13 +532,28 @@ def diagnose(
                 ),
             )
         )
+    pending = [r for r in lag.rows if r.pending]
+    if pending:
+        out.append(_open_transactions(pending))
     if lag.markers:
         out.append(
             Diagnosis(
                 "info",
                 (
-                    f"{lag.markers} offset(s) of lag are transaction markers, not records: the "
-                    "consumer has read everything there. Kafka's tool still counts them as lag."
+                    f"{lag.markers} offset(s) of lag are transaction markers, not records: each "
+                    "commit or abort takes an offset that no consumer ever receives. Kafka's "
+                    "tool still counts them as lag."
+                ),
+            )
+        )
+    if lag.aborted:
+        out.append(
+            Diagnosis(
+                "info",
+                (
+                    f"{lag.aborted} offset(s) of lag are records of aborted transactions: a "
+                    "read_committed consumer skips them, a read_uncommitted one still receives "
+                    "them. Kafka's tool counts them as lag."
                 ),
             )
         )
@@ -426,6 +572,32 @@ def diagnose(
                 )
             )
     return out
+
+
+def _open_transactions(rows: list[LagRow]) -> Diagnosis:
+    """Lag held back by open transactions, oldest first, with how long they have been open."""
+    rows = sorted(rows, key=lambda r: r.open_since or timezone.now())
+    shown = []
+    for r in rows[:3]:
+        when = ""
+        if r.open_since:
+            age = timesince(r.open_since, timezone.now()).replace("\xa0", " ")
+            when = f", open since {timezone.localtime(r.open_since):%Y-%m-%d %H:%M:%S %Z} ({age})"
+        shown.append(f"{r.topic}[{r.partition}]: {r.pending} from offset {r.stable}{when}")
+    more = f" and {len(rows) - 3} more partition(s)" if len(rows) > 3 else ""
+    oldest = rows[0].open_since
+    old = oldest is not None and timezone.now() - oldest > OPEN_TRANSACTION_WARN
+    return Diagnosis(
+        "warn" if old else "info",
+        (
+            f"{sum(r.pending for r in rows)} offset(s) of lag are pending in an open transaction "
+            f"({'; '.join(shown)}{more}): a read_committed consumer receives nothing past a "
+            "partition's last stable offset until the producer commits the transaction (its "
+            "records then arrive) or aborts it (they are skipped). Kafka's tool counts them as "
+            "lag. A transaction open for long is usually a producer that hung mid-transaction; "
+            "the broker aborts it after the producer's transaction.timeout.ms."
+        ),
+    )
 
 
 def lag_history(*, cluster: Cluster, group_id: str, hours: float = 6) -> dict[str, list[LagSample]]:

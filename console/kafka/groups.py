@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
 from console.kafka.connection import Connection
@@ -190,34 +197,69 @@ def group_delete(cluster: Connection, group_id: str) -> None:
     wait(futures[group_id], what=f"deleting group {group_id!r}")
 
 
-def data_records_between(
-    cluster: Connection, tp: Partition, start: int, end: int, max_seconds: float = 2.0
-) -> int | None:
-    """How many records a read_committed consumer gets in [start, end) of one partition.
+@dataclass(frozen=True, slots=True)
+class Peeked:
+    offset: int
+    timestamp: dt.datetime | None  # None when the record carries no timestamp
 
-    0 means the gap holds only transaction markers (or aborted records): a consumer there
-    has read everything. None when the bound ran out before the answer was known.
+
+def records_peek(
+    cluster: Connection,
+    ranges: dict[Partition, tuple[int, int]],
+    *,
+    read_committed: bool,
+    max_seconds: float,
+) -> dict[Partition, tuple[Peeked, ...] | None]:
+    """The records one consumer receives from each partition's offsets [start, end).
+
+    No consumer receives transaction markers; a read_committed one also skips aborted
+    records and stops at the last stable offset. All partitions are read by one short-lived
+    consumer within `max_seconds` (at most the request timeout); a partition whose read did
+    not finish maps to None.
     """
-    if end <= start:
-        return 0
-    topic, partition = tp
-    deadline = time.monotonic() + max_seconds
-    count = 0
-    with consumer(cluster, **{"isolation.level": "read_committed"}) as c:
-        c.assign([TopicPartition(topic, partition, start)])
-        while time.monotonic() < deadline:
-            for msg in c.consume(num_messages=500, timeout=0.3):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        return count
+    todo = {tp: (start, end) for tp, (start, end) in ranges.items() if end > start}
+    out: dict[Partition, tuple[Peeked, ...] | None] = {tp: () for tp in ranges if tp not in todo}
+    if not todo:
+        return out
+    deadline = time.monotonic() + min(max_seconds, timeout())
+    got: dict[Partition, list[Peeked]] = {tp: [] for tp in todo}
+    unfinished = set(todo)
+    level = "read_committed" if read_committed else "read_uncommitted"
+    # Only a few records are wanted per partition: keep each fetch small.
+    with consumer(
+        cluster, **{"isolation.level": level, "max.partition.fetch.bytes": 64 * 1024}
+    ) as c:
+        c.assign([TopicPartition(t, p, start) for (t, p), (start, _end) in todo.items()])
+        while unfinished and (left := deadline - time.monotonic()) > 0:
+            done = []
+            for msg in c.consume(num_messages=500, timeout=min(0.1, left)):
+                tp = (msg.topic(), msg.partition())
+                if tp not in unfinished:
                     continue
-                if msg.offset() >= end:
-                    return count
-                count += 1
-            pos = c.position([TopicPartition(topic, partition)])[0].offset
-            if pos >= end:
-                return count
-    return None
+                err = msg.error()
+                if err is not None:
+                    # The end of what this isolation level can read: the high watermark, or
+                    # the last stable offset for read_committed.
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        done.append(tp)
+                    continue
+                end = todo[tp][1]
+                if msg.offset() < end:
+                    kind, ms = msg.timestamp()
+                    when = (
+                        dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+                        if kind != TIMESTAMP_NOT_AVAILABLE and ms >= 0
+                        else None
+                    )
+                    got[tp].append(Peeked(msg.offset(), when))
+                if msg.offset() + 1 >= end:
+                    done.append(tp)
+            if done:
+                unfinished.difference_update(done)
+                c.pause([TopicPartition(t, p) for t, p in done])
+    for tp in todo:
+        out[tp] = None if tp in unfinished else tuple(got[tp])
+    return out
 
 
 __all__ = ["NotFound", "STATES"]

@@ -116,3 +116,15 @@ def offsets_for_timestamp(
         highs = _list(cluster, {p: OffsetSpec.latest() for p in missing}, committed_only=False)
         found.update(highs)
     return found
+
+
+def last_stable_offsets(
+    cluster: Connection, partitions: Iterable[Partition]
+) -> dict[Partition, int | KafkaConsoleError]:
+    """Per partition, the last stable offset: the first offset of the oldest transaction still
+    open (the high watermark when none is). read_committed consumers read no further.
+
+    One ListOffsets batch (isolation level read_committed) for all the partitions.
+    """
+    spec = OffsetSpec.latest()
+    return _list(cluster, dict.fromkeys(partitions, spec), committed_only=True)

@@ -23,6 +23,7 @@ def test_lag_is_end_minus_committed_and_no_commit_is_not_zero(
     lag = group_lag_get(cluster=get_cluster("local"), group_id=group)
     by_p = {r.partition: r for r in lag.rows}
     assert (by_p[0].committed, by_p[0].end, by_p[0].lag) == (1, 4, 3)
+    assert (by_p[0].readable, by_p[0].skipped, by_p[0].pending) == (3, "", 0)  # plain records
     assert (by_p[1].committed, by_p[1].end, by_p[1].lag) == (2, 2, 0)
     assert 2 not in by_p  # never committed, not assigned: not part of the group
     assert lag.total == 3 and lag.no_commit == 0
