@@ -44,3 +44,20 @@ bench: setup
 clean:
 	$(PY) -m tools.kafka stop --clean || true
 	rm -rf var
+
+# Front-end libraries, copied from npm into static/vendor/ and committed, so the console
+# (and the demo) runs with no npm and no CDN. Bump the pinned version in package.json.
+.PHONY: vendor
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p static/vendor/uplot
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+		node_modules/uplot/LICENSE static/vendor/uplot/
+	node -p 'const p = require("./node_modules/uplot/package.json"), l = require("./package-lock.json").packages["node_modules/uplot"]; [`uplot $${p.version}`, `license $${p.license}`, `source https://www.npmjs.com/package/uplot/v/$${p.version}`, `integrity $${l.integrity}`].join("\n")' > static/vendor/uplot/VERSION
+
+# Every page at 1440x900 light and dark and at 390x844, into screenshots/ (git-ignored).
+# Starts its own Kafka, worker and Daphne on free ports; SCREENSHOTS_URL=http://... uses a
+# running `make demo` instead (log-in admin/admin).
+.PHONY: screenshots
+screenshots: $(VENV)/.deps kafka-jars
+	$(PY) tools/screenshots.py
