@@ -468,70 +468,96 @@ def diagnose(
     history: dict[str, list[LagSample]],
 ) -> list[Diagnosis]:
     """Plain-word explanations, each backed by figures on the page."""
-    out = []
+    return [
+        *_idle_members(d, per_topic),
+        *_unowned_partitions(d, lag),
+        *_empty_with_lag(d, lag),
+        *_below_log_start(lag),
+        *_no_commit(lag),
+        *_transactions(lag),
+        *_growing_lag(history),
+    ]
+
+
+def _idle_members(d: GroupDescription, per_topic: dict[str, int]) -> list[Diagnosis]:
+    """Why a consumer of the group gets no partition."""
     idle = [m for m in d.members if not m.assignment]
+    if not (idle and d.state == "Stable" and d.members):
+        return []
     subscribed = sorted({tp[0] for m in d.members for tp in m.assignment} or set(per_topic))
     partitions = sum(per_topic.get(t, 0) for t in subscribed)
-    if idle and d.state == "Stable" and d.members:
-        topics = ", ".join(f"{t} has {per_topic.get(t, '?')} partitions" for t in subscribed)
-        out.append(
-            Diagnosis(
-                "warn",
-                (
-                    f"{len(idle)} of {len(d.members)} consumers have no partition: {topics}; "
-                    "members of one group never share a partition, so consumers beyond the partition "
-                    "count stand by (they take over if another leaves)."
-                    if len(d.members) > partitions
-                    else f"{len(idle)} of {len(d.members)} consumers have no partition right now "
-                    "(the assignor gave them none)."
-                ),
-            )
+    topics = ", ".join(f"{t} has {per_topic.get(t, '?')} partitions" for t in subscribed)
+    if len(d.members) > partitions:
+        text = (
+            f"{len(idle)} of {len(d.members)} consumers have no partition: {topics}; "
+            "members of one group never share a partition, so consumers beyond the partition "
+            "count stand by (they take over if another leaves)."
         )
+    else:
+        text = (
+            f"{len(idle)} of {len(d.members)} consumers have no partition right now "
+            "(the assignor gave them none)."
+        )
+    return [Diagnosis("warn", text)]
+
+
+def _unowned_partitions(d: GroupDescription, lag: GroupLag) -> list[Diagnosis]:
+    """Committed partitions nobody reads any more: their lag never shrinks."""
     unowned = [r for r in lag.rows if r.committed is not None and r.owner is None]
-    if d.members and unowned:
-        out.append(
-            Diagnosis(
-                "warn",
-                (
-                    f"{len(unowned)} partition(s) have committed offsets but no member owns them "
-                    f"(e.g. {unowned[0].topic}[{unowned[0].partition}]): the members do not subscribe "
-                    "to that topic any more, so its lag will not shrink."
-                ),
-            )
+    if not (d.members and unowned):
+        return []
+    return [
+        Diagnosis(
+            "warn",
+            f"{len(unowned)} partition(s) have committed offsets but no member owns them "
+            f"(e.g. {unowned[0].topic}[{unowned[0].partition}]): the members do not subscribe "
+            "to that topic any more, so its lag will not shrink.",
         )
-    if d.state == "Empty" and lag.total > 0:
-        out.append(
-            Diagnosis(
-                "warn",
-                (
-                    f"The group is Empty (no consumer is running) and has lag {lag.total}: nothing "
-                    "reads these partitions until a consumer of this group starts."
-                ),
-            )
+    ]
+
+
+def _empty_with_lag(d: GroupDescription, lag: GroupLag) -> list[Diagnosis]:
+    if not (d.state == "Empty" and lag.total > 0):
+        return []
+    return [
+        Diagnosis(
+            "warn",
+            f"The group is Empty (no consumer is running) and has lag {lag.total}: nothing "
+            "reads these partitions until a consumer of this group starts.",
         )
-    for r in lag.rows:
-        if r.below_log_start:
-            out.append(
-                Diagnosis(
-                    "warn",
-                    (
-                        f"{r.topic}[{r.partition}]: committed offset {r.committed} is below the log "
-                        f"start {r.low}: records {r.committed}–{r.low - 1} were deleted (retention) "
-                        "before this group read them; on restart the consumer jumps per its "
-                        "auto.offset.reset."
-                    ),
-                )
-            )
-    if lag.no_commit:
-        out.append(
-            Diagnosis(
-                "info",
-                (
-                    f"{lag.no_commit} partition(s) have no committed offset: they are shown as "
-                    "'no commit', not as lag 0. A consumer starting there follows auto.offset.reset."
-                ),
-            )
+    ]
+
+
+def _below_log_start(lag: GroupLag) -> list[Diagnosis]:
+    """Records retention deleted before the group read them."""
+    return [
+        Diagnosis(
+            "warn",
+            f"{r.topic}[{r.partition}]: committed offset {r.committed} is below the log "
+            f"start {r.low}: records {r.committed}–{r.low - 1} were deleted (retention) "
+            "before this group read them; on restart the consumer jumps per its "
+            "auto.offset.reset.",
         )
+        for r in lag.rows
+        if r.below_log_start
+    ]
+
+
+def _no_commit(lag: GroupLag) -> list[Diagnosis]:
+    if not lag.no_commit:
+        return []
+    return [
+        Diagnosis(
+            "info",
+            f"{lag.no_commit} partition(s) have no committed offset: they are shown as "
+            "'no commit', not as lag 0. A consumer starting there follows auto.offset.reset.",
+        )
+    ]
+
+
+def _transactions(lag: GroupLag) -> list[Diagnosis]:
+    """Lag that is not records to read: open transactions, markers, aborted records."""
+    out = []
     pending = [r for r in lag.rows if r.pending]
     if pending:
         out.append(_open_transactions(pending))
@@ -539,36 +565,34 @@ def diagnose(
         out.append(
             Diagnosis(
                 "info",
-                (
-                    f"{lag.markers} offset(s) of lag are transaction markers, not records: each "
-                    "commit or abort takes an offset that no consumer ever receives. Kafka's "
-                    "tool still counts them as lag."
-                ),
+                f"{lag.markers} offset(s) of lag are transaction markers, not records: each "
+                "commit or abort takes an offset that no consumer ever receives. Kafka's "
+                "tool still counts them as lag.",
             )
         )
     if lag.aborted:
         out.append(
             Diagnosis(
                 "info",
-                (
-                    f"{lag.aborted} offset(s) of lag are records of aborted transactions: a "
-                    "read_committed consumer skips them, a read_uncommitted one still receives "
-                    "them. Kafka's tool counts them as lag."
-                ),
+                f"{lag.aborted} offset(s) of lag are records of aborted transactions: a "
+                "read_committed consumer skips them, a read_uncommitted one still receives "
+                "them. Kafka's tool counts them as lag.",
             )
         )
+    return out
+
+
+def _growing_lag(history: dict[str, list[LagSample]]) -> list[Diagnosis]:
+    """Why lag grows: three samples in a row, each higher than the one before."""
+    out = []
     for topic, samples in history.items():
-        if len(samples) >= 3 and all(
-            a.lag < b.lag for a, b in zip(samples[-3:], samples[-2:], strict=False)
-        ):
-            first, last = samples[-3], samples[-1]
+        last3 = samples[-3:]
+        if len(last3) == 3 and last3[0].lag < last3[1].lag < last3[2].lag:
             out.append(
                 Diagnosis(
                     "warn",
-                    (
-                        f"Lag on {topic} grew from {first.lag} to {last.lag} over the last 3 samples: "
-                        "producers write faster than this group reads."
-                    ),
+                    f"Lag on {topic} grew from {last3[0].lag} to {last3[2].lag} over the last 3 "
+                    "samples: producers write faster than this group reads.",
                 )
             )
     return out

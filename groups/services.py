@@ -100,11 +100,28 @@ def reset_plan(*, cluster: Cluster, group_id: str, spec: ResetSpec) -> ResetPlan
     committed = committed_offsets(cluster, [group_id])[group_id]
     if isinstance(committed, KafkaConsoleError):
         raise committed
-    snap = cluster_snapshot(cluster)
-    topics = {t.name: t for t in snap.topics}
+    parts = _reset_partitions(cluster, group_id, spec, committed)
+    marks = watermarks(cluster, parts)
+    wanted, notes, skipped = _wanted_offsets(cluster, spec, parts, marks, committed)
+    rows = []
+    for tp in parts:
+        mark = marks.get(tp)
+        if not isinstance(mark, Watermarks):
+            skipped.append(f"{tp[0]}[{tp[1]}]: {mark}")
+        elif wanted.get(tp) is not None:
+            rows.append(_reset_row(tp, wanted[tp], mark, committed.get(tp), notes.get(tp, "")))
+    active = len(description.members) if isinstance(description, GroupDescription) else 0
+    return ResetPlan(group_id, spec, rows, skipped, active)
+
+
+def _reset_partitions(
+    cluster: Cluster, group_id: str, spec: ResetSpec, committed: dict[Partition, int]
+) -> list[Partition]:
+    """The partitions a reset covers: explicit ones, a topic's (some or all), or the group's."""
     if spec.offsets:
-        parts = [tp for tp, _ in spec.offsets]
-    elif spec.topic:
+        return [tp for tp, _ in spec.offsets]
+    if spec.topic:
+        topics = {t.name: t for t in cluster_snapshot(cluster).topics}
         if spec.topic not in topics:
             raise InvalidRequest(f"Topic {spec.topic!r} does not exist.")
         ids = [p.id for p in topics[spec.topic].partitions]
@@ -116,36 +133,44 @@ def reset_plan(*, cluster: Cluster, group_id: str, spec: ResetSpec) -> ResetPlan
                     f"there is no partition {missing[0]}."
                 )
             ids = sorted(spec.partitions)
-        parts = [(spec.topic, p) for p in ids]
-    else:
-        parts = sorted(committed)
-        if not parts:
-            raise InvalidRequest(
-                f"Group {group_id} has no committed offsets yet: choose a topic to reset it on."
-            )
-    marks = watermarks(cluster, parts)
-    wanted: dict[Partition, int | None] = {}
+        return [(spec.topic, p) for p in ids]
+    if not committed:
+        raise InvalidRequest(
+            f"Group {group_id} has no committed offsets yet: choose a topic to reset it on."
+        )
+    return sorted(committed)
+
+
+def _wanted_offsets(
+    cluster: Cluster,
+    spec: ResetSpec,
+    parts: list[Partition],
+    marks: dict,
+    committed: dict[Partition, int],
+) -> tuple[dict[Partition, int | None], dict[Partition, str], list[str]]:
+    """The offset the target asks for on each partition (before clamping), notes, skips."""
+    known = [tp for tp in parts if isinstance(marks[tp], Watermarks)]
     notes: dict[Partition, str] = {}
     skipped: list[str] = []
     if spec.offsets:
-        wanted = dict(spec.offsets)
-    elif spec.target == "earliest":
-        wanted = {tp: marks[tp].low for tp in parts if isinstance(marks[tp], Watermarks)}
-    elif spec.target == "latest":
-        wanted = {tp: marks[tp].high for tp in parts if isinstance(marks[tp], Watermarks)}
-    elif spec.target == "offset":
-        wanted = dict.fromkeys(parts, spec.value)
-    elif spec.target == "shift":
+        return dict(spec.offsets), notes, skipped
+    if spec.target == "earliest":
+        return {tp: marks[tp].low for tp in known}, notes, skipped
+    if spec.target == "latest":
+        return {tp: marks[tp].high for tp in known}, notes, skipped
+    if spec.target == "offset":
+        return dict.fromkeys(parts, spec.value), notes, skipped
+    if spec.target == "timestamp":
+        found = offsets_for_timestamp(cluster, parts, spec.value or 0)
+        return {tp: o for tp, o in found.items() if isinstance(o, int)}, notes, skipped
+    wanted: dict[Partition, int | None] = {}
+    if spec.target == "shift":
         for tp in parts:
-            mark = marks[tp]
             base = committed.get(tp)
-            if base is None and isinstance(mark, Watermarks):
-                base = mark.low
+            if base is None and isinstance(marks[tp], Watermarks):
+                base = marks[tp].low
                 notes[tp] = "no commit: shifted from the log start"
             wanted[tp] = None if base is None else base + (spec.value or 0)
-    elif spec.target == "timestamp":
-        found = offsets_for_timestamp(cluster, parts, spec.value or 0)
-        wanted = {tp: off for tp, off in found.items() if isinstance(off, int)}
     elif spec.target == "copy":
         if not spec.source_group:
             raise InvalidRequest("Name the group to copy offsets from.")
@@ -157,28 +182,19 @@ def reset_plan(*, cluster: Cluster, group_id: str, spec: ResetSpec) -> ResetPlan
                 wanted[tp] = source[tp]
             else:
                 skipped.append(f"{tp[0]}[{tp[1]}]: {spec.source_group} has no commit there")
-    rows = []
-    for tp in parts:
-        mark = marks.get(tp)
-        if not isinstance(mark, Watermarks):
-            skipped.append(f"{tp[0]}[{tp[1]}]: {mark}")
-            continue
-        if tp not in wanted or wanted[tp] is None:
-            continue
-        new = min(max(wanted[tp], mark.low), mark.high)
-        clamped = new != wanted[tp]
-        note = notes.get(tp, "")
-        if clamped:
-            note = (
-                f"asked {wanted[tp]}, clamped to the "
-                + ("log start" if new == mark.low else "log end")
-                + (f"; {note}" if note else "")
-            )
-        rows.append(
-            ResetRow(tp[0], tp[1], committed.get(tp), new, mark.low, mark.high, clamped, note)
-        )
-    active = len(description.members) if isinstance(description, GroupDescription) else 0
-    return ResetPlan(group_id, spec, rows, skipped, active)
+    return wanted, notes, skipped
+
+
+def _reset_row(
+    tp: Partition, wanted: int, mark: Watermarks, current: int | None, note: str
+) -> ResetRow:
+    """One partition's move, clamped into [log start, log end] with the reason said."""
+    new = min(max(wanted, mark.low), mark.high)
+    clamped = new != wanted
+    if clamped:
+        edge = "log start" if new == mark.low else "log end"
+        note = f"asked {wanted}, clamped to the {edge}" + (f"; {note}" if note else "")
+    return ResetRow(tp[0], tp[1], current, new, mark.low, mark.high, clamped, note)
 
 
 def group_offsets_reset(
