@@ -1,4 +1,4 @@
-"""The offset-reset form: scope and target, validated before any preview."""
+"""Group forms: the offset reset (validated before any preview), the delete confirmation."""
 
 from __future__ import annotations
 
@@ -68,3 +68,17 @@ class ResetForm(forms.Form):
             value=value,
             source_group=(d.get("source_group") or "").strip(),
         )
+
+
+class GroupDeleteForm(forms.Form):
+    # Not stripped: a group id may end in a space, and only the exact id confirms.
+    confirm = forms.CharField(label="Type the group id to confirm", strip=False)
+
+    def __init__(self, *args, group: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+    def clean_confirm(self) -> str:
+        if self.cleaned_data["confirm"] != self.group:
+            raise forms.ValidationError(f"Type {self.group!r} exactly to delete the group.")
+        return self.cleaned_data["confirm"]

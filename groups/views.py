@@ -15,7 +15,7 @@ from console.kafka.groups import STATES, committed_offsets, group_listings
 from console.models import AuditEntry
 from console.web import ConsoleRequest, cluster_view, partial
 from groups import services
-from groups.forms import ResetForm
+from groups.forms import GroupDeleteForm, ResetForm
 from groups.selectors import (
     SORTS,
     group_detail_get,
@@ -61,6 +61,16 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
 @cluster_view()
 def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
     """Lag per partition with its owner, members, diagnostics and lag history."""
+    return _detail_page(request, group, partial(request, "groups/group_detail.html", "lag"))
+
+
+def _detail_page(
+    request: ConsoleRequest,
+    group: str,
+    template: str = "groups/group_detail.html",
+    delete_form: GroupDeleteForm | None = None,
+    status: int = 200,
+) -> TemplateResponse:
     detail = group_detail_get(cluster=request.cluster, group_id=group)
     charts = {t: sparkline(s) for t, s in detail.history.items()}
     resets = AuditEntry.objects.filter(
@@ -68,7 +78,7 @@ def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
     )[:5]
     return TemplateResponse(
         request,
-        partial(request, "groups/group_detail.html", "lag"),
+        template,
         {
             "cluster": request.cluster,
             "group": group,
@@ -76,27 +86,35 @@ def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
             "charts": charts,
             "resets": resets,
             "form": ResetForm(initial={"target": "earliest"}),
+            "delete_form": delete_form or GroupDeleteForm(group=group),
         },
+        status=status,
     )
 
 
 @require_http_methods(["GET", "POST"])
 @cluster_view(Capability.OPERATE)
 def group_reset(request: ConsoleRequest, group: str) -> HttpResponse:
-    """GET: the preview of a reset. POST: confirm it; a Celery task commits the offsets."""
-    form = ResetForm(request.GET or None)
+    """GET: the preview of a reset. POST: confirm it; a Celery task commits the offsets.
+
+    Invalid input answers 400 with the form and its errors, as a page or (htmx) the
+    ``reset`` fragment; a confirm without a query is invalid input too.
+    """
+    form = ResetForm(request.GET if request.GET or request.method == "POST" else None)
     plan = None
-    if form.is_bound and form.is_valid():
+    if form.is_valid():
         try:
             plan = services.reset_plan(cluster=request.cluster, group_id=group, spec=form.spec())
         except InvalidRequest as exc:
             form.add_error(None, str(exc))
     if request.method == "POST" and plan is not None:
-        return _confirm(request, group, plan, params={"request": request.GET.dict()})
+        if plan.rows:
+            return _confirm(request, group, plan, params={"request": request.GET.dict()})
+        form.add_error(None, "Nothing to reset: the preview has no partition.")
     refusal = services.refusal_for(request.cluster, group) if plan else ""
     return TemplateResponse(
         request,
-        "groups/group_reset.html",
+        partial(request, "groups/group_reset.html", "reset"),
         {
             "cluster": request.cluster,
             "group": group,
@@ -165,17 +183,22 @@ def group_undo(request: ConsoleRequest, group: str, audit_id: int) -> HttpRespon
 @require_POST
 @cluster_view(Capability.ADMIN)
 def group_delete(request: ConsoleRequest, group: str) -> HttpResponse:
-    """Delete the group (its committed offsets go with it)."""
-    if request.POST.get("confirm") != group:
-        messages.error(request, f"Type {group!r} exactly to delete the group.")
-        return redirect("groups:detail", request.cluster.name, group)
-    try:
-        services.consumer_group_delete(user=request.user, cluster=request.cluster, group_id=group)
-    except InvalidRequest as exc:
-        messages.error(request, str(exc))
-        return redirect("groups:detail", request.cluster.name, group)
-    messages.success(request, f"Group {group} deleted.")
-    return redirect("groups:list", request.cluster.name)
+    """Delete the group (its committed offsets go with it) once its id is typed to confirm.
+
+    A wrong confirmation or Kafka's refusal answers 400: the group page, the error by the form.
+    """
+    form = GroupDeleteForm(request.POST, group=group)
+    if form.is_valid():
+        try:
+            services.consumer_group_delete(
+                user=request.user, cluster=request.cluster, group_id=group
+            )
+        except InvalidRequest as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Group {group} deleted.")
+            return redirect("groups:list", request.cluster.name)
+    return _detail_page(request, group, delete_form=form, status=400)
 
 
 @require_GET

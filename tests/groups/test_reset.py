@@ -1,6 +1,7 @@
 """Offset resets through preview, confirm and a real Celery worker: exact offsets land."""
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -143,7 +144,7 @@ def test_undo_restores_and_the_task_is_idempotent(celery_worker, setup, client_f
     assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
 
 
-def test_bad_input_and_roles(setup, client_for):
+def test_bad_input_answers_400_with_the_form_as_page_and_fragment(setup, client_for):
     t, group, _ = setup
     url = reverse("groups:reset", args=["local", group])
     c = client_for("operator")
@@ -157,8 +158,17 @@ def test_bad_input_and_roles(setup, client_for):
         ({"target": "earliest", "topic": "nope-topic"}, "does not exist"),
         ({"target": "bogus"}, "Select a valid choice"),
     ]:
-        r = c.get(url, params)
-        assert r.status_code in (200, 400) and error in r.content.decode(), (params, r.status_code)
+        query = url + "?" + urlencode(params)
+        for method, htmx in [("get", False), ("get", True), ("post", False), ("post", True)]:
+            headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+            r = getattr(c, method)(query, **headers)
+            page = r.content.decode()
+            where = (params, method, htmx, r.status_code)
+            assert r.status_code == 400 and error in page, where
+            assert 'id="reset-form"' in page, where  # the form, shown again
+            assert ("<html" in page) is not htmx, where  # htmx: only the fragment
+            assert "confirm-reset" not in page, where
+    assert not Job.objects.exists()  # nothing was queued
     assert client_for("viewer").get(url, {"target": "earliest"}).status_code == 403
     plan = reset_plan(
         cluster=get_cluster("local"), group_id=group, spec=ResetSpec(target="earliest", topic=t)
@@ -166,12 +176,57 @@ def test_bad_input_and_roles(setup, client_for):
     assert [r.new for r in plan.rows] == [0, 0]
 
 
+def test_preview_fragment_for_htmx(setup, client_for):
+    t, group, _ = setup
+    url = reverse("groups:reset", args=["local", group])
+    r = client_for("operator").get(url, {"topic": t, "target": "latest"}, HTTP_HX_REQUEST="true")
+    page = r.content.decode()
+    assert r.status_code == 200 and "<html" not in page
+    assert 'id="preview-table"' in page and 'id="confirm-reset"' in page
+
+
+def test_confirm_without_input_or_with_nothing_to_reset_answers_400(setup, client_for):
+    t, group, _ = setup
+    url = reverse("groups:reset", args=["local", group])
+    c = client_for("operator")
+    r = c.post(url)  # a confirm with no query at all
+    assert r.status_code == 400 and "This field is required" in r.content.decode()
+    # copying from a group with no commits leaves nothing to reset
+    r = c.post(url + "?" + urlencode({"target": "copy", "source_group": unique("none")}))
+    page = r.content.decode()
+    assert r.status_code == 400 and "Nothing to reset" in page and 'id="reset-form"' in page
+    assert not Job.objects.exists()
+    assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
+
+
 def test_delete_group_needs_admin_and_an_empty_group(setup, client_for):
     t, group, _ = setup
     url = reverse("groups:delete", args=["local", group])
     assert client_for("operator").post(url, {"confirm": group}).status_code == 403
     c = client_for("admin")
+    for confirm, error in [
+        ("", "This field is required"),
+        ("wrong", "exactly to delete the group"),
+        (group + " ", "exactly to delete the group"),  # only the exact id confirms
+    ]:
+        r = c.post(url, {"confirm": confirm})
+        page = r.content.decode()
+        assert r.status_code == 400 and error in page, (confirm, r.status_code)
+        assert 'id="delete-form"' in page and "<html" in page  # the group page, shown again
+    assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
     r = c.post(url, {"confirm": group})
     assert r.status_code == 302 and r.url.endswith("/groups/")
     assert offsets_of(group) == {}
     assert AuditEntry.objects.filter(action="group.delete", outcome="ok").count() == 1
+
+
+def test_delete_of_an_active_group_answers_400_with_the_reason(setup, client_for, live_members):
+    t, _, _ = setup
+    group = unique("busy")
+    live_members(group, t, 1)
+    r = client_for("admin").post(
+        reverse("groups:delete", args=["local", group]), {"confirm": group}
+    )
+    page = r.content.decode()
+    assert r.status_code == 400 and 'id="delete-form"' in page
+    assert f"Group {group} has 1 active member" in page and "stop them first" in page

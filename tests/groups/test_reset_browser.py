@@ -34,3 +34,28 @@ def test_reset_preview_confirm_progress_result(
     expect(page.locator("#job-status")).to_contain_text(f"{t}:1")
     page.goto(f"{asgi_server}/clusters/local/groups/{group}/")
     expect(page.locator("#total-lag")).to_contain_text("8")
+
+
+def test_reset_form_errors_swap_in_place_and_then_preview(
+    page, asgi_server, login, topic_factory, produce, commit
+):
+    t = topic_factory(partitions=1)
+    produce(t, [{"value": b"x", "partition": 0}] * 3)
+    group = unique("ui")
+    commit(group, {(t, 0): 3})
+    login(page, asgi_server, "operator")
+    page.goto(f"{asgi_server}/clusters/local/groups/{group}/reset/?target=earliest&topic={t}")
+    page.evaluate("window.marker = 1")  # survives only if htmx swaps instead of navigating
+    page.select_option("#reset-form #id_target", "offset")
+    with page.expect_response(lambda r: "/reset/" in r.url) as answer:
+        page.click("#reset-form button")
+    assert answer.value.status == 400
+    # htmx swaps the 400 fragment (console.js responseHandling): the error shows in place
+    expect(page.locator("#reset-form")).to_contain_text("Target offset needs this value")
+    expect(page.locator("#confirm-reset")).to_have_count(0)
+    assert page.evaluate("window.marker") == 1
+    assert page.locator("html").count() == 1 and page.locator("#reset #reset").count() == 0
+    page.fill("#reset-form #id_offset", "1")
+    page.click("#reset-form button")
+    expect(page.locator(f'#preview-table tr[data-tp="{t}:0"] td.new')).to_have_text("1")
+    assert "offset=1" in page.url  # hx-push-url: the preview's address can be shared
