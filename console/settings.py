@@ -141,10 +141,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"
-# Log-in throttling: this many failures per user name or address within the window lock
-# further tries out until the window has passed.
+# Log-in throttling (console/auth_views.py): within the window, this many failures for one
+# user name from one address lock that pair out, and 4x as many from any addresses lock the
+# user name out; an address alone never locks anyone out.
 CONSOLE_LOGIN_MAX_FAILURES = int(os.environ.get("CONSOLE_LOGIN_MAX_FAILURES", "5"))
 CONSOLE_LOGIN_LOCKOUT_S = int(os.environ.get("CONSOLE_LOGIN_LOCKOUT_S", "300"))
+# Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For names the client's address.
+CONSOLE_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("CONSOLE_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("CONSOLE_TIME_ZONE", "UTC")
