@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import (
@@ -26,23 +27,33 @@ from console.kafka.types import ConfigEntry, Message
 
 # librdkafka's describe_configs is batched per broker: ask for many topics per call.
 CONFIG_BATCH = 500
+# Broker configs behind a topic config that Kafka does not list as synonyms while the topic
+# overrides it, because they need a unit conversion (Kafka's ServerTopicConfigSynonyms):
+# the first one set wins, its value times the factor.
+UNIT_SYNONYMS = {
+    "retention.ms": (
+        ("log.retention.ms", 1),
+        ("log.retention.minutes", 60_000),
+        ("log.retention.hours", 3_600_000),
+    ),
+    "segment.ms": (("log.roll.ms", 1), ("log.roll.hours", 3_600_000)),
+    "segment.jitter.ms": (("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", 3_600_000)),
+}
+
+
+def _entry(e: KafkaConfigEntry) -> ConfigEntry:
+    return ConfigEntry(
+        name=e.name,
+        value=e.value,
+        source=SOURCES.get(e.source, str(e.source)),
+        is_default=e.is_default,
+        is_sensitive=e.is_sensitive,
+        is_read_only=e.is_read_only,
+    )
 
 
 def _entries(raw: dict) -> list[ConfigEntry]:
-    return sorted(
-        (
-            ConfigEntry(
-                name=e.name,
-                value=e.value,
-                source=SOURCES.get(e.source, str(e.source)),
-                is_default=e.is_default,
-                is_sensitive=e.is_sensitive,
-                is_read_only=e.is_read_only,
-            )
-            for e in raw.values()
-        ),
-        key=lambda e: e.name,
-    )
+    return sorted((_entry(e) for e in raw.values()), key=lambda e: e.name)
 
 
 def topic_configs(
@@ -130,24 +141,42 @@ def topic_delete(cluster: Connection, *, name: str) -> None:
     _wait_for(lambda: _gone(cluster, name), f"topic {name} to disappear")
 
 
-def partitions_add(cluster: Connection, *, name: str, total: int) -> None:
-    """Grow a topic to `total` partitions (Kafka cannot shrink them)."""
+def partitions_add(
+    cluster: Connection, *, name: str, total: int, validate_only: bool = False
+) -> None:
+    """Grow a topic to `total` partitions (Kafka cannot shrink them).
+
+    `validate_only`: the controller checks the request and changes nothing.
+    """
     try:
         futures = admin_for(cluster).create_partitions(
-            [NewPartitions(name, total)], operation_timeout=timeout(), request_timeout=timeout()
+            [NewPartitions(name, total)],
+            operation_timeout=timeout(),
+            request_timeout=timeout(),
+            validate_only=validate_only,
         )
     except KafkaException as exc:
         raise translate(exc, what=f"adding partitions to {name}") from None
     wait(futures[name], what=f"adding partitions to {name!r}")
+    if validate_only:
+        return
     _wait_for(
         lambda: _leaders_ready(cluster, name, total), f"new partitions of {name} to get leaders"
     )
 
 
 def configs_alter(
-    cluster: Connection, *, name: str, set_: dict[str, str], delete: Iterable[str] = ()
+    cluster: Connection,
+    *,
+    name: str,
+    set_: dict[str, str],
+    delete: Iterable[str] = (),
+    validate_only: bool = False,
 ) -> None:
-    """Incrementally set and delete topic config overrides (other overrides stay)."""
+    """Incrementally set and delete topic config overrides (other overrides stay).
+
+    `validate_only`: the broker checks names and values and changes nothing.
+    """
     entries = [
         KafkaConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()
     ]
@@ -156,10 +185,65 @@ def configs_alter(
     ]
     res = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
     try:
-        futures = admin_for(cluster).incremental_alter_configs([res], request_timeout=timeout())
+        futures = admin_for(cluster).incremental_alter_configs(
+            [res], request_timeout=timeout(), validate_only=validate_only
+        )
     except KafkaException as exc:
         raise translate(exc, what=f"changing configs of {name}") from None
     wait(futures[res], what=f"config of {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigValue:
+    """One topic config now, and what it falls back to once its topic override goes."""
+
+    entry: ConfigEntry
+    fallback: str | None  # None: Kafka reported no value below the override
+    fallback_source: str  # "default", "static broker", ...; "" when unknown
+
+
+def topic_config_get(cluster: Connection, *, name: str, key: str) -> ConfigValue | None:
+    """One config of a topic and its fallback; None when topics have no config of that name.
+
+    The fallback is the broker's value for the first broker-level synonym (log.segment.bytes
+    for segment.bytes), read from a live broker in the same request: the synonyms themselves
+    come keyed by name, so a static and a default value of one name collapse into one.
+    """
+    brokers = [b.id for b in cluster_snapshot(cluster, topic=name).brokers if b.online]
+    topic_res = ConfigResource(ConfigResource.Type.TOPIC, name)
+    resources = [topic_res]
+    if brokers:
+        resources.append(ConfigResource(ConfigResource.Type.BROKER, str(brokers[0])))
+    try:
+        futures = admin_for(cluster).describe_configs(resources, request_timeout=timeout())
+    except KafkaException as exc:
+        raise translate(exc, what=f"configs of {name}") from None
+    results = wait_all(futures, what=f"configs of topic {name!r}")
+    topic_entries = results[topic_res]
+    if isinstance(topic_entries, KafkaConsoleError):
+        raise topic_entries
+    raw = topic_entries.get(key)
+    if raw is None:
+        return None
+    entry = _entry(raw)
+    if entry.source != "topic":
+        return ConfigValue(entry, entry.value, entry.source)
+    broker_entries = results.get(resources[-1]) if brokers else None
+    if isinstance(broker_entries, KafkaConsoleError):
+        broker_entries = None
+    for syn in (raw.synonyms or {}).values():  # in precedence order, topic level first
+        if SOURCES.get(syn.source) == "topic":
+            continue
+        live = (broker_entries or {}).get(syn.name)
+        if live is not None and live.value is not None:
+            return ConfigValue(entry, live.value, SOURCES.get(live.source, str(live.source)))
+        return ConfigValue(entry, syn.value, SOURCES.get(syn.source, str(syn.source)))
+    for broker_key, factor in UNIT_SYNONYMS.get(key, ()):
+        live = (broker_entries or {}).get(broker_key)
+        if live is not None and live.value is not None and live.value.lstrip("-").isdigit():
+            value = str(int(live.value) * factor)
+            return ConfigValue(entry, value, SOURCES.get(live.source, str(live.source)))
+    return ConfigValue(entry, None, "")
 
 
 def records_delete(cluster: Connection, *, name: str, before: dict[int, int]) -> dict[int, int]:
@@ -220,11 +304,13 @@ def newest_sample(
 
 
 __all__ = [
+    "ConfigValue",
     "broker_defaults",
     "configs_alter",
     "newest_sample",
     "partitions_add",
     "records_delete",
+    "topic_config_get",
     "topic_configs",
     "topic_create",
     "topic_delete",
