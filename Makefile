@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint bench setup setup-test system-deps kafka-jars registry-app clean
+.PHONY: demo test test-fast test-postgres lint bench setup setup-test system-deps kafka-jars registry-app clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: system-deps setup registry-app
 # The fast unit tests only: no broker, no browser, no worker.
 test-fast: $(VENV)/.deps
 	$(PY) -m pytest -m "not kafka and not kafka3 and not browser and not celery"
+
+# The whole suite on a throwaway PostgreSQL (what CI runs; tools/postgres starts and removes it).
+test-postgres: system-deps setup registry-app
+	$(PY) -m tools.postgres exec -- $(PY) -m pytest
 
 lint: $(VENV)/.deps
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -121,17 +121,30 @@ DATABASES = {
     }
 }
 if os.environ.get("CONSOLE_POSTGRES_DSN"):
-    # Production: e.g. postgresql://user@host/db (password from PGPASSWORD)
-    from urllib.parse import urlparse
+    # Production: postgresql://user[:password]@host[:port]/db[?sslmode=verify-full&...];
+    # without a password in the URL it comes from PGPASSWORD. Query parameters are libpq's.
+    from urllib.parse import parse_qsl, unquote, urlparse
 
     _pg = urlparse(os.environ["CONSOLE_POSTGRES_DSN"])
+    if _pg.scheme not in {"postgresql", "postgres"} or not _pg.path.strip("/"):
+        # The value may hold a password: name the variable, not its value.
+        raise ImproperlyConfigured(
+            "CONSOLE_POSTGRES_DSN: expected postgresql://user@host[:port]/database"
+        )
     DATABASES["default"] = {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": _pg.path.lstrip("/"),
-        "USER": _pg.username or "",
-        "PASSWORD": os.environ.get("PGPASSWORD", ""),
+        "NAME": unquote(_pg.path.lstrip("/")),
+        "USER": unquote(_pg.username or ""),
+        "PASSWORD": unquote(_pg.password) if _pg.password else os.environ.get("PGPASSWORD", ""),
         "HOST": _pg.hostname or "",
         "PORT": str(_pg.port or ""),
+        # An unreachable server fails a page (and /readyz) within seconds, not minutes.
+        "OPTIONS": {
+            "connect_timeout": int(env_float("CONSOLE_DB_CONNECT_TIMEOUT", 5)),
+            **dict(parse_qsl(_pg.query)),
+        },
+        "CONN_MAX_AGE": int(env_float("CONSOLE_DB_CONN_MAX_AGE", 0)),
+        "CONN_HEALTH_CHECKS": True,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

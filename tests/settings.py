@@ -2,10 +2,12 @@
 
 Each pytest session gets its own var dir (database files, Celery's SQLite broker);
 subprocesses the tests start (Celery worker, Daphne) inherit it through the environment
-and, with CONSOLE_TEST_SUBPROCESS=1, use the test database directly.
+and, with CONSOLE_TEST_SUBPROCESS=1, use the test database directly: a SQLite file in the
+var dir, or with CONSOLE_POSTGRES_DSN a database on that server named after the var dir.
 """
 
 import os
+import re
 import tempfile
 
 if "CONSOLE_VAR_DIR" not in os.environ:
@@ -15,11 +17,18 @@ os.environ.setdefault("CONSOLE_KAFKA_TIMEOUT", "5")
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATABASES, VAR_DIR  # noqa: E402
 
-TEST_DATABASE = str(VAR_DIR / "test.sqlite3")
+POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if POSTGRES:
+    # CONSOLE_POSTGRES_DSN (CI): pytest-django creates this database on that server and
+    # drops it at the end. Its name comes from the session's var dir, so every session
+    # (and every subprocess of one) agrees on it, and sessions sharing a server never meet.
+    TEST_DATABASE = "test_" + re.sub(r"[^a-z0-9_]", "_", VAR_DIR.name.lower())[:58]
+else:
+    TEST_DATABASE = str(VAR_DIR / "test.sqlite3")
 DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE}
 if os.environ.get("CONSOLE_TEST_SUBPROCESS"):
     DATABASES["default"]["NAME"] = TEST_DATABASE
-else:
+elif not POSTGRES:
     DATABASES["default"]["NAME"] = str(VAR_DIR / "unused.sqlite3")
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
