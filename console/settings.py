@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz: answered before host checks and the HTTPS redirect.
+    "console.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -238,6 +240,10 @@ CONSOLE_CLUSTERS_FILE = os.environ.get("CONSOLE_CLUSTERS_FILE", "")
 # Upper bound, in seconds, on any one request to a cluster; a page with a down broker
 # answers within it.
 KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
+
+# --- Health and metrics (console/health.py, console/monitoring.py)
+# /readyz: the bound, in seconds, on each check (database, channel layer, task queue).
+CONSOLE_READYZ_TIMEOUT = env_float("CONSOLE_READYZ_TIMEOUT", 2.0)
 
 LOGGING = {
     "version": 1,
