@@ -8,6 +8,7 @@ Sources, in order (names must be unique across them):
        bootstrap_servers = "kafka-1:9092,kafka-2:9092"
        read_only = true
        schema_registry_url = "http://registry:8081"      # optional
+       lag_metrics = true                                 # optional: lag gauges on /metrics
        [clusters.properties]                              # any librdkafka client property
        "security.protocol" = "SASL_SSL"
        "sasl.mechanism" = "SCRAM-SHA-512"
@@ -15,7 +16,8 @@ Sources, in order (names must be unique across them):
        "sasl.password" = "${PROD_KAFKA_PASSWORD}"         # secrets only from the environment
 
 2. Kafka UI's variables, so a deployment can switch without rewriting:
-   ``KAFKA_CLUSTERS_<n>_NAME``, ``_BOOTSTRAPSERVERS``, ``_READONLY``, ``_SCHEMAREGISTRY`` and
+   ``KAFKA_CLUSTERS_<n>_NAME``, ``_BOOTSTRAPSERVERS``, ``_READONLY``, ``_SCHEMAREGISTRY``,
+   ``_LAGMETRICS`` and
    ``_PROPERTIES_<PROP>`` (``SECURITY_PROTOCOL`` -> ``security.protocol``). A Java
    ``sasl.jaas.config`` with ``username="..." password="..."`` becomes librdkafka's
    ``sasl.username``/``sasl.password``.
@@ -69,6 +71,9 @@ class Cluster(Connection):
     schema_registry_url: str = ""
     source: str = ""
     masking: tuple[MaskRule, ...] = field(default=(), hash=False, compare=False)
+    # Export every group's lag per partition on /metrics (from the lag sampler): opt-in,
+    # as a cluster with many groups makes many series.
+    lag_metrics: bool = False
 
     def public_properties(self) -> dict[str, str]:
         """The properties with secret values masked, safe to show on a page."""
@@ -118,6 +123,7 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         "read_only",
         "schema_registry_url",
         "masking",
+        "lag_metrics",
     }
     unknown = set(raw) - known
     if unknown:
@@ -143,6 +149,9 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
     read_only = raw.get("read_only", False)
     if not isinstance(read_only, bool):
         raise ImproperlyConfigured(f"{where} (cluster {name!r}): read_only must be true or false")
+    lag_metrics = raw.get("lag_metrics", False)
+    if not isinstance(lag_metrics, bool):
+        raise ImproperlyConfigured(f"{where} (cluster {name!r}): lag_metrics must be true or false")
     props_raw = raw.get("properties", {}) or {}
     if not isinstance(props_raw, dict):
         raise ImproperlyConfigured(f"{where} (cluster {name!r}): properties must be a table")
@@ -169,6 +178,7 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         read_only=read_only,
         schema_registry_url=registry,
         source=where,
+        lag_metrics=lag_metrics,
     )
 
 
@@ -240,12 +250,14 @@ def _from_kafka_ui_env(environ: dict[str, str]) -> list[Cluster]:
             raw["read_only"] = _parse_bool(value, var)
         elif rest == "SCHEMAREGISTRY":
             raw["schema_registry_url"] = value
+        elif rest == "LAGMETRICS":
+            raw["lag_metrics"] = _parse_bool(value, var)
         elif rest.startswith("PROPERTIES_"):
             raw["properties"][rest[len("PROPERTIES_") :].lower().replace("_", ".")] = value
         else:
             raise ImproperlyConfigured(
                 f"{var}: unknown setting {rest!r}; expected NAME, BOOTSTRAPSERVERS, READONLY, "
-                "SCHEMAREGISTRY or PROPERTIES_<PROP>"
+                "SCHEMAREGISTRY, LAGMETRICS or PROPERTIES_<PROP>"
             )
     clusters = []
     for idx in sorted(by_index):

@@ -5,7 +5,7 @@ task queue (Celery broker) answer, each within CONSOLE_READYZ_TIMEOUT seconds, c
 at once; 503 when one does not. Kafka clusters are reported but never make the console
 unready: a down cluster is a page's business, not a reason to stop serving the others.
 
-ProbeMiddleware, first in MIDDLEWARE, answers these paths before host
+ProbeMiddleware, first in MIDDLEWARE, answers these paths (and /metrics) before host
 validation and the HTTPS redirect, so a balancer can probe a backend by address over plain
 HTTP; nothing in their answers depends on the Host header.
 """
@@ -163,11 +163,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 class ProbeMiddleware:
-    """Answer /healthz and /readyz ahead of the rest of the middleware."""
+    """Answer /healthz, /readyz and /metrics ahead of the rest of the middleware."""
 
     def __init__(self, get_response) -> None:
+        from console.monitoring import metrics_view
+
         self.get_response = get_response
-        self.views = {"/healthz": healthz, "/readyz": readyz}
+        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         view = self.views.get(request.path_info.rstrip("/") or "/")

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from kombu.exceptions import OperationalError
 
+from console import metrics
 from console.models import Job
 
 
@@ -62,17 +63,27 @@ def job_progress(job_id, **progress: Any) -> bool:
 
 
 def job_finish(job_id, result: Any, *, state: str = Job.State.SUCCEEDED) -> None:
-    Job.objects.filter(id=job_id).update(state=state, result=result)
+    if Job.objects.filter(id=job_id).update(state=state, result=result):
+        _job_ended(job_id, state)
 
 
 def job_fail(job_id, error: str, *, result: Any = None) -> None:
-    Job.objects.filter(id=job_id).update(state=Job.State.FAILED, error=error, result=result)
+    if Job.objects.filter(id=job_id).update(state=Job.State.FAILED, error=error, result=result):
+        _job_ended(job_id, Job.State.FAILED)
 
 
 def job_cancel(job_id) -> None:
     """Ask a running job to stop; the task checks between batches."""
     Job.objects.filter(id=job_id).update(cancel_requested=True)
-    Job.objects.filter(id=job_id, state=Job.State.QUEUED).update(state=Job.State.CANCELLED)
+    if Job.objects.filter(id=job_id, state=Job.State.QUEUED).update(state=Job.State.CANCELLED):
+        _job_ended(job_id, Job.State.CANCELLED)
+
+
+def _job_ended(job_id, outcome: str) -> None:
+    """Count the outcome for /metrics (console_jobs_total)."""
+    kind = Job.objects.filter(id=job_id).values_list("kind", flat=True).first()
+    if kind is not None:
+        metrics.job_ended(kind=kind, outcome=str(outcome))
 
 
 __all__ = [

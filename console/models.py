@@ -90,3 +90,16 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} from {self.address}"
+
+
+class LagSnapshot(models.Model):
+    """The lag sampler's latest per-partition lag of one cluster, exported by /metrics for
+    clusters with `lag_metrics = true` (one row per cluster, replaced at each sample)."""
+
+    cluster = models.CharField(max_length=64, primary_key=True)
+    taken_at = models.DateTimeField()
+    # [[group, topic, partition, committed, end], ...]; lag = max(0, end - committed).
+    rows = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"lag of {self.cluster} at {self.taken_at:%Y-%m-%d %H:%M:%S}"

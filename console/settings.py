@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -73,8 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # /healthz and /readyz: answered before host checks and the HTTPS redirect.
+    # /healthz, /readyz, /metrics: answered before host checks and the HTTPS redirect.
     "console.health.ProbeMiddleware",
+    "console.monitoring.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,6 +246,20 @@ KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
 # --- Health and metrics (console/health.py, console/monitoring.py)
 # /readyz: the bound, in seconds, on each check (database, channel layer, task queue).
 CONSOLE_READYZ_TIMEOUT = env_float("CONSOLE_READYZ_TIMEOUT", 2.0)
+# /metrics answers a request with "Authorization: Bearer <token>", or from these networks
+# (comma-separated addresses or CIDRs); with neither set, nobody.
+CONSOLE_METRICS_TOKEN = os.environ.get("CONSOLE_METRICS_TOKEN", "")
+CONSOLE_METRICS_ALLOW = [
+    n.strip() for n in os.environ.get("CONSOLE_METRICS_ALLOW", "").split(",") if n.strip()
+]
+for _net in CONSOLE_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"CONSOLE_METRICS_ALLOW: {_exc} (expected addresses or CIDR networks, "
+            "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)"
+        ) from None
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import health, views
+from console import health, monitoring, views
 from console.auth_views import ThrottledLoginView
 
 app_name = "console"
@@ -23,7 +23,8 @@ urlpatterns = [
     path("clusters/<str:cluster>/groups/", include("groups.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # Probes; console.health.ProbeMiddleware answers them first.
+    # Probes and the scrape endpoint; console.health.ProbeMiddleware answers them first.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", monitoring.metrics_view, name="metrics"),
 ]

@@ -15,6 +15,7 @@ from console.jobs import job_cluster, job_fail, job_finish, job_progress, job_st
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.groups import committed_offsets, group_listings
 from console.kafka.offsets import Watermarks, watermarks
+from console.monitoring import lag_snapshot_save
 from groups.models import LagSample
 from groups.services import group_offsets_reset as reset_service
 from groups.services import parse_offsets
@@ -58,6 +59,7 @@ def lag_sample() -> int:
         except KafkaConsoleError as exc:
             log.warning("lag sampler: %s: %s", cluster.name, exc)
             continue
+        lag_snapshot_save(cluster=cluster, committed=committed, marks=marks, at=now)
         samples = []
         for gid, offsets in committed.items():
             if not isinstance(offsets, dict):

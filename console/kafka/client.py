@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from django.conf import settings
 
+from console.kafka import metrics
 from console.kafka.errors import (
     AuthenticationFailed,
     ClusterUnavailable,
@@ -173,6 +174,7 @@ def admin_for(cluster: Connection) -> AdminClient:
             client = AdminClient({**_base_config(cluster), "error_cb": _error_cb_for(cluster.name)})
             _admins[cluster.name] = client
     client.poll(0)  # serve error callbacks so they never pile up
+    metrics.using(cluster.name)  # the waits that follow are this cluster's (for /metrics)
     return client
 
 
@@ -182,6 +184,7 @@ def forget_clients() -> None:
         _last_errors.clear()
 
 
+@metrics.observed
 def wait(future: concurrent.futures.Future, *, what: str = "") -> Any:
     """Result of an admin future, bounded by the request timeout, errors translated."""
     try:
@@ -192,6 +195,7 @@ def wait(future: concurrent.futures.Future, *, what: str = "") -> Any:
         raise translate(exc, what=what) from None
 
 
+@metrics.observed
 def wait_all(futures: dict[Any, concurrent.futures.Future], *, what: str = "") -> dict[Any, Any]:
     """Results of a dict of futures; exceptions are kept per key (translated), not raised."""
     out: dict[Any, Any] = {}

@@ -26,6 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import OffsetSpec
 
+from console.kafka import metrics
 from console.kafka.client import admin_for, consumer_config, timeout, translate
 from console.kafka.errors import (
     ClusterUnavailable,
@@ -107,6 +108,7 @@ class TailReader:
             raise translate(exc, what="creating the tail consumer") from None
         with _open_lock:
             _open[(cluster.name, topic)] = _open.get((cluster.name, topic), 0) + 1
+            metrics.tail_readers_set(sum(_open.values()))
         try:
             partitions = self._partitions()
             ends = self._end_offsets(partitions)
@@ -131,6 +133,7 @@ class TailReader:
             _open[key] = _open.get(key, 1) - 1
             if _open[key] <= 0:
                 del _open[key]
+            metrics.tail_readers_set(sum(_open.values()))
         with contextlib.suppress(KafkaException, RuntimeError):
             self._consumer.close()
 

@@ -36,6 +36,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.template.loader import get_template
 
+from console import metrics
 from console.clusters import Cluster
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotAllowed, NotFound
 from console.kafka.tail import TailReader, open_readers
@@ -441,6 +442,7 @@ class TailHub:
         tail.joined += 1
         viewer.serial = tail.joined
         tail.viewers[channel] = viewer
+        self._count_viewers()
         if tail.task is None:
             tail.start()
         elif tail.state == "live":
@@ -454,10 +456,14 @@ class TailHub:
         """Remove a viewer; the last one out stops the tail (its consumer closes)."""
         if tail.viewers.pop(channel, None) is None:
             return
+        self._count_viewers()
         if not tail.viewers:
             tail.wake()
         elif not tail.closing:
             tail.announce = True
+
+    def _count_viewers(self) -> None:
+        metrics.tail_viewers_set(sum(len(t.viewers) for t in self._tails.values()))
 
     def _forget(self, tail: TopicTail) -> None:
         if self._tails.get(tail.key) is tail:
@@ -479,6 +485,7 @@ class TailHub:
         for tail in tails:
             tail.viewers.clear()
             tail.wake()
+        self._count_viewers()
         await asyncio.gather(*(t.task for t in tails if t.task), return_exceptions=True)
 
 
