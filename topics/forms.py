@@ -6,6 +6,8 @@ import re
 
 from django import forms
 
+from console.messages.filters import FilterError, parse_partitions
+
 LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_NAME = 249
 MAX_PARTITIONS = 10_000
@@ -104,37 +106,84 @@ class TopicCreateForm(forms.Form):
         return ""
 
 
-class TopicDeleteForm(forms.Form):
-    confirm = forms.CharField(label="Type the topic's name to confirm")
+NO_PREVIEW = "This confirmation carries no preview: open the preview and confirm from there."
 
-    def __init__(self, *args, topic: str, **kwargs) -> None:
+
+class TypedNameForm(forms.Form):
+    """The last step of an irreversible operation: the user types the name of what goes."""
+
+    confirm = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=400,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, name: str, what: str = "topic", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.topic = topic
+        self.name = name
+        self.what = what
+        self.fields["confirm"].label = f"Type the {what}'s name to confirm"
 
     def clean_confirm(self) -> str:
-        if self.cleaned_data["confirm"] != self.topic:
-            raise forms.ValidationError(f"Type {self.topic!r} exactly to delete it.")
-        return self.cleaned_data["confirm"]
+        typed = self.cleaned_data["confirm"]
+        if not typed:
+            raise forms.ValidationError(f"Type the {self.what}'s name, {self.name}, to confirm.")
+        if typed != self.name:
+            raise forms.ValidationError(
+                f"That is not the {self.what}'s name: type {self.name} exactly."
+            )
+        return typed
+
+    def _seen_partitions(self) -> int:
+        """The partition count the preview showed; refuses a confirmation without one."""
+        raw = self.data.get("seen_partitions", "")
+        if not str(raw).isdigit():
+            raise forms.ValidationError(NO_PREVIEW)
+        return int(raw)
+
+
+class TopicDeleteForm(TypedNameForm):
+    def clean(self):
+        data = super().clean()
+        data["seen_partitions"] = self._seen_partitions()
+        return data
 
 
 class PartitionsAddForm(forms.Form):
-    total = forms.IntegerField(label="New partition count", max_value=MAX_PARTITIONS)
+    total = forms.IntegerField(
+        label="New partition count",
+        min_value=1,
+        max_value=MAX_PARTITIONS,
+        error_messages={"required": "Give the partition count the topic should have."},
+    )
 
-    def __init__(self, *args, current: int, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.current = current
 
-    def clean_total(self) -> int:
-        total = self.cleaned_data["total"]
-        if total <= self.current:
-            raise forms.ValidationError(
-                f"The topic has {self.current} partitions; Kafka can only add, so give more."
+class PartitionsConfirmForm(PartitionsAddForm):
+    """The previewed count, re-checked against the count the preview saw."""
+
+    def clean(self):
+        data = super().clean()
+        raw = self.data.get("seen_partitions", "")
+        if not str(raw).isdigit():
+            raise forms.ValidationError(NO_PREVIEW)
+        data["seen_partitions"] = int(raw)
+        total = data.get("total")
+        if total is not None and total <= data["seen_partitions"]:
+            self.add_error(
+                "total",
+                f"The topic has {data['seen_partitions']} partitions; Kafka can only add, "
+                "so give more.",
             )
-        return total
+        return data
 
 
 class ConfigEditForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(
+        max_length=200,
+        label="Config",
+        error_messages={"required": "Name the config to change, e.g. retention.ms."},
+    )
     value = forms.CharField(required=False, max_length=10_000)
     reset = forms.BooleanField(required=False, label="Remove the override (back to default)")
 
@@ -144,23 +193,100 @@ class ConfigEditForm(forms.Form):
             raise forms.ValidationError("Config names are lower-case words joined by dots.")
         return name
 
+    def clean(self):
+        data = super().clean()
+        if data.get("reset") and data.get("value"):
+            self.add_error("value", "Either give a new value or remove the override, not both.")
+        elif not data.get("reset") and not data.get("value"):
+            self.add_error("value", "Give the new value, or tick “remove the override”.")
+        return data
+
+    @property
+    def new_value(self) -> str | None:
+        """The value to set; None removes the override."""
+        return None if self.cleaned_data["reset"] else self.cleaned_data["value"]
+
+
+class ConfigConfirmForm(ConfigEditForm):
+    """The previewed change, refused when the value it replaces is no longer the one seen."""
+
+    def clean(self):
+        data = super().clean()
+        if "seen_value" not in self.data:
+            raise forms.ValidationError(NO_PREVIEW)
+        data["seen_value"] = self.data["seen_value"]
+        return data
+
 
 class PurgeForm(forms.Form):
-    partition = forms.CharField(required=False, help_text="Empty: every partition.")
-    offset = forms.IntegerField(
-        required=False, min_value=0, help_text="Delete records below this offset; empty: all."
+    """Which records go: explicit partitions (or all, ticked) and an offset (or all, ticked)."""
+
+    partitions = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="A list like 0,2,5-7.",
+        widget=forms.TextInput(attrs={"placeholder": "0,2,5-7", "size": 12}),
     )
+    all_partitions = forms.BooleanField(required=False, label="All partitions")
+    offset = forms.IntegerField(
+        required=False,
+        min_value=0,
+        label="Below offset",
+        help_text="Records before this offset go; it stays the first one kept.",
+    )
+    all_records = forms.BooleanField(required=False, label="All records")
 
-    def __init__(self, *args, partitions: int, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.partitions = partitions
+    def clean(self):
+        data = super().clean()
+        raw = (data.get("partitions") or "").strip()
+        if data.get("all_partitions") and raw:
+            self.add_error("partitions", "Either list partitions or tick “all partitions”.")
+        elif not data.get("all_partitions"):
+            if not raw:
+                self.add_error(
+                    "partitions", "Choose the partitions: a list like 0,2,5-7, or tick “all”."
+                )
+            else:
+                try:
+                    data["partition_set"] = parse_partitions(raw)
+                except FilterError as exc:
+                    self.add_error("partitions", str(exc).removeprefix("partitions: "))
+        if "offset" in self.errors:
+            return data
+        if data.get("all_records") and data.get("offset") is not None:
+            self.add_error("offset", "Either give an offset or tick “all records”.")
+        elif not data.get("all_records") and data.get("offset") is None:
+            self.add_error("offset", "Give the offset to delete below, or tick “all records”.")
+        return data
 
-    def clean_partition(self) -> int | None:
-        raw = (self.cleaned_data.get("partition") or "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit() or int(raw) >= self.partitions:
-            raise forms.ValidationError(
-                f"Give a partition from 0 to {self.partitions - 1}, or leave it empty for all."
-            )
-        return int(raw)
+    @property
+    def plan_args(self) -> dict:
+        """The choice as topic_purge_plan takes it (None: all)."""
+        d = self.cleaned_data
+        return {
+            "partitions": None if d.get("all_partitions") else d["partition_set"],
+            "offset": None if d.get("all_records") else d["offset"],
+        }
+
+
+class PurgeConfirmForm(PurgeForm, TypedNameForm):
+    """The choice again, the offsets the preview showed per partition, and the typed name."""
+
+    def clean(self):
+        data = super().clean()
+        seen = self._seen_partitions()
+        below: dict[int, int] = {}
+        for part in self.data.get("below", "").split(","):
+            p, sep, off = part.partition(":")
+            if not (sep and p.isdigit() and off.isdigit()):
+                raise forms.ValidationError(NO_PREVIEW)
+            below[int(p)] = int(off)
+        if not self.errors:
+            args = self.plan_args
+            chosen = set(range(seen)) if args["partitions"] is None else set(args["partitions"])
+            offsets = {args["offset"]} if args["offset"] is not None else set(below.values())
+            if set(below) != chosen or set(below.values()) - offsets:
+                raise forms.ValidationError(NO_PREVIEW)
+        data["seen_partitions"] = seen
+        data["below"] = below
+        return data

@@ -20,6 +20,8 @@ urlpatterns = [
     path("<str:topic>/configs/", views.topic_configs, name="configs"),
     path("<str:topic>/configs/edit/", views.topic_config_edit, name="config_edit"),
     path("<str:topic>/skew/", views.topic_skew, name="skew"),
+    # Each operation: GET previews it (nothing changes), POST confirms what was previewed.
+    path("<str:topic>/operations/", views.topic_operations, name="operations"),
     path("<str:topic>/delete/", views.topic_delete, name="delete"),
     path("<str:topic>/partitions/", views.topic_partitions_add, name="partitions_add"),
     path("<str:topic>/purge/", views.topic_purge, name="purge"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from console.access import Capability, can, role_of
 from console.kafka.cluster import cluster_snapshot
@@ -17,8 +19,11 @@ from console.messages.masking import rules_for
 from console.web import ConsoleRequest, cluster_view, partial
 from topics import services
 from topics.forms import (
+    ConfigConfirmForm,
     ConfigEditForm,
     PartitionsAddForm,
+    PartitionsConfirmForm,
+    PurgeConfirmForm,
     PurgeForm,
     TopicCreateForm,
     TopicDeleteForm,
@@ -30,6 +35,9 @@ from topics.selectors import (
     topic_list_for,
     topic_skew_get,
 )
+from topics.services import PlanRefused, PreviewStale
+
+T = TypeVar("T")
 
 
 def _int(value: str | None, default: int) -> int:
@@ -110,15 +118,7 @@ def topic_detail(request: ConsoleRequest, topic: str) -> TemplateResponse:
     return TemplateResponse(
         request,
         partial(request, "topics/topic_detail.html", "partitions"),
-        {
-            "cluster": request.cluster,
-            "topic": topic,
-            "detail": detail,
-            "tab": "detail",
-            "delete_form": TopicDeleteForm(topic=topic),
-            "partitions_form": PartitionsAddForm(current=detail.info.partition_count),
-            "purge_form": PurgeForm(partitions=detail.info.partition_count),
-        },
+        {"cluster": request.cluster, "topic": topic, "detail": detail, "tab": "detail"},
     )
 
 
@@ -126,12 +126,6 @@ def topic_detail(request: ConsoleRequest, topic: str) -> TemplateResponse:
 @cluster_view()
 def topic_configs(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Every config with its source; overrides first."""
-    return _configs_page(request, topic, ConfigEditForm())
-
-
-def _configs_page(
-    request: ConsoleRequest, topic: str, form: ConfigEditForm, status: int = 200
-) -> TemplateResponse:
     configs = topic_configs_get(cluster=request.cluster, topic=topic)
     configs.sort(key=lambda c: (c.source != "topic", c.name))
     return TemplateResponse(
@@ -142,37 +136,9 @@ def _configs_page(
             "topic": topic,
             "configs": configs,
             "tab": "configs",
-            "form": form,
+            "form": ConfigEditForm(),
         },
-        status=status,
     )
-
-
-@require_POST
-@cluster_view(Capability.ADMIN)
-def topic_config_edit(request: ConsoleRequest, topic: str) -> HttpResponse:
-    """Set or remove one override; the broker's validation error is shown by the field."""
-    form = ConfigEditForm(request.POST)
-    if form.is_valid():
-        reset = form.cleaned_data["reset"]
-        try:
-            services.topic_config_set(
-                user=request.user,
-                cluster=request.cluster,
-                name=topic,
-                key=form.cleaned_data["name"],
-                value=None if reset else form.cleaned_data["value"],
-            )
-        except InvalidRequest as exc:
-            form.add_error("value", str(exc))
-        else:
-            messages.success(
-                request,
-                f"{form.cleaned_data['name']} "
-                + ("reset to its default." if reset else "updated."),
-            )
-            return redirect("topics:configs", request.cluster.name, topic)
-    return _configs_page(request, topic, form, status=400)
 
 
 @require_GET
@@ -194,71 +160,228 @@ def topic_skew(request: ConsoleRequest, topic: str) -> TemplateResponse:
     )
 
 
-def _detail_with(request: ConsoleRequest, topic: str, **forms) -> TemplateResponse:
-    detail = topic_detail_get(cluster=request.cluster, topic=topic)
-    context = {
-        "cluster": request.cluster,
-        "topic": topic,
-        "detail": detail,
-        "tab": "detail",
-        "delete_form": TopicDeleteForm(topic=topic),
-        "partitions_form": PartitionsAddForm(current=detail.info.partition_count),
-        "purge_form": PurgeForm(partitions=detail.info.partition_count),
-    }
-    context.update(forms)
-    return TemplateResponse(request, "topics/topic_detail.html", context, status=400)
+# --- operations: each a preview (GET, changes nothing), then a confirmation (POST) ---------
+#
+# A POST carries what its preview saw; an empty or partial one is the form again (400), a
+# topic that changed since the preview is a fresh preview with the reason (409).
 
 
-@require_POST
+@require_GET
 @cluster_view(Capability.ADMIN)
-def topic_delete(request: ConsoleRequest, topic: str) -> HttpResponse:
-    """Delete the topic once its name is typed to confirm."""
-    form = TopicDeleteForm(request.POST, topic=topic)
-    if not form.is_valid():
-        return _detail_with(request, topic, delete_form=form)
-    services.topic_delete(user=request.user, cluster=request.cluster, name=topic)
-    messages.success(request, f"Topic {topic} deleted.")
-    return redirect("topics:list", request.cluster.name)
-
-
-@require_POST
-@cluster_view(Capability.ADMIN)
-def topic_partitions_add(request: ConsoleRequest, topic: str) -> HttpResponse:
+def topic_operations(request: ConsoleRequest, topic: str) -> TemplateResponse:
+    """Add partitions, purge records, delete the topic: each opens its preview first."""
     detail = topic_detail_get(cluster=request.cluster, topic=topic)
-    form = PartitionsAddForm(request.POST, current=detail.info.partition_count)
-    if not form.is_valid():
-        return _detail_with(request, topic, partitions_form=form)
-    services.topic_partitions_add(
-        user=request.user, cluster=request.cluster, name=topic, total=form.cleaned_data["total"]
+    return _op_page(
+        request,
+        topic,
+        "topics/ops/operations.html",
+        detail=detail,
+        partitions_form=PartitionsAddForm(),
+        purge_form=PurgeForm(),
     )
-    messages.success(request, f"{topic} now has {form.cleaned_data['total']} partitions.")
-    return redirect("topics:detail", request.cluster.name, topic)
 
 
-@require_POST
+def _op_page(
+    request: ConsoleRequest, topic: str, template: str, status: int = 200, **context
+) -> TemplateResponse:
+    context = {"cluster": request.cluster, "topic": topic, "tab": "operations", **context}
+    return TemplateResponse(request, template, context, status=status)
+
+
+def _plan(form, make_plan: Callable[[], T]) -> T | None:
+    """The plan for a valid choice; None (the reason by its field) for an invalid one."""
+    if not (form.is_bound and form.is_valid()):
+        return None
+    try:
+        return make_plan()
+    except PlanRefused as exc:
+        form.add_error(exc.field, str(exc))
+        return None
+
+
+def _choice(request: ConsoleRequest):
+    """The operation's parameters: posted with the confirmation, or the preview's query
+    (None without one: the empty form, not an error)."""
+    return request.POST if request.method == "POST" else request.GET or None
+
+
+def _status(form, plan) -> int:
+    """400 for a choice that could not be previewed; 200 for a preview or the empty form."""
+    return 400 if form.is_bound and plan is None else 200
+
+
+@require_http_methods(["GET", "POST"])
 @cluster_view(Capability.ADMIN)
 def topic_purge(request: ConsoleRequest, topic: str) -> HttpResponse:
-    """Delete records below an offset (or all) in one or every partition."""
-    detail = topic_detail_get(cluster=request.cluster, topic=topic)
-    form = PurgeForm(request.POST, partitions=detail.info.partition_count)
-    if form.is_valid():
-        p = form.cleaned_data["partition"]
-        parts = [p] if p is not None else [r.info.id for r in detail.partitions]
-        try:
-            lows = services.topic_records_purge(
-                user=request.user,
-                cluster=request.cluster,
-                name=topic,
-                partitions=parts,
-                offset=form.cleaned_data["offset"],
-            )
-        except InvalidRequest as exc:
-            form.add_error("offset", str(exc))
+    """GET: per partition, the records a purge would delete (nothing changes). POST: delete
+    exactly those, once the topic's name is typed."""
+    confirm = PurgeConfirmForm(request.POST if request.method == "POST" else None, name=topic)
+    problem, status = "", 0
+    if request.method == "POST":
+        if confirm.is_valid():
+            try:
+                lows = services.topic_records_purge(
+                    user=request.user,
+                    cluster=request.cluster,
+                    name=topic,
+                    below=confirm.cleaned_data["below"],
+                    seen_partitions=confirm.cleaned_data["seen_partitions"],
+                    offset=confirm.plan_args["offset"],
+                )
+            except PreviewStale as exc:
+                problem, status = str(exc), 409
+                confirm = PurgeConfirmForm(name=topic)  # type the name again, for the new preview
+            else:
+                messages.success(
+                    request,
+                    "Records deleted; partitions now start at "
+                    + ", ".join(f"{p}:{low}" for p, low in sorted(lows.items())),
+                )
+                return redirect("topics:detail", request.cluster.name, topic)
         else:
-            messages.success(
-                request,
-                "Records deleted; partitions now start at "
-                + ", ".join(f"{p}:{low}" for p, low in sorted(lows.items())),
-            )
-            return redirect(reverse("topics:detail", args=[request.cluster.name, topic]))
-    return _detail_with(request, topic, purge_form=form)
+            status = 400
+    form = PurgeForm(_choice(request))
+    plan = _plan(
+        form,
+        lambda: services.topic_purge_plan(cluster=request.cluster, topic=topic, **form.plan_args),
+    )
+    return _op_page(
+        request,
+        topic,
+        "topics/ops/purge.html",
+        status or _status(form, plan),
+        form=form,
+        plan=plan,
+        confirm=confirm,
+        problem=problem,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@cluster_view(Capability.ADMIN)
+def topic_delete(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """GET: what deleting the topic takes with it (nothing changes). POST: delete it, once
+    its name is typed."""
+    confirm = TopicDeleteForm(request.POST if request.method == "POST" else None, name=topic)
+    problem, status = "", 200
+    if request.method == "POST":
+        if confirm.is_valid():
+            try:
+                services.topic_delete(
+                    user=request.user,
+                    cluster=request.cluster,
+                    name=topic,
+                    seen_partitions=confirm.cleaned_data["seen_partitions"],
+                )
+            except PreviewStale as exc:
+                problem, status = str(exc), 409
+                confirm = TopicDeleteForm(name=topic)
+            else:
+                messages.success(request, f"Topic {topic} deleted.")
+                return redirect("topics:list", request.cluster.name)
+        else:
+            status = 400
+    plan = services.topic_delete_plan(cluster=request.cluster, topic=topic)
+    return _op_page(
+        request,
+        topic,
+        "topics/ops/delete.html",
+        status,
+        plan=plan,
+        confirm=confirm,
+        problem=problem,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@cluster_view(Capability.ADMIN)
+def topic_partitions_add(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """GET: partition count before and after, and the sampled keys that would move (nothing
+    changes). POST: add them."""
+    problem, status = "", 0
+    if request.method == "POST":
+        confirm = PartitionsConfirmForm(request.POST)
+        if confirm.is_valid():
+            total = confirm.cleaned_data["total"]
+            try:
+                services.topic_partitions_add(
+                    user=request.user,
+                    cluster=request.cluster,
+                    name=topic,
+                    total=total,
+                    seen_partitions=confirm.cleaned_data["seen_partitions"],
+                )
+            except PreviewStale as exc:
+                problem, status = str(exc), 409
+            else:
+                messages.success(request, f"{topic} now has {total} partitions.")
+                return redirect("topics:detail", request.cluster.name, topic)
+        else:
+            problem, status = " ".join(confirm.non_field_errors()), 400
+    form = PartitionsAddForm(_choice(request))
+    plan = _plan(
+        form,
+        lambda: services.topic_partitions_plan(
+            cluster=request.cluster, topic=topic, total=form.cleaned_data["total"]
+        ),
+    )
+    return _op_page(
+        request,
+        topic,
+        "topics/ops/partitions.html",
+        status or _status(form, plan),
+        form=form,
+        plan=plan,
+        problem=problem,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@cluster_view(Capability.ADMIN)
+def topic_config_edit(request: ConsoleRequest, topic: str) -> HttpResponse:
+    """GET: the config's old value -> new value (or its default, for a reset); the broker
+    validates it, nothing changes. POST: apply it."""
+    problem, status = "", 0
+    if request.method == "POST":
+        confirm = ConfigConfirmForm(request.POST)
+        if confirm.is_valid():
+            key = confirm.cleaned_data["name"]
+            try:
+                services.topic_config_set(
+                    user=request.user,
+                    cluster=request.cluster,
+                    name=topic,
+                    key=key,
+                    value=confirm.new_value,
+                    seen_value=confirm.cleaned_data["seen_value"],
+                )
+            except PreviewStale as exc:
+                problem, status = str(exc), 409
+            except InvalidRequest as exc:
+                problem, status = str(exc), 400
+            else:
+                done = "reset to its default." if confirm.new_value is None else "updated."
+                messages.success(request, f"{key} {done}")
+                return redirect("topics:configs", request.cluster.name, topic)
+        else:
+            problem, status = " ".join(confirm.non_field_errors()), 400
+    form = ConfigEditForm(_choice(request))
+    plan = _plan(
+        form,
+        lambda: services.topic_config_plan(
+            cluster=request.cluster,
+            topic=topic,
+            key=form.cleaned_data["name"],
+            value=form.new_value,
+        ),
+    )
+    return _op_page(
+        request,
+        topic,
+        "topics/ops/config.html",
+        status or _status(form, plan),
+        form=form,
+        plan=plan,
+        problem=problem,
+        tab="configs",
+    )

@@ -23,6 +23,10 @@ def test_create_find_and_delete_a_topic(page, asgi_server, login, kafka):
     expect(page.locator("tr[data-topic]")).to_have_count(1)
     expect(page.locator(f'tr[data-topic="{name}"]')).to_be_visible()
     page.click(f'tr[data-topic="{name}"] a')
+    # deleting: the Operations tab, the preview, then the typed name
+    page.click("nav.tabs >> text=Operations")
+    page.click("#delete-preview")
+    expect(page.locator("#delete-partitions")).to_have_text("2")
     page.fill("#id_confirm", name)
     page.click(f"button:has-text('Delete {name}')")
     page.wait_for_url(f"{asgi_server}/clusters/local/topics/")
