@@ -44,7 +44,9 @@ def _mask_decoded(decoded: Decoded, rules: tuple[MaskRule, ...]) -> Decoded:
     if decoded.kind == "null":
         return decoded
     data = decoded.data
-    if data is not None and any(r.json_paths for r in rules):
+    if data is not None:
+        # Masked from the parsed form: a JSON string may escape any character ("\u0031"),
+        # which a regex on the text as received would miss.
         data = json.loads(json.dumps(data))  # a copy: the decoded original stays untouched
         for rule in rules:
             for path in rule.json_paths:

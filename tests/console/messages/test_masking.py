@@ -117,3 +117,10 @@ def test_schema_framed_values_in_hex_are_hidden_when_json_paths_apply(cluster):
     view = present(msg(raw), value_mode="hex")
     masked = mask_view(view, rules_for(cluster, "payments-eu", "operator"))
     assert masked.value.text == "***"
+
+
+def test_a_regex_sees_through_json_escapes(cluster):
+    view = present(msg(b'{"ssn": "\\u0031\\u0032\\u0033-45-6789", "n": 1}'))
+    masked = mask_view(view, rules_for(cluster, "orders", "operator"))
+    assert "6789" not in masked.value.text + masked.value.pretty + masked.as_json
+    assert masked.value.data == {"ssn": "***", "n": 1}
