@@ -71,8 +71,15 @@ class ResetForm(forms.Form):
 
 
 class GroupDeleteForm(forms.Form):
+    """The last step of a group delete: the typed id, and the preview's offsets digest."""
+
     # Not stripped: a group id may end in a space, and only the exact id confirms.
-    confirm = forms.CharField(label="Type the group id to confirm", strip=False)
+    confirm = forms.CharField(
+        label="Type the group id to confirm",
+        strip=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    seen_offsets = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, group: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -82,3 +89,11 @@ class GroupDeleteForm(forms.Form):
         if self.cleaned_data["confirm"] != self.group:
             raise forms.ValidationError(f"Type {self.group!r} exactly to delete the group.")
         return self.cleaned_data["confirm"]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("seen_offsets"):
+            raise forms.ValidationError(
+                "This confirmation carries no preview: open the preview and confirm from there."
+            )
+        return data

@@ -1,8 +1,9 @@
-"""Offset resets (plan, run, undo) and group deletion: checked, refused on read-only
-clusters, audited with the offsets before and after."""
+"""Offset resets (plan, run, undo) and group deletion (plan, run): checked, refused on
+read-only clusters, audited with the offsets before and after."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from console.access import Capability
@@ -221,18 +222,73 @@ def group_offsets_reset(
         return m.after
 
 
-def consumer_group_delete(*, user, cluster: Cluster, group_id: str) -> None:
-    """Delete a group and its committed offsets (admin); refused while it has members."""
+class GroupChanged(InvalidRequest):
+    """The group's committed offsets changed since the delete preview; preview again."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDeletePlan:
+    group_id: str
+    state: str
+    members: int
+    offsets: tuple[tuple[str, int, int], ...]  # (topic, partition, committed): lost with it
+    refusal: str  # why it cannot be deleted now; '' when it can
+
+    @property
+    def topics(self) -> int:
+        return len({t for t, _p, _o in self.offsets})
+
+    @property
+    def digest(self) -> str:
+        return offsets_digest({(t, p): o for t, p, o in self.offsets})
+
+
+def offsets_digest(committed: dict[Partition, int]) -> str:
+    """A short fingerprint of a group's committed offsets: the delete confirmation carries
+    the preview's, so offsets committed in between are noticed."""
+    text = "\n".join(f"{t}\0{p}\0{o}" for (t, p), o in sorted(committed.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def group_delete_plan(*, cluster: Cluster, group_id: str) -> GroupDeletePlan:
+    """What deleting a group loses (its committed offsets, per partition) and whether it can
+    go now (refused while it has members). Changes nothing."""
+    description = group_descriptions(cluster, [group_id])[group_id]
+    committed = committed_offsets(cluster, [group_id])[group_id]
+    if isinstance(committed, KafkaConsoleError):
+        raise committed
+    problem = refusal(description).replace("move the offsets of", "delete")
+    state = description.state if isinstance(description, GroupDescription) else "Unknown"
+    members = len(description.members) if isinstance(description, GroupDescription) else 0
+    if not problem and not committed and state == "Dead":
+        problem = f"Kafka knows no group {group_id}: it has no members and no committed offsets."
+    offsets = tuple((t, p, o) for (t, p), o in sorted(committed.items()))
+    return GroupDeletePlan(group_id, state, members, offsets, problem)
+
+
+def consumer_group_delete(*, user, cluster: Cluster, group_id: str, seen_offsets: str) -> None:
+    """Delete a group and its committed offsets (admin); refused while it has members, and
+    when its offsets are not the ones the preview showed (`seen_offsets`, their digest)."""
     with mutation(
         user=user,
         cluster=cluster,
         action="group.delete",
         target=group_id,
         capability=Capability.ADMIN,
-    ):
+        params={"seen_offsets": seen_offsets},
+    ) as m:
         problem = refusal(group_descriptions(cluster, [group_id])[group_id])
         if problem:
             raise ResetRefused(problem.replace("move the offsets of", "delete"))
+        committed = committed_offsets(cluster, [group_id])[group_id]
+        if isinstance(committed, KafkaConsoleError):
+            raise committed
+        if offsets_digest(committed) != seen_offsets:
+            raise GroupChanged(
+                f"Group {group_id} committed other offsets since the preview: check the new "
+                "preview below."
+            )
+        m.before = {f"{t}:{p}": off for (t, p), off in sorted(committed.items())}
         group_delete(cluster, group_id)
 
 

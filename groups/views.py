@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from console.access import Capability
 from console.jobs import job_create, job_enqueue
@@ -61,16 +61,6 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
 @cluster_view()
 def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
     """Lag per partition with its owner, members, diagnostics and lag history."""
-    return _detail_page(request, group, partial(request, "groups/group_detail.html", "lag"))
-
-
-def _detail_page(
-    request: ConsoleRequest,
-    group: str,
-    template: str = "groups/group_detail.html",
-    delete_form: GroupDeleteForm | None = None,
-    status: int = 200,
-) -> TemplateResponse:
     detail = group_detail_get(cluster=request.cluster, group_id=group)
     charts = {t: sparkline(s) for t, s in detail.history.items()}
     resets = AuditEntry.objects.filter(
@@ -78,7 +68,7 @@ def _detail_page(
     )[:5]
     return TemplateResponse(
         request,
-        template,
+        partial(request, "groups/group_detail.html", "lag"),
         {
             "cluster": request.cluster,
             "group": group,
@@ -86,9 +76,7 @@ def _detail_page(
             "charts": charts,
             "resets": resets,
             "form": ResetForm(initial={"target": "earliest"}),
-            "delete_form": delete_form or GroupDeleteForm(group=group),
         },
-        status=status,
     )
 
 
@@ -180,25 +168,44 @@ def group_undo(request: ConsoleRequest, group: str, audit_id: int) -> HttpRespon
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @cluster_view(Capability.ADMIN)
 def group_delete(request: ConsoleRequest, group: str) -> HttpResponse:
-    """Delete the group (its committed offsets go with it) once its id is typed to confirm.
-
-    A wrong confirmation or Kafka's refusal answers 400: the group page, the error by the form.
-    """
-    form = GroupDeleteForm(request.POST, group=group)
-    if form.is_valid():
-        try:
-            services.consumer_group_delete(
-                user=request.user, cluster=request.cluster, group_id=group
-            )
-        except InvalidRequest as exc:
-            form.add_error(None, str(exc))
+    """GET: the committed offsets the group would lose, and its state (nothing changes).
+    POST: delete it once its id is typed. A wrong or missing confirmation answers 400; a
+    group with members, or whose offsets changed since the preview, 409 with the reason."""
+    form = GroupDeleteForm(request.POST if request.method == "POST" else None, group=group)
+    problem, status = "", 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.consumer_group_delete(
+                    user=request.user,
+                    cluster=request.cluster,
+                    group_id=group,
+                    seen_offsets=form.cleaned_data["seen_offsets"],
+                )
+            except InvalidRequest as exc:
+                problem, status = str(exc), 409
+                form = GroupDeleteForm(group=group)  # type the id again, for the new preview
+            else:
+                messages.success(request, f"Group {group} deleted.")
+                return redirect("groups:list", request.cluster.name)
         else:
-            messages.success(request, f"Group {group} deleted.")
-            return redirect("groups:list", request.cluster.name)
-    return _detail_page(request, group, delete_form=form, status=400)
+            status = 400
+    plan = services.group_delete_plan(cluster=request.cluster, group_id=group)
+    return TemplateResponse(
+        request,
+        "groups/group_delete.html",
+        {
+            "cluster": request.cluster,
+            "group": group,
+            "plan": plan,
+            "form": form,
+            "problem": problem,
+        },
+        status=status,
+    )
 
 
 @require_GET

@@ -197,36 +197,3 @@ def test_confirm_without_input_or_with_nothing_to_reset_answers_400(setup, clien
     assert r.status_code == 400 and "Nothing to reset" in page and 'id="reset-form"' in page
     assert not Job.objects.exists()
     assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
-
-
-def test_delete_group_needs_admin_and_an_empty_group(setup, client_for):
-    t, group, _ = setup
-    url = reverse("groups:delete", args=["local", group])
-    assert client_for("operator").post(url, {"confirm": group}).status_code == 403
-    c = client_for("admin")
-    for confirm, error in [
-        ("", "This field is required"),
-        ("wrong", "exactly to delete the group"),
-        (group + " ", "exactly to delete the group"),  # only the exact id confirms
-    ]:
-        r = c.post(url, {"confirm": confirm})
-        page = r.content.decode()
-        assert r.status_code == 400 and error in page, (confirm, r.status_code)
-        assert 'id="delete-form"' in page and "<html" in page  # the group page, shown again
-    assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
-    r = c.post(url, {"confirm": group})
-    assert r.status_code == 302 and r.url.endswith("/groups/")
-    assert offsets_of(group) == {}
-    assert AuditEntry.objects.filter(action="group.delete", outcome="ok").count() == 1
-
-
-def test_delete_of_an_active_group_answers_400_with_the_reason(setup, client_for, live_members):
-    t, _, _ = setup
-    group = unique("busy")
-    live_members(group, t, 1)
-    r = client_for("admin").post(
-        reverse("groups:delete", args=["local", group]), {"confirm": group}
-    )
-    page = r.content.decode()
-    assert r.status_code == 400 and 'id="delete-form"' in page
-    assert f"Group {group} has 1 active member" in page and "stop them first" in page

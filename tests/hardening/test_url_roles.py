@@ -57,7 +57,7 @@ RULES: dict[str, dict[str, str]] = {
     "groups:detail": {"GET": "viewer"},
     "groups:reset": {"GET": "operator", "POST": "operator"},
     "groups:undo": {"GET": "operator", "POST": "operator"},
-    "groups:delete": {"POST": "admin"},
+    "groups:delete": {"GET": "admin", "POST": "admin"},
 }
 
 
