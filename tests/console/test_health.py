@@ -35,7 +35,8 @@ def test_probes_answer_a_balancer_by_address_over_plain_http():
 
 @pytest.mark.django_db(transaction=True)
 def test_readyz_checks_each_required_part():
-    response = Client().get("/readyz")
+    with override_settings(CONSOLE_READYZ_TIMEOUT=5.0):  # the first check imports a lot
+        response = Client().get("/readyz")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ready"
@@ -53,10 +54,11 @@ def test_readyz_is_unavailable_while_the_channel_layer_is_unreachable():
             "CONFIG": {"hosts": [closed]},
         }
     }
-    with override_settings(CHANNEL_LAYERS=layers, CONSOLE_READYZ_TIMEOUT=2.0):
+    # A generous bound: the parts that are up must pass on a busy machine too.
+    with override_settings(CHANNEL_LAYERS=layers, CONSOLE_READYZ_TIMEOUT=5.0):
         started = time.monotonic()
         response = Client().get("/readyz")
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 6
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["channel_layer"]["ok"] is False
@@ -71,7 +73,8 @@ def test_readyz_is_unavailable_while_the_task_queue_is_unreachable():
     broker = app.conf.broker_url
     app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
     try:
-        response = Client().get("/readyz")
+        with override_settings(CONSOLE_READYZ_TIMEOUT=5.0):
+            response = Client().get("/readyz")
     finally:
         app.conf.broker_url = broker
     assert response.status_code == 503
@@ -150,7 +153,7 @@ def test_readyz_follows_the_database_down_and_back(tmp_path):
         server.stop()
         started = time.monotonic()
         status, body = _get(f"{url}/readyz")
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 3.5  # within the 2 s bound, not a hang
         assert status == 503
         assert body["checks"]["database"]["ok"] is False
         assert body["checks"]["channel_layer"]["ok"] and body["checks"]["task_queue"]["ok"]
