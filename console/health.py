@@ -4,6 +4,8 @@
 task queue (Celery broker) answer, each within CONSOLE_READYZ_TIMEOUT seconds, checked
 at once; 503 when one does not. Kafka clusters are reported but never make the console
 unready: a down cluster is a page's business, not a reason to stop serving the others.
+Why a part failed is told only to requests that may read /metrics; others get the
+error's class.
 
 ProbeMiddleware, first in MIDDLEWARE, answers these paths (and /metrics) before host
 validation and the HTTPS redirect, so a balancer can probe a backend by address over plain
@@ -24,6 +26,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+
+from console.monitoring import metrics_refusal, metrics_view
 
 KAFKA_RECHECK_S = 10.0
 
@@ -113,7 +117,7 @@ class _KafkaChecks:
                 self._last[cluster.name] = _outcome(future, KAFKA_RECHECK_S)
             if future is None or (future.done() and now - started > KAFKA_RECHECK_S):
                 self._checks[cluster.name] = (now, _in_thread(lambda: check_kafka(cluster)))
-            return self._last.get(cluster.name, {"ok": None, "detail": "checking"})
+            return dict(self._last.get(cluster.name, {"ok": None, "detail": "checking"}))
 
     def reset(self) -> None:
         with self._lock:
@@ -136,6 +140,12 @@ def _outcome(future: concurrent.futures.Future, bound: float) -> dict[str, Any]:
     return {"ok": True, "detail": detail, "ms": round(seconds * 1000, 1)}
 
 
+def _redacted(result: dict[str, Any]) -> dict[str, Any]:
+    if "error" not in result:
+        return result
+    return {**result, "error": result["error"].split(":", 1)[0]}
+
+
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -154,11 +164,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
     concurrent.futures.wait(futures.values(), timeout=bound)
     checks = {name: _outcome(future, bound) for name, future in futures.items()}
     ready = all(c["ok"] for c in checks.values())
-    body = {
-        "status": "ready" if ready else "unavailable",
-        "checks": checks,
-        "kafka": {c.name: kafka_checks.status(c) for c in all_clusters()},
-    }
+    kafka = {c.name: kafka_checks.status(c) for c in all_clusters()}
+    if metrics_refusal(request) is not None:
+        # Error messages name hosts and ports: only the error's class for anyone who may
+        # not read /metrics either (a balancer needs the status code, not the reason).
+        checks = {name: _redacted(result) for name, result in checks.items()}
+        kafka = {name: _redacted(result) for name, result in kafka.items()}
+    body = {"status": "ready" if ready else "unavailable", "checks": checks, "kafka": kafka}
     return JsonResponse(body, status=200 if ready else 503)
 
 
@@ -166,8 +178,6 @@ class ProbeMiddleware:
     """Answer /healthz, /readyz and /metrics ahead of the rest of the middleware."""
 
     def __init__(self, get_response) -> None:
-        from console.monitoring import metrics_view
-
         self.get_response = get_response
         self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
 
