@@ -109,6 +109,15 @@ class TopicCreateForm(forms.Form):
 NO_PREVIEW = "This confirmation carries no preview: open the preview and confirm from there."
 
 
+def seen_partitions(data) -> int:
+    """The partition count the preview showed, posted with its confirmation; refuses a
+    confirmation without one."""
+    raw = data.get("seen_partitions", "")
+    if not str(raw).isdigit():
+        raise forms.ValidationError(NO_PREVIEW)
+    return int(raw)
+
+
 class TypedNameForm(forms.Form):
     """The last step of an irreversible operation: the user types the name of what goes."""
 
@@ -119,34 +128,23 @@ class TypedNameForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def __init__(self, *args, name: str, what: str = "topic", **kwargs) -> None:
+    def __init__(self, *args, name: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.name = name
-        self.what = what
-        self.fields["confirm"].label = f"Type the {what}'s name to confirm"
 
     def clean_confirm(self) -> str:
         typed = self.cleaned_data["confirm"]
         if not typed:
-            raise forms.ValidationError(f"Type the {self.what}'s name, {self.name}, to confirm.")
+            raise forms.ValidationError(f"Type the topic's name, {self.name}, to confirm.")
         if typed != self.name:
-            raise forms.ValidationError(
-                f"That is not the {self.what}'s name: type {self.name} exactly."
-            )
+            raise forms.ValidationError(f"That is not the topic's name: type {self.name} exactly.")
         return typed
-
-    def _seen_partitions(self) -> int:
-        """The partition count the preview showed; refuses a confirmation without one."""
-        raw = self.data.get("seen_partitions", "")
-        if not str(raw).isdigit():
-            raise forms.ValidationError(NO_PREVIEW)
-        return int(raw)
 
 
 class TopicDeleteForm(TypedNameForm):
     def clean(self):
         data = super().clean()
-        data["seen_partitions"] = self._seen_partitions()
+        data["seen_partitions"] = seen_partitions(self.data)
         return data
 
 
@@ -164,16 +162,10 @@ class PartitionsConfirmForm(PartitionsAddForm):
 
     def clean(self):
         data = super().clean()
-        raw = self.data.get("seen_partitions", "")
-        if not str(raw).isdigit():
-            raise forms.ValidationError(NO_PREVIEW)
-        data["seen_partitions"] = int(raw)
-        total = data.get("total")
-        if total is not None and total <= data["seen_partitions"]:
+        seen = data["seen_partitions"] = seen_partitions(self.data)
+        if data.get("total") is not None and data["total"] <= seen:
             self.add_error(
-                "total",
-                f"The topic has {data['seen_partitions']} partitions; Kafka can only add, "
-                "so give more.",
+                "total", f"The topic has {seen} partitions; Kafka can only add, so give more."
             )
         return data
 
@@ -274,7 +266,7 @@ class PurgeConfirmForm(PurgeForm, TypedNameForm):
 
     def clean(self):
         data = super().clean()
-        seen = self._seen_partitions()
+        seen = seen_partitions(self.data)
         below: dict[int, int] = {}
         for part in self.data.get("below", "").split(","):
             p, sep, off = part.partition(":")

@@ -177,6 +177,7 @@ def configs_alter(
 
     `validate_only`: the broker checks names and values and changes nothing.
     """
+    delete = list(delete)
     entries = [
         KafkaConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()
     ]
@@ -191,6 +192,25 @@ def configs_alter(
     except KafkaException as exc:
         raise translate(exc, what=f"changing configs of {name}") from None
     wait(futures[res], what=f"config of {name!r}")
+    if not validate_only:
+        # Brokers apply the controller's change a moment later: wait, so the page shown next
+        # (and any read after this call) sees it.
+        _wait_for(
+            lambda: _configs_applied(cluster, name, set_, delete),
+            f"the config change of {name} to reach the brokers",
+        )
+
+
+def _configs_applied(
+    cluster: Connection, name: str, set_: dict[str, str], delete: Iterable[str]
+) -> bool:
+    entries = topic_configs(cluster, [name])[name]
+    if isinstance(entries, KafkaConsoleError):
+        return False
+    now = {e.name: e for e in entries}
+    return all(k in now and now[k].value == v for k, v in set_.items()) and all(
+        k not in now or now[k].source != "topic" for k in delete
+    )
 
 
 @dataclass(frozen=True, slots=True)

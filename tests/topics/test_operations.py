@@ -8,6 +8,7 @@ is required for what cannot be undone, and a topic that changed since the previe
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -200,11 +201,24 @@ def test_purge_refused_when_the_topic_changed_since_the_preview(filled, kafka, c
 
 
 def test_delete_topic_needs_its_preview_and_the_typed_name(filled, kafka, client_for):
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     group = unique("reader")
     consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": group})
-    consumer.commit(offsets=[TopicPartition(filled, 0, 2)], asynchronous=False)
+    deadline = time.monotonic() + 30
+    while True:  # a fresh broker may still be loading its offsets topic
+        try:
+            consumer.commit(offsets=[TopicPartition(filled, 0, 2)], asynchronous=False)
+            break
+        except KafkaException as exc:
+            loading = exc.args[0].code() in (
+                KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                KafkaError.COORDINATOR_NOT_AVAILABLE,
+                KafkaError.NOT_COORDINATOR,
+            )
+            if not loading or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     consumer.close()
     c = client_for("admin")
     url = reverse("topics:delete", args=["local", filled])
