@@ -23,12 +23,39 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// Stop a running message search: drop the element that fetches the next chunk.
+// Stop a running message search: drop the element that fetches the next chunk, take the
+// Stop button away and show "Continue from here" (the last chunk's position, hidden so far).
 document.addEventListener("click", (event) => {
-  if (!event.target.closest("#search-stop")) return;
+  const stop = event.target.closest("#search-stop");
+  if (!stop) return;
   const next = document.getElementById("search-next");
   if (next) { if (window.htmx) htmx.trigger(next, "htmx:abort"); next.remove(); }
   const state = document.getElementById("search-state");
   if (state) { state.dataset.state = "stopped"; state.textContent = "stopped by you"; }
-  event.target.closest("#search-stop").disabled = true;
+  stop.remove();
+  const more = document.getElementById("search-continue");
+  if (more) more.hidden = false;
+});
+
+// A search chunk that failed without the server's own error fragment (no answer, or an
+// error page from further out): the search is over, so say so and take Stop away.
+function searchFailed(event, text) {
+  const elt = event.detail && event.detail.elt;
+  if (!elt || !elt.isConnected || !(elt.id === "search-next" || elt.closest("#search-continue"))) return;
+  const state = document.getElementById("search-state");
+  if (state) { state.dataset.state = "error"; state.textContent = text; }
+  const stop = document.getElementById("search-stop");
+  if (stop) stop.remove();
+}
+document.addEventListener("htmx:sendError", (event) => {
+  searchFailed(event, "stopped: the server did not answer");
+  const row = document.getElementById("search-next");
+  if (row) row.remove();
+});
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const d = event.detail;
+  // The search's own error fragment brings its progress panel: nothing to do here.
+  if (d.isError && !String(d.serverResponse).includes('id="search-progress"')) {
+    searchFailed(event, "stopped by an error");
+  }
 });

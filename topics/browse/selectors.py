@@ -13,14 +13,20 @@ when it started. It runs in chunks of about a second, each an ordinary GET that 
 its cursor (positions, ends, counts) in the URL: the page appends each chunk's matches as
 they come, shows progress, and can be stopped and continued from the position it shows.
 Nothing is held on the server between chunks, so it works across server processes.
+Within a chunk, matches are merged across partitions by time like a page, so a chunk cut
+at the result limit shows, per partition, a run of matches from its position; continuing
+resumes each partition just past its last shown match (or at its first match not shown),
+so over the continues every match is shown exactly once, forward and newest first.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -152,23 +158,26 @@ def _ts(m: Message) -> int:
     return m.timestamp_ms if m.timestamp_ms is not None else -1
 
 
-def merge(by_p: dict[int, list[Message]], limit: int, *, backward: bool) -> list[Message]:
+def merge(
+    by_p: dict[int, list], limit: int, *, backward: bool, ts: Callable[[Any], int] = _ts
+) -> list:
     """Take `limit` records: each partition's list (ascending offsets) is a stream read from
-    its boundary; the next record is the stream head that comes first by timestamp."""
-    heap: list[tuple[int, int, int, int]] = []  # (sort ts, partition, index into list)
+    its boundary; the next record is the stream head that comes first by timestamp (`ts`).
+    So each partition contributes a contiguous run from its boundary, whatever the cut."""
+    heap: list[tuple[int, int, int]] = []  # (sort ts, partition, index into list)
     for p, msgs in by_p.items():
         if msgs:
             i = len(msgs) - 1 if backward else 0
-            heap.append(((-_ts(msgs[i]) if backward else _ts(msgs[i])), p, i, 0))
+            heap.append(((-ts(msgs[i]) if backward else ts(msgs[i])), p, i))
     heapq.heapify(heap)
-    out: list[Message] = []
+    out: list = []
     while heap and len(out) < limit:
-        _k, p, i, _ = heapq.heappop(heap)
+        _k, p, i = heapq.heappop(heap)
         msgs = by_p[p]
         out.append(msgs[i])
         j = i - 1 if backward else i + 1
         if 0 <= j < len(msgs):
-            heapq.heappush(heap, ((-_ts(msgs[j]) if backward else _ts(msgs[j])), p, j, 0))
+            heapq.heappush(heap, ((-ts(msgs[j]) if backward else ts(msgs[j])), p, j))
     return out
 
 
@@ -399,6 +408,34 @@ def _matching(batch: list[Message], flt: MessageFilter, render: Render) -> list[
     return out
 
 
+def _view_ts(view: MessageView) -> int:
+    return _ts(view.message)
+
+
+def _limit_text(max_results: int) -> str:
+    return f"{max_results:,} matches shown (the most one search shows)"
+
+
+def _resume(
+    found: dict[int, list[MessageView]], shown: list[MessageView], *, backward: bool
+) -> dict[int, int]:
+    """Where each partition resumes after a chunk cut at the result limit: just past its
+    last shown match; when none of its matches was shown, at the first of them (the scan
+    went past matches that were not shown, so the next search finds them again). A partition
+    without a match keeps the position its scan reached (it is not in the answer)."""
+    n_shown = Counter(v.partition for v in shown)
+    out: dict[int, int] = {}
+    for p, views in found.items():  # each ascending by offset
+        if not views:
+            continue
+        k = n_shown[p]
+        if backward:  # positions are exclusive upper bounds; shown: the newest k
+            out[p] = views[len(views) - k].offset if k else views[-1].offset + 1
+        else:  # shown: the oldest k
+            out[p] = views[k - 1].offset + 1 if k else views[0].offset
+    return out
+
+
 def search_chunk(
     cluster: Cluster,
     topic: str,
@@ -408,10 +445,25 @@ def search_chunk(
     *,
     chunk_s: float | None = None,
 ) -> Chunk:
-    """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on."""
+    """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on.
+
+    Matches are shown in time order across partitions (each partition's in offset order).
+    When the result limit cuts a chunk, each partition's shown matches are a run from its
+    position, and the cursor resumes every partition just past its last shown match, so a
+    continued search finds each match exactly once."""
+    max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
+    room = max_results - cursor.matched
+    if room <= 0:  # a cursor that has shown all it may: nothing is read
+        return Chunk(
+            views=[],
+            cursor=cursor,
+            done=False,
+            stopped=_limit_text(max_results),
+            total_offsets=cursor.total + cursor.scanned,
+            regex_timeouts=cursor.regex_timeouts,
+        )
     if cursor.backward:
         return _search_back_chunk(cluster, topic, cursor, flt, render, chunk_s=chunk_s)
-    max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     t0 = time.monotonic()
     ranges = {
         p: (cursor.positions.get(p, end), end)
@@ -422,25 +474,30 @@ def search_chunk(
     budget = max(0, max_scanned - cursor.scanned)
     time_left = max(0.0, max_seconds - cursor.elapsed_s)
     prefilter = None if render.mask_rules else _bytes_prefilter(flt)
-    views: list[MessageView] = []
+    found: dict[int, list[MessageView]] = {p: [] for p in ranges}
+    n_found = 0
     state = None
-    matched = cursor.matched
-    stop_reason = ""
     deadline = t0 + min(chunk_s, time_left)
     for batch, state in scan(  # noqa: B007 - the last state is used below
         cluster, topic, ranges, deadline=deadline, max_records=budget, prefilter=prefilter
     ):
-        views += _matching(batch, flt, render)
-        if matched + len(views) >= max_results:
-            del views[max_results - matched :]
-            stop_reason = f"{max_results:,} matches shown (the most one search shows)"
+        for view in _matching(batch, flt, render):
+            found[view.partition].append(view)
+            n_found += 1
+        if n_found >= room:
             break
+    views = merge(found, room, backward=False, ts=_view_ts)
     positions = dict(cursor.positions)
     if state is not None:
         positions.update(state.positions)
+    scan_done = state is not None and state.done
+    stop_reason = ""
+    if n_found >= room and (n_found > len(views) or not scan_done):
+        stop_reason = _limit_text(max_results)
+        positions.update(_resume(found, views, backward=False))
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     scanned = cursor.scanned + (state.scanned if state else 0)
-    done = state is not None and state.done and not stop_reason
+    done = scan_done and not stop_reason
     if not done and not stop_reason:
         if scanned >= max_scanned:
             stop_reason = f"the scan limit of {max_scanned:,} messages"
@@ -450,7 +507,7 @@ def search_chunk(
         positions=positions,
         ends=cursor.ends,
         scanned=scanned,
-        matched=matched + len(views),
+        matched=cursor.matched + len(views),
         elapsed_s=elapsed,
         regex_timeouts=cursor.regex_timeouts + flt.stats.regex_timeouts,
     )
@@ -510,8 +567,11 @@ def _search_back_chunk(
     """One chunk of a newest-first search: per partition, the window of offsets just below
     its position is read; matches are shown newest first. A partition whose window was not
     read to its end in time keeps its position (its matches are dropped, and its window is
-    halved next time), so nothing is skipped or shown twice."""
+    halved next time), so nothing is skipped or shown twice. When the result limit cuts
+    the matches of the windows read, each partition shows its newest ones and resumes just
+    below the oldest it showed."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
+    room = max_results - cursor.matched
     t0 = time.monotonic()
     active = {
         p: pos
@@ -534,23 +594,27 @@ def _search_back_chunk(
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
     finished = state.finished if state is not None else set()
+    errors = state.errors if state is not None else {}
     positions = dict(cursor.positions)
-    views: list[MessageView] = []
+    read: dict[int, list[MessageView]] = {}  # the matches of the windows read to their end
     scanned = cursor.scanned
     for p, (start, end) in ranges.items():
-        if p in finished and p not in (state.errors if state else {}):
+        if p in finished and p not in errors:
             positions[p] = start
-            views += found[p]
+            read[p] = found[p]
             scanned += end - start
-    views.sort(key=lambda v: (_ts(v.message), v.partition, v.offset), reverse=True)
+    views = merge(read, room, backward=True, ts=_view_ts)
+    n_found = sum(len(v) for v in read.values())
     stop_reason = ""
-    if cursor.matched + len(views) >= max_results:
-        # Whole windows only: the cursor cannot point inside one, so show them all.
-        stop_reason = f"{max_results:,} matches shown (the most one search shows)"
+    if n_found >= room and (
+        n_found > len(views) or any(positions[p] > cursor.ends[p] for p in active)
+    ):
+        stop_reason = _limit_text(max_results)
+        positions.update(_resume(read, views, backward=True))
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     done = all(positions[p] <= cursor.ends[p] for p in active) and not stop_reason
-    if budget < len(active) and not done:  # not even one offset per partition left
-        stop_reason = f"the scan limit of {max_scanned:,} messages"
+    if budget < len(active) and not done and not stop_reason:
+        stop_reason = f"the scan limit of {max_scanned:,} messages"  # not one offset each left
     if not done and not stop_reason:
         if scanned >= max_scanned:
             stop_reason = f"the scan limit of {max_scanned:,} messages"
@@ -574,5 +638,5 @@ def _search_back_chunk(
         stopped=stop_reason,
         total_offsets=total,
         regex_timeouts=nxt.regex_timeouts,
-        unavailable=dict(state.errors) if state else {},
+        unavailable=dict(errors),
     )

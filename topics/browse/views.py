@@ -15,10 +15,12 @@ from django.views.decorators.http import require_GET
 
 from console.access import Capability, can, role_of
 from console.kafka.cluster import cluster_snapshot
+from console.kafka.errors import KafkaConsoleError, NotFound
 from console.messages.masking import rules_for
 from console.messages.schema_registry import registry_for
 from console.web import ConsoleRequest, cluster_view
 from topics.browse.forms import BrowseForm
+from topics.browse.highlight import Highlight
 from topics.browse.selectors import (
     Render,
     SearchCursor,
@@ -138,14 +140,18 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
 @cluster_view(Capability.READ_MESSAGES)
 def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
     """One chunk of a search: the matches, the progress, and (unless it is over) the element
-    that fetches the next chunk from where this one stopped."""
-    form = _form(request, topic)
-    if not form.is_valid():
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        return HttpResponse(f"Invalid search: {errors}", status=400, content_type="text/plain")
-    render = _render(request, topic, form)
-    flt = form.message_filter()
+    that fetches the next chunk from where this one stopped. An error ends the search with
+    its reason in the results and the progress panel (and a retry from the last position
+    when the cursor is known), so the page never keeps "searching…"."""
+    base = reverse("topics:messages_search", args=[request.cluster.name, topic])
+    cursor = None
     try:
+        form = _form(request, topic)
+        if not form.is_valid():
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            return _search_error(request, f"Invalid search: {errors}", status=400)
+        render = _render(request, topic, form)
+        flt = form.message_filter()
         if request.GET.get("pos") is not None:
             cursor = SearchCursor(
                 positions=parse_cursor(request.GET.get("pos", "")),
@@ -165,20 +171,25 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
                     cursor.positions = {p: min(o, top) for p, o in cursor.positions.items()}
                 else:
                     cursor.ends = {p: min(e, top) for p, e in cursor.ends.items()}
+        chunk = search_chunk(request.cluster, topic, cursor, flt, render)
     except SeekError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    chunk = search_chunk(request.cluster, topic, cursor, flt, render)
-    base = reverse("topics:messages_search", args=[request.cluster.name, topic])
+        return _search_error(request, str(exc), status=400)
+    except KafkaConsoleError as exc:
+        # The same chunk can be asked for again: the cursor is where the last one ended.
+        retry = f"{base}?{_query(form, **cursor.params())}" if cursor else request.get_full_path()
+        if isinstance(exc, NotFound):
+            return _search_error(request, str(exc), status=404)
+        return _search_error(request, str(exc), status=503, retry_url=retry)
     next_url = (
         f"{base}?{_query(form, **chunk.cursor.params())}"
         if not chunk.done and not chunk.stopped
         else ""
     )
-    resume = reverse("topics:messages", args=[request.cluster.name, topic])
+    # "Continue from here" starts a new search (counts and bounds afresh) at the cursor; it
+    # shows when a bound stopped the search, and after the Stop button (hidden till then).
+    fresh = {"scanned": "0", "elapsed": "0", "matched": "0"}
     continue_url = (
-        f"{base}?{_query(form, **{**chunk.cursor.params(), 'scanned': '0', 'elapsed': '0', 'matched': '0'})}"
-        if not chunk.done
-        else ""
+        f"{base}?{_query(form, **{**chunk.cursor.params(), **fresh})}" if not chunk.done else ""
     )
     return TemplateResponse(
         request,
@@ -187,10 +198,24 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
             "chunk": chunk,
             "next_url": next_url,
             "continue_url": continue_url,
-            "resume_page": resume,
             "hide_contents": False,
             "position": chunk.cursor.positions,
+            "backward": chunk.cursor.backward,
+            "hl": Highlight.for_condition(form.cleaned_data.get("condition")),
         },
+    )
+
+
+def _search_error(
+    request: ConsoleRequest, message: str, *, status: int, retry_url: str = ""
+) -> TemplateResponse:
+    """The search's end by an error: a row in the results and the progress panel (out of
+    band) say why; htmx swaps error statuses too (static/console/console.js)."""
+    return TemplateResponse(
+        request,
+        "topics/browse/_search_chunk.html",
+        {"error": message, "continue_url": retry_url},
+        status=status,
     )
 
 

@@ -44,3 +44,97 @@ def test_open_search_and_read_a_json_message(page, asgi_server, login, topic_fac
     row.locator("details summary").click()
     pretty = row.locator("details pre").inner_text()
     assert json.loads(pretty)["page"] == "/checkout"
+
+
+def test_search_at_the_result_limit_continues_and_marks_the_needle(
+    page, login, topic_factory, produce, tmp_path
+):
+    from tests.conftest import start_asgi_server
+
+    # A server of its own: the result limit is read from the environment at start.
+    proc, base = start_asgi_server(tmp_path, CONSOLE_SEARCH_MAX_RESULTS="5")
+    try:
+        t = topic_factory(partitions=3)
+        produce(
+            t,
+            [
+                {
+                    "value": f"<i>{'a Needle here' if i % 5 == 2 else 'nothing'}</i> #{i}".encode(),
+                    "partition": i % 3,
+                    "timestamp": 1_700_000_000_000 + i,
+                }
+                for i in range(60)
+            ],
+        )  # 12 matches
+        login(page, base, "operator")
+        page.goto(f"{base}/clusters/local/topics/{t}/messages/?mode=oldest&q=needle")
+        state, rows = page.locator("#search-state"), page.locator("#results tr.msg")
+        expect(state).to_have_attribute("data-state", "stopped", timeout=20_000)
+        expect(page.locator("#search-stop")).to_have_count(0)
+        expect(rows).to_have_count(5)
+        expect(page.locator("#search-progress")).to_contain_text("5 matches shown")
+        marks = page.locator("#results mark")
+        expect(marks).to_have_count(5)
+        assert set(marks.all_inner_texts()) == {"Needle"}
+        assert page.evaluate("document.querySelectorAll('#results i').length") == 0  # text
+        page.get_by_role("button", name="Continue from here").click()
+        expect(rows).to_have_count(10)
+        expect(state).to_have_attribute("data-state", "stopped")
+        page.get_by_role("button", name="Continue from here").click()
+        expect(state).to_have_attribute("data-state", "done")
+        expect(rows).to_have_count(12)
+        expect(page.locator("#search-stop")).to_have_count(0)
+        expect(page.get_by_role("button", name="Continue from here")).to_have_count(0)
+        shown = [
+            (r.get_attribute("data-partition"), r.get_attribute("data-offset")) for r in rows.all()
+        ]
+        assert len(set(shown)) == 12
+        # Newest first: the same twelve, newest first, five at a time.
+        page.goto(f"{base}/clusters/local/topics/{t}/messages/?mode=newest&q=needle")
+        expect(state).to_have_attribute("data-state", "stopped", timeout=20_000)
+        expect(rows.first).to_contain_text("#57")
+        for n in (10, 12):
+            page.get_by_role("button", name="Continue from here").click()
+            expect(rows).to_have_count(n)
+        expect(state).to_have_attribute("data-state", "done")
+        expect(page.locator("#search-stop")).to_have_count(0)
+        again = [
+            (r.get_attribute("data-partition"), r.get_attribute("data-offset")) for r in rows.all()
+        ]
+        assert sorted(again) == sorted(shown)
+    finally:
+        proc.stop()
+
+
+def test_stop_takes_the_button_away_and_continue_goes_on_from_there(
+    page, asgi_server, login, topic_factory, produce
+):
+    t = topic_factory(partitions=2)
+    # Values the regex backtracks on for a millisecond or so: 4,000 of them take
+    # a few one-second chunks (a chunk ends between batches of up to 2,000).
+    slow = b"a" * 14 + b"!"
+    produce(
+        t,
+        [{"value": b"a needle" if i % 101 == 0 else slow, "partition": i % 2} for i in range(4000)],
+    )  # 40 matches
+    login(page, asgi_server, "operator")
+    page.goto(
+        f"{asgi_server}/clusters/local/topics/{t}/messages/"
+        "?mode=oldest&kind=regex&q=needle%7C(a%7Caa)%2B%24"
+    )
+    state, rows = page.locator("#search-state"), page.locator("#results tr.msg")
+    expect(page.locator("#search-stop")).to_be_visible()
+    page.wait_for_function("Number(document.getElementById('scanned')?.textContent) > 0")
+    expect(page.locator("#search-continue")).to_be_hidden()
+    page.click("#search-stop")
+    expect(state).to_have_attribute("data-state", "stopped")
+    expect(page.locator("#search-stop")).to_have_count(0)
+    assert rows.count() < 40
+    page.get_by_role("button", name="Continue from here").click()
+    expect(state).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(page.locator("#search-stop")).to_have_count(0)
+    shown = [
+        (r.get_attribute("data-partition"), r.get_attribute("data-offset")) for r in rows.all()
+    ]
+    assert len(shown) == len(set(shown)) == 40
+    expect(page.locator("#results mark")).to_have_count(40)
