@@ -103,3 +103,24 @@ class LagSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"lag of {self.cluster} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ThroughputSample(models.Model):
+    """A topic's log-end offsets at one moment (topic "": the cluster's non-internal topics);
+    the throughput sampler writes one row per topic and one per cluster each round. The rate
+    between two rows is the difference of `produced` over the difference of `at`."""
+
+    at = models.DateTimeField(db_index=True)
+    cluster = models.CharField(max_length=64)
+    topic = models.CharField(max_length=255, blank=True)  # "": the cluster's total
+    end = models.BigIntegerField()  # sum of the partitions' log-end offsets
+    # Offsets added since this series began, summed from each round's non-negative increases
+    # per topic, so a topic deleted or recreated between rounds never makes the rate negative.
+    produced = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "topic", "at"])]
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.topic or '*'} {self.produced} at {self.at:%H:%M:%S}"

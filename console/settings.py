@@ -231,8 +231,17 @@ CONSOLE_SEARCH_CHUNK_S = env_float("CONSOLE_SEARCH_CHUNK_S", 1.0)
 # The lag sampler (Celery beat): how often, and how long samples are kept.
 CONSOLE_LAG_SAMPLE_S = env_float("CONSOLE_LAG_SAMPLE_S", 30.0)
 CONSOLE_LAG_HISTORY_HOURS = env_float("CONSOLE_LAG_HISTORY_HOURS", 24.0)
+# The throughput sampler (Celery beat): log-end offsets for messages in/s on the dashboard.
+CONSOLE_THROUGHPUT_SAMPLE_S = env_float("CONSOLE_THROUGHPUT_SAMPLE_S", 30.0)
+CONSOLE_THROUGHPUT_HISTORY_HOURS = env_float("CONSOLE_THROUGHPUT_HISTORY_HOURS", 24.0)
 CELERY_BEAT_SCHEDULE = {
     "lag-sample": {"task": "groups.lag_sample", "schedule": CONSOLE_LAG_SAMPLE_S},
+    # A round the worker could not start within one interval is dropped, not queued up.
+    "throughput-sample": {
+        "task": "console.throughput_sample",
+        "schedule": CONSOLE_THROUGHPUT_SAMPLE_S,
+        "options": {"expires": CONSOLE_THROUGHPUT_SAMPLE_S},
+    },
 }
 
 # --- Kafka

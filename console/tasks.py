@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
-from console.clusters import get_cluster
+from console.clusters import all_clusters, get_cluster
 from console.jobs import job_fail, job_finish, job_start
 from console.kafka.cluster import cluster_overview
+from console.kafka.errors import KafkaConsoleError
+from console.throughput import throughput_sample_record, throughput_samples_prune
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="console.cluster_probe")
@@ -35,3 +43,18 @@ def cluster_probe(*, job_id: str) -> None:
             "elapsed_s": round(overview.elapsed_s, 3),
         },
     )
+
+
+@shared_task(name="console.throughput_sample")
+def throughput_sample() -> int:
+    """Sample every cluster's log-end offsets (messages in/s); drop samples past the window."""
+    now = timezone.now()
+    written = 0
+    for cluster in all_clusters():
+        try:
+            written += throughput_sample_record(cluster=cluster, at=now)
+        except KafkaConsoleError as exc:
+            log.warning("throughput sampler: %s: %s", cluster.name, exc)
+    keep = dt.timedelta(hours=settings.CONSOLE_THROUGHPUT_HISTORY_HOURS)
+    throughput_samples_prune(before=now - keep)
+    return written

@@ -7,15 +7,21 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from console.access import Capability, require
 from console.clusters import all_clusters
+from console.dashboard import cluster_cards_get, cluster_dashboard_get, rate_chart_data
 from console.jobs import job_cancel, job_create, job_enqueue
-from console.kafka.cluster import broker_configs, cluster_overview, cluster_overviews
+from console.kafka.cluster import broker_configs
 from console.models import AuditEntry, Job
 from console.tasks import cluster_probe
 from console.web import ConsoleRequest, cluster_view, partial
+
+# Seconds between the self-refreshes of the dashboards (while the tab is visible).
+CLUSTERS_REFRESH_S = 15
+OVERVIEW_REFRESH_S = 10
 
 
 @require_GET
@@ -25,25 +31,33 @@ def home(request: ConsoleRequest) -> HttpResponse:
 
 @require_GET
 def cluster_list(request: ConsoleRequest) -> TemplateResponse:
-    """Every configured cluster's health, fetched in parallel within the request timeout."""
+    """A card per cluster: health fetched in parallel within the request timeout, and the
+    messages in/s of the throughput sampler."""
     require(request.user, Capability.VIEW)
-    overviews = cluster_overviews(all_clusters())
+    cards = cluster_cards_get(clusters=all_clusters())
     return TemplateResponse(
         request,
         partial(request, "console/cluster_list.html", "clusters"),
-        {"overviews": overviews},
+        {"cards": cards, "now": timezone.now(), "refresh_s": CLUSTERS_REFRESH_S},
     )
 
 
 @require_GET
 @cluster_view()
 def cluster_detail(request: ConsoleRequest) -> TemplateResponse:
-    """One cluster: health and its brokers (id, address, rack, controller, partitions led)."""
-    overview = cluster_overview(request.cluster)
+    """One cluster's dashboard: figures, messages in/s over the last hour, the worst lag,
+    recent operations (admins) and the brokers; the `overview` partial refreshes itself."""
+    dash = cluster_dashboard_get(cluster=request.cluster, user=request.user)
     return TemplateResponse(
         request,
-        partial(request, "console/cluster_detail.html", "brokers"),
-        {"overview": overview, "cluster": request.cluster},
+        partial(request, "console/cluster_detail.html", "overview"),
+        {
+            "dash": dash,
+            "overview": dash.overview,
+            "cluster": request.cluster,
+            "chart": rate_chart_data(dash),
+            "refresh_s": OVERVIEW_REFRESH_S,
+        },
     )
 
 

@@ -11,6 +11,7 @@ attributes, JSON and Python code. Counts use django.contrib.humanize's `intcomma
     {{ job.created_at|utc }}                  2026-11-25 19:55:14 UTC
     {{ job.created_at|age }}                  3 min ago        (title: the UTC time)
     {{ 12.34|rate }}                          12.3
+    {{ c.name|wbr }}                          log.<wbr>retention.<wbr>ms (breaks at the dots)
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import math
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -238,3 +240,13 @@ def age(value):
 @register.filter
 def rate(value):
     return _titled(human_rate(value), value)
+
+
+@register.filter
+def wbr(value):
+    """The text, escaped, with a line-break opportunity after each . _ - / and :, so long
+    dotted names (configs, topics, groups) wrap at their parts rather than mid-word."""
+    text = escape("" if value is None else value)
+    for sep in "._-/:":
+        text = text.replace(sep, sep + "<wbr>")
+    return mark_safe(text)  # noqa: S308 - escaped above; only <wbr> added

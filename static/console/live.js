@@ -4,6 +4,7 @@
 // The inline script in <head> applies a stored choice before the first paint.
 (() => {
   const ORDER = ["system", "light", "dark"];
+  const ICONS = { system: "◐", light: "☀", dark: "☾" };
   const current = () => {
     try { return localStorage.getItem("theme") || "system"; } catch (e) { return "system"; }
   };
@@ -16,7 +17,7 @@
     const button = document.getElementById("theme-toggle");
     if (button) {
       const next = ORDER[(ORDER.indexOf(theme) + 1) % ORDER.length];
-      button.textContent = `Theme: ${theme}`;
+      button.textContent = `${ICONS[theme]} ${theme[0].toUpperCase()}${theme.slice(1)}`;
       button.title = `Colour theme: ${theme === "system" ? "follows your system" : theme}; click for ${next}`;
     }
     document.dispatchEvent(new CustomEvent("console:themechange", { detail: { theme } }));

@@ -7,7 +7,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.django_db(tran
 
 def test_login_and_see_the_brokers(page, asgi_server, login, kafka):
     login(page, asgi_server, "viewer")
-    assert page.locator('tr[data-cluster="local"]').inner_text().count("reachable") == 1
+    assert page.locator('article[data-cluster="local"]').inner_text().count("reachable") == 1
     page.click('a[href="/clusters/local/"]')
     row = page.locator('#broker-table tr[data-broker="1"]')
     row.wait_for()

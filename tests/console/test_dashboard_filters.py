@@ -154,3 +154,8 @@ def test_time_filters_render_time_elements():
 
 def test_intcomma_is_installed():
     assert render("{{ n|intcomma }}", n=1234567) == "1,234,567"
+
+
+def test_wbr_breaks_long_names_at_their_parts_and_escapes():
+    assert render("{{ n|wbr }}", n="log.retention.ms") == "log.<wbr>retention.<wbr>ms"
+    assert render("{{ n|wbr }}", n="<a>_b") == "&lt;a&gt;_<wbr>b"

@@ -54,8 +54,8 @@ bootstrap_servers = "{scram_kafka.sasl_bootstrap_servers}"
     try:
         c = client_for("admin")
         html = c.get(reverse("console:clusters")).content.decode()
-        good = html.split('data-cluster="scram"')[1].split("</tr>")[0]
-        bad = html.split('data-cluster="wrongpw"')[1].split("</tr>")[0]
+        good = html.split('data-cluster="scram"')[1].split("</article>")[0]
+        bad = html.split('data-cluster="wrongpw"')[1].split("</article>")[0]
         assert "reachable" in good and "unreachable" not in good
         assert "authentication failed" in bad.lower()
         detail = c.get(reverse("console:cluster", args=["wrongpw"])).content.decode()
@@ -112,8 +112,8 @@ def test_tls_cluster_with_its_ca_and_a_wrong_ca(tls_kafka, client_for, tmp_path)
     reset_clusters(load_clusters(environ=env, file=""))
     try:
         html = client_for("viewer").get(reverse("console:clusters")).content.decode()
-        good = html.split('data-cluster="tls"')[1].split("</tr>")[0]
-        bad = html.split('data-cluster="wrongca"')[1].split("</tr>")[0]
+        good = html.split('data-cluster="tls"')[1].split("</article>")[0]
+        bad = html.split('data-cluster="wrongca"')[1].split("</article>")[0]
         assert "reachable" in good and "unreachable" not in good
         assert "TLS handshake failed" in bad
     finally:

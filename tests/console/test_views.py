@@ -22,12 +22,12 @@ def test_clusters_page_shows_the_real_cluster(kafka, client_for, topic):
     assert kafka.bootstrap_servers in html
 
 
-def test_clusters_fragment_for_htmx_is_only_the_table(kafka, client_for):
+def test_clusters_fragment_for_htmx_is_only_the_cards(kafka, client_for):
     r = client_for("viewer").get(reverse("console:clusters"), HTTP_HX_REQUEST="true")
     html = r.content.decode()
     assert r.status_code == 200
     assert "<html" not in html
-    assert "<table" in html and 'data-cluster="local"' in html
+    assert 'class="cluster-card' in html and 'data-cluster="local"' in html
 
 
 def test_brokers_page_lists_broker_with_address_and_controller(kafka, client_for):

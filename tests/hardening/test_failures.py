@@ -60,8 +60,8 @@ def test_frozen_broker_is_bounded_and_does_not_slow_another_cluster(kafka, make_
         # the clusters page shows both: the healthy one reachable, the frozen one not
         elapsed, r = timed_get(s, f"{base}/clusters/")
         assert elapsed < 3 + 2
-        frozen_row = r.text.split('data-cluster="frozen"')[1].split("</tr>")[0]
-        local_row = r.text.split('data-cluster="local"')[1].split("</tr>")[0]
+        frozen_row = r.text.split('data-cluster="frozen"')[1].split("</article>")[0]
+        local_row = r.text.split('data-cluster="local"')[1].split("</article>")[0]
         assert "unreachable" in frozen_row and "unreachable" not in local_row
         # thawed, it recovers without restarting the console
         frozen.resume_node(1)

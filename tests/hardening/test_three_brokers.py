@@ -58,7 +58,8 @@ def test_broker_down_then_cluster_down_then_back(kafka3, topic_factory, produce,
         return "offline" in row and html
 
     wait_until(broker_offline, 40, "stopped broker 2 never showed offline")
-    row = c.get(clusters_url).content.decode().split('data-cluster="triple"')[1].split("</tr>")[0]
+    card = c.get(clusters_url).content.decode().split('data-cluster="triple"')[1]
+    row = card.split("</article>")[0]
     assert "(1 offline)" in row
     topics = c.get(topics_url).content.decode()
     topic_row = topics.split(f'data-topic="{name}"')[1].split("</tr>")[0]
@@ -83,6 +84,6 @@ def test_broker_down_then_cluster_down_then_back(kafka3, topic_factory, produce,
 
     def recovered():
         html = c.get(brokers_url).content.decode()
-        return "offline" not in html and 'data-broker="3"' in html
+        return '<span class="bad">offline</span>' not in html and 'data-broker="3"' in html
 
     wait_until(recovered, 90, "the console never saw the cluster recover")
