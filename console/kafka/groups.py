@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import (
@@ -259,6 +260,89 @@ def records_peek(
                 c.pause([TopicPartition(t, p) for t, p in done])
     for tp in todo:
         out[tp] = None if tp in unfinished else tuple(got[tp])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FirstUnread:
+    """The first record at or after a start offset (what a consumer positioned there reads
+    next). `offset` None: nothing but transaction markers up to the partition's end."""
+
+    offset: int | None
+    timestamp: dt.datetime | None  # None when there is no record, or it carries no timestamp
+
+
+# Wanted starts this close behind the read position are reached by reading on; farther
+# ones by a seek (one fetch round trip).
+SEEK_GAP = 500
+
+
+def _when(msg) -> dt.datetime | None:
+    kind, ms = msg.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE or ms < 0:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def first_unread(
+    cluster: Connection, starts: Iterable[tuple[Partition, int]], *, max_seconds: float
+) -> dict[tuple[Partition, int], FirstUnread]:
+    """For each (partition, start offset), the first record at or after the start: the oldest
+    record a consumer committed at `start` has not read yet, and its timestamp.
+
+    One short-lived read_uncommitted consumer reads every partition, within `max_seconds`
+    (at most the request timeout). Several starts on one partition (groups at different
+    offsets) are taken in order: reading on to a near one, seeking to a far one. A start
+    that was not answered in time is missing from the result.
+    """
+    wanted: dict[Partition, list[int]] = {}
+    for tp, start in starts:
+        wanted.setdefault(tp, []).append(max(0, int(start)))
+    for tp in wanted:
+        wanted[tp] = sorted(set(wanted[tp]))
+    out: dict[tuple[Partition, int], FirstUnread] = {}
+    if not wanted:
+        return out
+    deadline = time.monotonic() + min(max_seconds, timeout())
+    floor = {tp: offsets[0] for tp, offsets in wanted.items()}  # older offsets are stale
+    # One record per wanted start: keep fetches and librdkafka's prefetch small.
+    small = {
+        "max.partition.fetch.bytes": 16 * 1024,
+        "fetch.max.bytes": 1024 * 1024,
+        "queued.max.messages.kbytes": 1024,
+    }
+    with consumer(cluster, **small) as c:
+        c.assign([TopicPartition(t, p, offsets[0]) for (t, p), offsets in wanted.items()])
+        while wanted and (left := deadline - time.monotonic()) > 0:
+            for msg in c.consume(num_messages=500, timeout=min(0.1, left)):
+                tp = (msg.topic(), msg.partition())
+                pending = wanted.get(tp)
+                if not pending:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        # Read to the end: only markers (or nothing) from each start on.
+                        for start in pending:
+                            out[(tp, start)] = FirstUnread(None, None)
+                        pending.clear()
+                    continue
+                offset = msg.offset()
+                if offset < floor[tp]:
+                    continue
+                while pending and pending[0] <= offset:
+                    out[(tp, pending.pop(0))] = FirstUnread(offset, _when(msg))
+                if pending and pending[0] > offset + 1 + SEEK_GAP:
+                    try:
+                        c.seek(TopicPartition(tp[0], tp[1], pending[0]))
+                        floor[tp] = pending[0]
+                    except KafkaException:
+                        pass  # not fetching yet: read on instead, slower but as right
+            done = [tp for tp, pending in wanted.items() if not pending]
+            if done:
+                c.pause([TopicPartition(t, p) for t, p in done])
+                for tp in done:
+                    del wanted[tp]
     return out
 
 
