@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The system packages the test suite needs: Debian's chromium (driven by Playwright, no
 # browser download), redis-server, and PostgreSQL's server (tools/postgres runs a throwaway
-# one for CI). Installs what is missing when run as root.
+# one for CI); kcat is the reference of bench/search.py. Installs what is missing when run
+# as root.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v kcat >/dev/null || missing+=(kcat)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null ||
   missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
