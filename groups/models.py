@@ -12,6 +12,9 @@ class LagSample(models.Model):
     committed = models.BigIntegerField()  # sum of committed offsets (for the consume rate)
     end = models.BigIntegerField()  # sum of log-end offsets (for the produce rate)
     no_commit = models.IntegerField(default=0)  # partitions without a committed offset
+    # The most behind partition's time lag (now - timestamp of its oldest unread record), ms;
+    # 0 when caught up, null when no lagging partition's record was read.
+    time_lag_ms = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["cluster", "group", "topic", "at"])]

@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -18,6 +19,7 @@ from console.kafka.groups import (
     GroupListing,
     Member,
     committed_offsets,
+    first_unread,
     group_descriptions,
     group_listings,
     records_peek,
@@ -26,7 +28,9 @@ from console.kafka.offsets import Watermarks, last_stable_offsets, watermarks
 from groups.models import LagSample
 
 PER_PAGE = 50
-SORTS = ("group", "lag", "state", "members")
+SORTS = ("group", "state", "lag", "time_lag")
+# Sorts whose natural order is largest first (desc=1 turns them round).
+LARGEST_FIRST = ("lag", "time_lag")
 # Lag this small (before the last stable offset) is read to tell records from transaction
 # markers and aborted records.
 MARKER_CHECK_MAX = 16
@@ -36,6 +40,12 @@ PEEK_PARTITIONS_MAX = 64
 PEEK_SECONDS = 2.0
 # An open transaction older than this is a warning, not just an explanation.
 OPEN_TRANSACTION_WARN = dt.timedelta(minutes=1)
+# Time lag reads one record per lagging partition: a page reads at most this many, within
+# this many seconds, with one consumer; the sampler, every group of a cluster, more.
+TIME_LAG_READS = 200
+TIME_LAG_SECONDS = 1.5
+SAMPLER_TIME_LAG_READS = 5000
+SAMPLER_TIME_LAG_SECONDS = 8.0
 
 
 # --- lag -----------------------------------------------------------------------------
@@ -62,6 +72,13 @@ class LagRow:
     # read_uncommitted consumer receives them); None when not read.
     markers: int | None = None
     aborted: int | None = None
+    # How far behind in time: now - timestamp of the oldest unread record (the first record
+    # at or after the committed offset), in ms; 0 when caught up. None with no commit, or
+    # when that record was not read (time_lag_note says why).
+    time_lag_ms: int | None = None
+    time_lag_note: str = ""
+    unread_offset: int | None = None
+    unread_at: dt.datetime | None = None
 
     @property
     def lag(self) -> int | None:
@@ -123,6 +140,10 @@ class TopicLag:
     lag: int = 0
     no_commit: int = 0
     partitions: int = 0
+    time_lag_ms: int | None = None  # the most behind partition's, over those read
+    time_lag_unknown: int = 0  # partitions with lag whose time lag was not read
+    time_lag_note: str = ""  # why (the first such partition's reason)
+    estimate: str = ""  # catching up, in words (from the sampler's history)
 
 
 @dataclass
@@ -150,8 +171,32 @@ class GroupLag:
     def pending(self) -> int:
         return sum(r.pending for r in self.rows)
 
+    @property
+    def time_lag_ms(self) -> int | None:
+        """The most behind partition's time lag, over those read."""
+        return _max(t.time_lag_ms for t in self.topics.values())
 
-def _lag_rows(committed: dict, description: GroupDescription | None, marks: dict) -> list[LagRow]:
+    @property
+    def time_lag_unknown(self) -> int:
+        return sum(t.time_lag_unknown for t in self.topics.values())
+
+    @property
+    def time_lag_note(self) -> str:
+        return next((t.time_lag_note for t in self.topics.values() if t.time_lag_note), "")
+
+    @property
+    def max_lag(self) -> int:
+        """The largest partition lag (the per-partition bars are drawn against it)."""
+        return max((r.lag or 0 for r in self.rows), default=0)
+
+
+def _max(values) -> int | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def lag_rows(committed: dict, description: GroupDescription | None, marks: dict) -> list[LagRow]:
+    """One row per partition the group committed on or is assigned (watermarks from `marks`)."""
     parts = set(committed)
     if description is not None:
         for m in description.members:
@@ -180,6 +225,11 @@ def _summarise(rows: list[LagRow]) -> GroupLag:
         t.partitions += 1
         t.lag += r.lag or 0
         t.no_commit += r.committed is None
+        if r.time_lag_ms is not None:
+            t.time_lag_ms = _max([t.time_lag_ms, r.time_lag_ms])
+        elif r.lag:
+            t.time_lag_unknown += 1
+            t.time_lag_note = t.time_lag_note or r.time_lag_note
     return lag
 
 
@@ -189,21 +239,25 @@ def group_lag_get(
     group_id: str,
     description: GroupDescription | None = None,
     check_markers: bool = True,
+    time_lag: bool = True,
 ) -> GroupLag:
     """Per partition committed, log-end and lag (end - committed, as Kafka's tool prints it),
     with partitions that have no commit kept apart, never counted as lag 0. `check_markers`
-    explains lag that is not records to read: open transactions, markers, aborted records."""
+    explains lag that is not records to read: open transactions, markers, aborted records;
+    `time_lag` reads how old the oldest unread record of each lagging partition is."""
     if description is None:
         found = group_descriptions(cluster, [group_id])[group_id]
         description = found if isinstance(found, GroupDescription) else None
     committed = committed_offsets(cluster, [group_id])[group_id]
     if isinstance(committed, KafkaConsoleError):
         raise committed
-    rows = _lag_rows(committed, description, {})
+    rows = lag_rows(committed, description, {})
     marks = watermarks(cluster, [(r.topic, r.partition) for r in rows])
-    rows = _lag_rows(committed, description, marks)
+    rows = lag_rows(committed, description, marks)
     if check_markers:
         rows = _explain_lag(cluster, rows)
+    if time_lag:
+        rows = with_time_lag(cluster, {group_id: rows})[group_id]
     return _summarise(rows)
 
 
@@ -274,6 +328,82 @@ def _explain_lag(cluster: Cluster, rows: list[LagRow]) -> list[LagRow]:
     return out
 
 
+# --- time lag ------------------------------------------------------------------------
+
+
+def with_time_lag(
+    cluster: Cluster,
+    lags: dict[str, list[LagRow]],
+    *,
+    max_reads: int = TIME_LAG_READS,
+    max_seconds: float = TIME_LAG_SECONDS,
+) -> dict[str, list[LagRow]]:
+    """The rows of each group with their time lag: now - timestamp of the first record at or
+    after the committed offset (0 when caught up, None with no commit).
+
+    One short-lived consumer reads the first unread record of every lagging partition of all
+    the groups, at most `max_reads` of them within `max_seconds`: each group-topic's most
+    lagging partition first, so every group gets its likely worst one before any gets a
+    second. A partition not read keeps None and a note saying why."""
+    order = []
+    for gid, rows in lags.items():
+        rank: dict[str, int] = {}
+        for i, r in sorted(enumerate(rows), key=lambda x: -(x[1].lag or 0)):
+            if r.lag and not r.caught_up:
+                rank[r.topic] = rank.get(r.topic, -1) + 1
+                order.append((rank[r.topic], -r.lag, gid, i))
+    order.sort()
+    wanted: dict[tuple[str, int, int], None] = {}  # (topic, partition, start), in order
+    for _rank, _lag, gid, i in order:
+        r = lags[gid][i]
+        key = (r.topic, r.partition, max(r.committed, r.low or 0))
+        if key not in wanted and len(wanted) >= max_reads:
+            break
+        wanted[key] = None
+    got: dict = {}
+    failure = ""
+    if wanted:
+        try:
+            got = first_unread(
+                cluster, [((t, p), start) for t, p, start in wanted], max_seconds=max_seconds
+            )
+        except KafkaConsoleError as exc:
+            failure = f"not read: {exc}"
+    now = timezone.now()
+    out = {}
+    for gid, rows in lags.items():
+        out[gid] = [_time_lag(r, wanted, got, now, failure, max_reads, max_seconds) for r in rows]
+    return out
+
+
+def _time_lag(r: LagRow, wanted, got, now, failure, max_reads, max_seconds) -> LagRow:
+    if r.lag is None:
+        return replace(r, time_lag_ms=None, time_lag_note="no committed offset")
+    if not r.lag or r.caught_up:
+        return replace(r, time_lag_ms=0, time_lag_note="caught up")
+    key = (r.topic, r.partition, max(r.committed, r.low or 0))
+    found = got.get(((r.topic, r.partition), key[2]))
+    if key not in wanted:
+        note = f"not read: a page reads the oldest unread record of at most {max_reads} partitions"
+        return replace(r, time_lag_ms=None, time_lag_note=note)
+    if found is None:
+        note = failure or f"not read: no record arrived within {max_seconds:g} s"
+        return replace(r, time_lag_ms=None, time_lag_note=note)
+    if found.offset is None:
+        return replace(r, time_lag_ms=0, time_lag_note="caught up: only transaction markers left")
+    if found.timestamp is None:
+        note = f"the record at offset {found.offset} carries no timestamp"
+        return replace(r, time_lag_ms=None, time_lag_note=note, unread_offset=found.offset)
+    ms = max(0, round((now - found.timestamp).total_seconds() * 1000))
+    return replace(
+        r,
+        time_lag_ms=ms,
+        time_lag_note="",
+        unread_offset=found.offset,
+        unread_at=found.timestamp,
+    )
+
+
 # --- list ----------------------------------------------------------------------------
 
 
@@ -286,6 +416,10 @@ class GroupRow:
     no_commit: int
     growing: bool
     error: str = ""
+    topic_lags: tuple[TopicLag, ...] = ()  # per topic: lag, and time lag (max)
+    time_lag_ms: int | None = None  # the group's most behind partition
+    time_lag_unknown: int = 0
+    time_lag_note: str = ""
 
     @property
     def group_id(self) -> str:
@@ -303,9 +437,18 @@ class GroupPage:
     sampled_at: dt.datetime | None  # age of the figures used to sort by lag
     states: dict[str, int]
 
+    @property
+    def descending(self) -> bool:
+        """Rows go from the largest value of the sort column down (lag sorts start there)."""
+        return (self.sort in LARGEST_FIRST) != self.desc
 
-def latest_samples(cluster: Cluster) -> tuple[dt.datetime | None, dict[str, int]]:
-    """The lag sampler's latest run for the cluster: when, and each group's total lag."""
+
+def latest_samples(
+    cluster: Cluster, *, figure: str = "lag"
+) -> tuple[dt.datetime | None, dict[str, int]]:
+    """The lag sampler's latest run for the cluster: when, and each group's total lag
+    (`figure="lag"`) or its largest time lag in ms (`"time_lag"`; groups whose time lag
+    was not read are left out)."""
     last = (
         LagSample.objects.filter(cluster=cluster.name)
         .order_by("-at")
@@ -314,12 +457,15 @@ def latest_samples(cluster: Cluster) -> tuple[dt.datetime | None, dict[str, int]
     )
     if last is None:
         return None, {}
-    totals: dict[str, int] = {}
-    for group, lag in LagSample.objects.filter(cluster=cluster.name, at=last).values_list(
-        "group", "lag"
-    ):
-        totals[group] = totals.get(group, 0) + lag
-    return last, totals
+    out: dict[str, int] = {}
+    rows = LagSample.objects.filter(cluster=cluster.name, at=last)
+    if figure == "time_lag":
+        for group, ms in rows.filter(time_lag_ms__isnull=False).values_list("group", "time_lag_ms"):
+            out[group] = max(out.get(group, 0), ms)
+        return last, out
+    for group, lag in rows.values_list("group", "lag"):
+        out[group] = out.get(group, 0) + lag
+    return last, out
 
 
 def growing_groups(cluster: Cluster, group_ids: list[str], runs: int = 3) -> set[str]:
@@ -370,9 +516,11 @@ def group_list_for(
         if (not q or q in g.group_id.lower()) and (not state or g.state == state)
     ]
     sort = sort if sort in SORTS else "group"
-    sampled_at, sampled = latest_samples(cluster) if sort == "lag" else (None, {})
+    sampled_at, sampled = (
+        latest_samples(cluster, figure=sort) if sort in LARGEST_FIRST else (None, {})
+    )
     shown.sort(key=lambda g: g.group_id)
-    if sort == "lag":
+    if sort in LARGEST_FIRST:
         shown.sort(key=lambda g: sampled.get(g.group_id, -1), reverse=not desc)
     elif sort == "state":
         shown.sort(key=lambda g: g.state, reverse=desc)
@@ -391,18 +539,22 @@ def group_list_for(
                 parts.update(m.assignment)
     marks = watermarks(cluster, parts)
     growing = growing_groups(cluster, ids)
+    by_group = {
+        g.group_id: lag_rows(committed[g.group_id], descriptions.get(g.group_id), marks)
+        for g in page_groups
+        if not isinstance(committed.get(g.group_id), KafkaConsoleError | None)
+        and not isinstance(descriptions.get(g.group_id), KafkaConsoleError)
+    }
+    by_group = with_time_lag(cluster, by_group)
     rows = []
     for g in page_groups:
-        d = descriptions.get(g.group_id)
-        c = committed.get(g.group_id)
-        if isinstance(c, KafkaConsoleError) or isinstance(d, KafkaConsoleError):
-            rows.append(
-                GroupRow(
-                    g, None, (), None, 0, False, str(c if isinstance(c, KafkaConsoleError) else d)
-                )
-            )
+        if g.group_id not in by_group:
+            d, c = descriptions.get(g.group_id), committed.get(g.group_id)
+            error = c if isinstance(c, KafkaConsoleError) else d
+            rows.append(GroupRow(g, None, (), None, 0, False, str(error or "no answer")))
             continue
-        lag = _summarise(_lag_rows(c, d, marks))
+        d = descriptions.get(g.group_id)
+        lag = _summarise(by_group[g.group_id])
         rows.append(
             GroupRow(
                 listing=g,
@@ -411,9 +563,45 @@ def group_list_for(
                 lag=lag.total if lag.rows else None,
                 no_commit=lag.no_commit,
                 growing=g.group_id in growing,
+                topic_lags=tuple(lag.topics[t] for t in sorted(lag.topics)),
+                time_lag_ms=lag.time_lag_ms,
+                time_lag_unknown=lag.time_lag_unknown,
+                time_lag_note=lag.time_lag_note,
             )
         )
     return GroupPage(rows, len(shown), page, pages, sort, desc, sampled_at, states)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConsumer:
+    group_id: str
+    lag: TopicLag
+
+
+def topic_consumers_for(*, cluster: Cluster, topic: str) -> list[TopicConsumer]:
+    """The groups with committed offsets on a topic, with their lag and time lag on it: one
+    OffsetFetch round for all groups, one describe and one ListOffsets batch for the readers,
+    one short read for the time lags."""
+    ids = [g.group_id for g in group_listings(cluster)]
+    committed = {
+        gid: {tp: off for tp, off in c.items() if tp[0] == topic}
+        for gid, c in committed_offsets(cluster, ids).items()
+        if isinstance(c, dict)
+    }
+    readers = sorted(gid for gid, c in committed.items() if c)
+    descriptions = group_descriptions(cluster, readers)
+    parts = {tp for gid in readers for tp in committed[gid]}
+    for d in descriptions.values():
+        if isinstance(d, GroupDescription):
+            parts.update(tp for m in d.members for tp in m.assignment if tp[0] == topic)
+    marks = watermarks(cluster, parts)
+    by_group = {}
+    for gid in readers:
+        d = descriptions.get(gid)
+        rows = lag_rows(committed[gid], d if isinstance(d, GroupDescription) else None, marks)
+        by_group[gid] = [r for r in rows if r.topic == topic]
+    by_group = with_time_lag(cluster, by_group)
+    return [TopicConsumer(gid, _summarise(rows).topics[topic]) for gid, rows in by_group.items()]
 
 
 # --- one group -----------------------------------------------------------------------
@@ -445,12 +633,14 @@ def group_detail_get(*, cluster: Cluster, group_id: str) -> GroupDetail:
         raise NotFound(f"No consumer group {group_id!r} on {cluster.name}.")
     snap = cluster_snapshot(cluster)
     per_topic = {t.name: t.partition_count for t in snap.topics if t.name in lag.topics}
-    history = lag_history(cluster=cluster, group_id=group_id)
+    history = lag_history(cluster=cluster, group_id=group_id, hours=1)
     estimates = {
         t: catch_up_estimate(samples, lag.topics[t].lag)
         for t, samples in history.items()
         if t in lag.topics
     }
+    for t, estimate in estimates.items():
+        lag.topics[t].estimate = estimate
     return GroupDetail(
         description,
         lag,
@@ -661,14 +851,139 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def sparkline(samples: list[LagSample], width: int = 240, height: int = 48) -> str:
-    """SVG polyline points for a lag series (the template draws it)."""
-    if len(samples) < 2:
-        return ""
-    t0 = samples[0].at.timestamp()
-    span = max(1.0, samples[-1].at.timestamp() - t0)
-    top = max(1, max(s.lag for s in samples))
-    return " ".join(
-        f"{(s.at.timestamp() - t0) / span * width:.1f},{height - s.lag / top * (height - 4) - 2:.1f}"
-        for s in samples
+# --- lag history (charts) ------------------------------------------------------------
+
+# The time ranges the group page offers, in hours; the first is the default.
+HISTORY_RANGES = {"1h": 1, "6h": 6, "24h": 24}
+# More samples than this in the range are shown as the highest of each run of k samples.
+HISTORY_POINTS_MAX = 240
+# Topics drawn in one chart (charts.js has four colours); all of them are in the table.
+CHART_SERIES_MAX = 4
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    at: dt.datetime
+    lag: tuple[int | None, ...]  # per topic, in LagHistory.topics order; None: no sample
+    time_lag_ms: tuple[int | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LagHistory:
+    span: str  # a key of HISTORY_RANGES
+    since: dt.datetime
+    until: dt.datetime
+    sample_s: float  # the sampler's interval
+    topics: tuple[str, ...]  # largest latest lag first
+    points: tuple[HistoryPoint, ...]  # oldest first
+    per_point: int  # samples behind each point (the highest of them is shown)
+    samples: int  # sampler runs in the range
+
+    @property
+    def hours(self) -> int:
+        return HISTORY_RANGES[self.span]
+
+    @property
+    def start(self) -> dt.datetime:
+        """Where the charts begin: the range's start, or the first sample when the sampler
+        has been running for less than the range (a line squeezed into the last minute of
+        an hour shows nothing)."""
+        return max(self.since, self.points[0].at) if self.points else self.since
+
+    @property
+    def charted(self) -> tuple[str, ...]:
+        return self.topics[:CHART_SERIES_MAX]
+
+    @property
+    def not_charted(self) -> tuple[str, ...]:
+        return self.topics[CHART_SERIES_MAX:]
+
+    @property
+    def has_time_lag(self) -> bool:
+        return any(v is not None for p in self.points for v in p.time_lag_ms)
+
+    @property
+    def rows(self) -> list[tuple[HistoryPoint, list[tuple[int | None, int | None]]]]:
+        """Newest first, each point's (lag, time lag) per topic: the charts' numbers."""
+        return [(p, list(zip(p.lag, p.time_lag_ms, strict=True))) for p in reversed(self.points)]
+
+    def _x(self) -> tuple[list[int], list[int | None]]:
+        """Epoch seconds of the points, with a gap (None index) where the sampler missed
+        runs, so the line breaks instead of bridging the hole."""
+        xs: list[int] = []
+        index: list[int | None] = []
+        gap = 3 * self.sample_s * self.per_point
+        for i, p in enumerate(self.points):
+            t = int(p.at.timestamp())
+            if xs and t - xs[-1] > gap:
+                xs.append(xs[-1] + int(self.sample_s * self.per_point))
+                index.append(None)
+            xs.append(t)
+            index.append(i)
+        return xs, index
+
+    def _chart(self, unit: str, values, scale: float = 1) -> dict:
+        xs, index = self._x()
+        series = []
+        for k, topic in enumerate(self.charted):
+            column = []
+            for i in index:
+                v = None if i is None else values(self.points[i])[k]
+                column.append(None if v is None else (v / scale if scale != 1 else v))
+            series.append({"label": topic, "values": column})
+        return {
+            "unit": unit,
+            "from": int(self.start.timestamp()),
+            "to": int(self.until.timestamp()),
+            "x": xs,
+            "series": series,
+        }
+
+    def lag_chart(self) -> dict:
+        """Lag in messages per topic, as charts.js draws it (json_script)."""
+        return self._chart("messages", lambda p: p.lag)
+
+    def time_lag_chart(self) -> dict:
+        """Time lag per topic, in s, min or h (whichever reads best at its largest value)."""
+        top = max((v or 0 for p in self.points for v in p.time_lag_ms), default=0)
+        unit, scale = ("h", 3_600_000) if top >= 7_200_000 else ("s", 1000)
+        if unit == "s" and top >= 120_000:
+            unit, scale = "min", 60_000
+        return self._chart(unit, lambda p: p.time_lag_ms, scale)
+
+
+def lag_history_get(*, cluster: Cluster, group_id: str, span: str = "1h") -> LagHistory:
+    """The sampler's lag and time lag of a group per topic over a time range (from the
+    database: it survives restarts), at most HISTORY_POINTS_MAX points per topic."""
+    span = span if span in HISTORY_RANGES else next(iter(HISTORY_RANGES))
+    until = timezone.now()
+    since = until - dt.timedelta(hours=HISTORY_RANGES[span])
+    by_at: dict[dt.datetime, dict[str, tuple[int, int | None]]] = {}
+    latest: dict[str, int] = {}
+    for at, topic, lag, ms in LagSample.objects.filter(
+        cluster=cluster.name, group=group_id, at__gte=since
+    ).values_list("at", "topic", "lag", "time_lag_ms"):
+        by_at.setdefault(at, {})[topic] = (lag, ms)
+        latest[topic] = lag  # ordered by time: the last one wins
+    topics = tuple(sorted(latest, key=lambda t: (-latest[t], t)))
+    ats = sorted(by_at)
+    per_point = max(1, math.ceil(len(ats) / HISTORY_POINTS_MAX))
+    points = []
+    for start in range(0, len(ats), per_point):
+        chunk = ats[start : start + per_point]
+        lags, times = [], []
+        for t in topics:
+            got = [by_at[at][t] for at in chunk if t in by_at[at]]
+            lags.append(_max(g[0] for g in got))
+            times.append(_max(g[1] for g in got))
+        points.append(HistoryPoint(chunk[-1], tuple(lags), tuple(times)))
+    return LagHistory(
+        span=span,
+        since=since,
+        until=until,
+        sample_s=float(settings.CONSOLE_LAG_SAMPLE_S),
+        topics=topics,
+        points=tuple(points),
+        per_point=per_point,
+        samples=len(ats),
     )

@@ -14,9 +14,15 @@ from console.clusters import all_clusters
 from console.jobs import job_cluster, job_fail, job_finish, job_progress, job_start
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.groups import committed_offsets, group_listings
-from console.kafka.offsets import Watermarks, watermarks
+from console.kafka.offsets import watermarks
 from console.monitoring import lag_snapshot_save
 from groups.models import LagSample
+from groups.selectors import (
+    SAMPLER_TIME_LAG_READS,
+    SAMPLER_TIME_LAG_SECONDS,
+    lag_rows,
+    with_time_lag,
+)
 from groups.services import group_offsets_reset as reset_service
 from groups.services import parse_offsets
 
@@ -47,7 +53,8 @@ def group_offsets_reset(*, job_id: str) -> None:
 
 @shared_task(name="groups.lag_sample")
 def lag_sample() -> int:
-    """Record every group's lag per topic on every cluster; drop samples past the window."""
+    """Record every group's lag and time lag per topic on every cluster; drop samples past
+    the window. Sorting the group list by either needs no Kafka read per request."""
     now = timezone.now()
     written = 0
     for cluster in all_clusters():
@@ -60,31 +67,39 @@ def lag_sample() -> int:
             log.warning("lag sampler: %s: %s", cluster.name, exc)
             continue
         lag_snapshot_save(cluster=cluster, committed=committed, marks=marks, at=now)
+        rows = {
+            gid: [r for r in lag_rows(offsets, None, marks) if r.end is not None]
+            for gid, offsets in committed.items()
+            if isinstance(offsets, dict)
+        }
+        # One bounded read for the whole cluster; a topic none of whose lagging partitions
+        # was read gets no time lag (null), never a made-up 0.
+        rows = with_time_lag(
+            cluster, rows, max_reads=SAMPLER_TIME_LAG_READS, max_seconds=SAMPLER_TIME_LAG_SECONDS
+        )
         samples = []
-        for gid, offsets in committed.items():
-            if not isinstance(offsets, dict):
-                continue
-            per_topic: dict[str, list[int]] = {}
-            for (topic, p), off in offsets.items():
-                mark = marks.get((topic, p))
-                if not isinstance(mark, Watermarks):
-                    continue
-                t = per_topic.setdefault(topic, [0, 0, 0])
-                t[0] += max(0, mark.high - off)
-                t[1] += off
-                t[2] += mark.high
-            samples += [
-                LagSample(
-                    at=now,
-                    cluster=cluster.name,
-                    group=gid,
-                    topic=topic,
-                    lag=lag,
-                    committed=c,
-                    end=e,
+        for gid, group_rows in rows.items():
+            per_topic: dict[str, LagSample] = {}
+            for r in group_rows:
+                s = per_topic.setdefault(
+                    r.topic,
+                    LagSample(
+                        at=now,
+                        cluster=cluster.name,
+                        group=gid,
+                        topic=r.topic,
+                        lag=0,
+                        committed=0,
+                        end=0,
+                        time_lag_ms=None,
+                    ),
                 )
-                for topic, (lag, c, e) in per_topic.items()
-            ]
+                s.lag += r.lag or 0
+                s.committed += r.committed or 0
+                s.end += r.end or 0
+                if r.time_lag_ms is not None:
+                    s.time_lag_ms = max(s.time_lag_ms or 0, r.time_lag_ms)
+            samples += per_topic.values()
         LagSample.objects.bulk_create(samples, batch_size=1000)
         written += len(samples)
     keep = dt.timedelta(hours=settings.CONSOLE_LAG_HISTORY_HOURS)

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console.access import Capability
 from console.jobs import job_create, job_enqueue
 from console.kafka.errors import InvalidRequest
-from console.kafka.groups import STATES, committed_offsets, group_listings
+from console.kafka.groups import STATES
 from console.models import AuditEntry
 from console.web import ConsoleRequest, cluster_view, partial
 from groups import services
 from groups.forms import GroupDeleteForm, ResetForm
 from groups.selectors import (
+    HISTORY_RANGES,
     SORTS,
+    GroupPage,
     group_detail_get,
-    group_lag_get,
     group_list_for,
-    sparkline,
+    lag_history_get,
+    topic_consumers_for,
 )
 from groups.services import ResetSpec, parse_offsets
 from groups.tasks import group_offsets_reset
@@ -34,10 +38,15 @@ def _int(value, default: int) -> int:
         return default
 
 
+# Live pages refresh themselves this often (htmx polling, paused while hidden or typing).
+REFRESH_S = 10
+
+
 @require_GET
 @cluster_view()
 def group_list(request: ConsoleRequest) -> TemplateResponse:
-    """Groups with state, protocol, members, topics and lag; search, state filter, sort, pages."""
+    """Groups with state, protocol, members, topics, lag and time lag; search, state filter,
+    sort by header, pages; the rows refresh themselves (the ``rows`` partial)."""
     q = request.GET.get("q", "").strip()[:255]
     state = request.GET.get("state", "")
     state = state if state in STATES else ""
@@ -53,31 +62,78 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
     return TemplateResponse(
         request,
         partial(request, "groups/group_list.html", "rows"),
-        {"cluster": request.cluster, "page": page, "q": q, "state": state, "states": STATES},
+        {
+            "cluster": request.cluster,
+            "page": page,
+            "q": q,
+            "state": state,
+            "states": STATES,
+            "sort_links": _sort_links(request, page),
+            "page_links": _page_links(request, page),
+            "updated_at": timezone.now(),
+            "refresh_s": REFRESH_S,
+        },
     )
+
+
+def _query(request: ConsoleRequest, **changes) -> str:
+    """The current query with `changes` (None drops a key): links keep search and filter."""
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return "?" + params.urlencode()
+
+
+def _sort_links(request: ConsoleRequest, page: GroupPage) -> dict[str, str]:
+    """Per sortable column, the link a click on its header follows: that sort, or the
+    current one turned round."""
+    return {
+        name: _query(
+            request, sort=name, desc="1" if name == page.sort and not page.desc else None, page=None
+        )
+        for name in SORTS
+    }
+
+
+def _page_links(request: ConsoleRequest, page: GroupPage) -> dict[str, str]:
+    return {
+        "previous": _query(request, page=str(page.page - 1)) if page.page > 1 else "",
+        "next": _query(request, page=str(page.page + 1)) if page.page < page.pages else "",
+    }
 
 
 @require_GET
 @cluster_view()
 def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
-    """Lag per partition with its owner, members, diagnostics and lag history."""
-    detail = group_detail_get(cluster=request.cluster, group_id=group)
-    charts = {t: sparkline(s) for t, s in detail.history.items()}
-    resets = AuditEntry.objects.filter(
-        cluster=request.cluster.name, action="group.reset", target=group, outcome="ok"
-    )[:5]
-    return TemplateResponse(
-        request,
-        partial(request, "groups/group_detail.html", "lag"),
-        {
-            "cluster": request.cluster,
-            "group": group,
-            "detail": detail,
-            "charts": charts,
-            "resets": resets,
-            "form": ResetForm(initial={"target": "earliest"}),
-        },
-    )
+    """Lag and time lag per partition with its owner, members, diagnostics and lag history.
+
+    htmx polls two partials: ``lag`` (Kafka's figures, every REFRESH_S) and ``history`` (the
+    sampler's, from the database, as often as it samples)."""
+    span = request.GET.get("range", "")
+    span = span if span in HISTORY_RANGES else next(iter(HISTORY_RANGES))
+    context = {
+        "cluster": request.cluster,
+        "group": group,
+        "ranges": HISTORY_RANGES,
+        "updated_at": timezone.now(),
+        "refresh_s": REFRESH_S,
+        "sample_s": settings.CONSOLE_LAG_SAMPLE_S,
+        "history_hours": settings.CONSOLE_LAG_HISTORY_HOURS,
+    }
+    if request.htmx.target == "history":
+        context["history"] = lag_history_get(cluster=request.cluster, group_id=group, span=span)
+        return TemplateResponse(request, "groups/group_detail.html#history", context)
+    context["detail"] = group_detail_get(cluster=request.cluster, group_id=group)
+    if not request.htmx:
+        context["history"] = lag_history_get(cluster=request.cluster, group_id=group, span=span)
+        context["resets"] = AuditEntry.objects.filter(
+            cluster=request.cluster.name, action="group.reset", target=group, outcome="ok"
+        )[:5]
+        context["form"] = ResetForm(initial={"target": "earliest"})
+    return TemplateResponse(request, partial(request, "groups/group_detail.html", "lag"), context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -211,19 +267,8 @@ def group_delete(request: ConsoleRequest, group: str) -> HttpResponse:
 @require_GET
 @cluster_view()
 def groups_for_topic(request: ConsoleRequest, topic: str) -> TemplateResponse:
-    """The groups that have committed offsets on a topic, with their lag on it."""
-    ids = [g.group_id for g in group_listings(request.cluster)]
-    committed = committed_offsets(request.cluster, ids)
-    readers = sorted(
-        g for g, c in committed.items() if isinstance(c, dict) and any(t == topic for t, _ in c)
-    )
-    rows = []
-    for gid in readers:
-        lag = group_lag_get(cluster=request.cluster, group_id=gid, check_markers=False)
-        t = lag.topics.get(topic)
-        rows.append(
-            {"group": gid, "lag": t.lag if t else None, "no_commit": t.no_commit if t else 0}
-        )
+    """The groups that have committed offsets on a topic, with their lag and time lag on it."""
+    rows = topic_consumers_for(cluster=request.cluster, topic=topic)
     return TemplateResponse(
         request,
         partial(request, "groups/for_topic.html", "rows"),
