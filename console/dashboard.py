@@ -70,6 +70,7 @@ class ClusterDashboard:
     since: dt.datetime
     until: dt.datetime
     sample_s: float
+    lag_sample_s: float
     lag_at: dt.datetime | None  # the lag sampler's newest round (None: it never ran)
     worst_lag: list[GroupLag]
     operations: list[AuditEntry] | None  # None: the role may not read the audit log
@@ -129,6 +130,7 @@ def cluster_dashboard_get(*, cluster: Cluster, user) -> ClusterDashboard:
         since=since,
         until=until,
         sample_s=sample_s,
+        lag_sample_s=settings.CONSOLE_LAG_SAMPLE_S,
         lag_at=lag_at,
         worst_lag=worst,
         operations=operations,

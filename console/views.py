@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -38,7 +39,12 @@ def cluster_list(request: ConsoleRequest) -> TemplateResponse:
     return TemplateResponse(
         request,
         partial(request, "console/cluster_list.html", "clusters"),
-        {"cards": cards, "now": timezone.now(), "refresh_s": CLUSTERS_REFRESH_S},
+        {
+            "cards": cards,
+            "now": timezone.now(),
+            "refresh_s": CLUSTERS_REFRESH_S,
+            "sample_s": settings.CONSOLE_THROUGHPUT_SAMPLE_S,
+        },
     )
 
 
