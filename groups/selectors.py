@@ -392,7 +392,7 @@ def _time_lag(r: LagRow, wanted, got, now, failure, max_reads, max_seconds) -> L
     if found.offset is None:
         return replace(r, time_lag_ms=0, time_lag_note="caught up: only transaction markers left")
     if found.timestamp is None:
-        note = f"the record at offset {found.offset} carries no timestamp"
+        note = f"the record at offset {found.offset:,} carries no timestamp"
         return replace(r, time_lag_ms=None, time_lag_note=note, unread_offset=found.offset)
     ms = max(0, round((now - found.timestamp).total_seconds() * 1000))
     return replace(
@@ -712,7 +712,7 @@ def _empty_with_lag(d: GroupDescription, lag: GroupLag) -> list[Diagnosis]:
     return [
         Diagnosis(
             "warn",
-            f"The group is Empty (no consumer is running) and has lag {lag.total}: nothing "
+            f"The group is Empty (no consumer is running) and has lag {lag.total:,}: nothing "
             "reads these partitions until a consumer of this group starts.",
         )
     ]
@@ -723,8 +723,8 @@ def _below_log_start(lag: GroupLag) -> list[Diagnosis]:
     return [
         Diagnosis(
             "warn",
-            f"{r.topic}[{r.partition}]: committed offset {r.committed} is below the log "
-            f"start {r.low}: records {r.committed}–{r.low - 1} were deleted (retention) "
+            f"{r.topic}[{r.partition}]: committed offset {r.committed:,} is below the log "
+            f"start {r.low:,}: records {r.committed:,}–{r.low - 1:,} were deleted (retention) "
             "before this group read them; on restart the consumer jumps per its "
             "auto.offset.reset.",
         )
@@ -755,7 +755,7 @@ def _transactions(lag: GroupLag) -> list[Diagnosis]:
         out.append(
             Diagnosis(
                 "info",
-                f"{lag.markers} offset(s) of lag are transaction markers, not records: each "
+                f"{lag.markers:,} offset(s) of lag are transaction markers, not records: each "
                 "commit or abort takes an offset that no consumer ever receives. Kafka's "
                 "tool still counts them as lag.",
             )
@@ -764,7 +764,7 @@ def _transactions(lag: GroupLag) -> list[Diagnosis]:
         out.append(
             Diagnosis(
                 "info",
-                f"{lag.aborted} offset(s) of lag are records of aborted transactions: a "
+                f"{lag.aborted:,} offset(s) of lag are records of aborted transactions: a "
                 "read_committed consumer skips them, a read_uncommitted one still receives "
                 "them. Kafka's tool counts them as lag.",
             )
@@ -781,7 +781,7 @@ def _growing_lag(history: dict[str, list[LagSample]]) -> list[Diagnosis]:
             out.append(
                 Diagnosis(
                     "warn",
-                    f"Lag on {topic} grew from {last3[0].lag} to {last3[2].lag} over the last 3 "
+                    f"Lag on {topic} grew from {last3[0].lag:,} to {last3[2].lag:,} over the last 3 "
                     "samples: producers write faster than this group reads.",
                 )
             )
@@ -797,14 +797,14 @@ def _open_transactions(rows: list[LagRow]) -> Diagnosis:
         if r.open_since:
             age = timesince(r.open_since, timezone.now()).replace("\xa0", " ")
             when = f", open since {timezone.localtime(r.open_since):%Y-%m-%d %H:%M:%S %Z} ({age})"
-        shown.append(f"{r.topic}[{r.partition}]: {r.pending} from offset {r.stable}{when}")
+        shown.append(f"{r.topic}[{r.partition}]: {r.pending:,} from offset {r.stable:,}{when}")
     more = f" and {len(rows) - 3} more partition(s)" if len(rows) > 3 else ""
     oldest = rows[0].open_since
     old = oldest is not None and timezone.now() - oldest > OPEN_TRANSACTION_WARN
     return Diagnosis(
         "warn" if old else "info",
         (
-            f"{sum(r.pending for r in rows)} offset(s) of lag are pending in an open transaction "
+            f"{sum(r.pending for r in rows):,} offset(s) of lag are pending in an open transaction "
             f"({'; '.join(shown)}{more}): a read_committed consumer receives nothing past a "
             "partition's last stable offset until the producer commits the transaction (its "
             "records then arrive) or aborts it (they are skipped). Kafka's tool counts them as "
