@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 
 from console.clusters import Cluster
+from console.kafka import fetch
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import ScanState, scan
@@ -39,6 +40,7 @@ from console.kafka.types import Message, TopicInfo
 from console.messages.decoding import Decoded, decode_with
 from console.messages.filters import MessageFilter
 from console.messages.masking import mask_view
+from console.messages.needles import needles_for
 from console.messages.presenters import MessageView, present
 
 MODES = ("newest", "oldest", "offset", "timestamp")
@@ -372,6 +374,14 @@ def search_start(
     return SearchCursor(positions=starts, ends={p: topo.marks[p].high for p in starts})
 
 
+def _needles(flt: MessageFilter, render: Render):
+    """Bytes the raw-batch search tests before decoding (console.kafka.fetch); none when
+    masking applies, since a masked user's filter runs on the masked text."""
+    if render.mask_rules:
+        return None
+    return needles_for(flt, value_mode=render.value_mode, registry=render.registry)
+
+
 def _bytes_prefilter(flt: MessageFilter):
     pfs = [c.prefilter() for c in flt.conditions]
     pfs = [f for f in pfs if f is not None]
@@ -478,8 +488,14 @@ def search_chunk(
     n_found = 0
     state = None
     deadline = t0 + min(chunk_s, time_left)
-    for batch, state in scan(  # noqa: B007 - the last state is used below
-        cluster, topic, ranges, deadline=deadline, max_records=budget, prefilter=prefilter
+    for batch, state in fetch.scan(  # noqa: B007 - the last state is used below
+        cluster,
+        topic,
+        ranges,
+        deadline=deadline,
+        max_records=budget,
+        prefilter=prefilter,
+        needles=_needles(flt, render),
     ):
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
@@ -588,8 +604,13 @@ def _search_back_chunk(
     found: dict[int, list[MessageView]] = {p: [] for p in ranges}
     state = None
     deadline = t0 + min(chunk_s, max(0.0, max_seconds - cursor.elapsed_s))
-    for batch, state in scan(  # noqa: B007 - the last state is used below
-        cluster, topic, ranges, deadline=deadline, prefilter=prefilter
+    for batch, state in fetch.scan(  # noqa: B007 - the last state is used below
+        cluster,
+        topic,
+        ranges,
+        deadline=deadline,
+        prefilter=prefilter,
+        needles=_needles(flt, render),
     ):
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
