@@ -340,3 +340,19 @@ def test_scram_and_tls_clusters_use_the_fast_path(secure_kafka, listener, monkey
         )
     ranges = _ranges(cluster, topic)
     assert len(compare(cluster, topic, ranges, _filter(*FILTERS[0]), monkeypatch)) > 50
+
+
+@pytest.mark.kafka3
+def test_partitions_led_by_several_brokers_are_fetched_from_each(
+    kafka3, topic_factory, monkeypatch
+):
+    topic = topic_factory(partitions=6, replication=2, bootstrap=kafka3.bootstrap_servers)
+    md = AdminClient({"bootstrap.servers": kafka3.bootstrap_servers}).list_topics(topic, timeout=10)
+    assert len({p.leader for p in md.topics[topic].partitions.values()}) > 1
+    p = Producer({"bootstrap.servers": kafka3.bootstrap_servers, "linger.ms": 20})
+    for i, r in enumerate(_records(600)):
+        p.produce(topic, partition=i % 6, **r)
+    assert p.flush(30) == 0
+    cluster = get_cluster("triple")
+    ranges = _ranges(cluster, topic, range(6))
+    assert len(compare(cluster, topic, ranges, _filter(*FILTERS[0]), monkeypatch)) > 100
