@@ -69,9 +69,17 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     audit = models.ForeignKey(AuditEntry, null=True, blank=True, on_delete=models.SET_NULL)
+    # The worker process running it ("worker@host pid 123"), how many times a worker took it
+    # up (a redelivered task counts again), and that worker's last sign of life: a job whose
+    # worker stopped beating is failed by the reaper (console.jobs_reap) instead of showing
+    # "running" until the broker redelivers its task, an hour later.
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="console_job_state_hb")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.state})"

@@ -234,7 +234,18 @@ CONSOLE_LAG_HISTORY_HOURS = env_float("CONSOLE_LAG_HISTORY_HOURS", 24.0)
 # The throughput sampler (Celery beat): log-end offsets for messages in/s on the dashboard.
 CONSOLE_THROUGHPUT_SAMPLE_S = env_float("CONSOLE_THROUGHPUT_SAMPLE_S", 30.0)
 CONSOLE_THROUGHPUT_HISTORY_HOURS = env_float("CONSOLE_THROUGHPUT_HISTORY_HOURS", 24.0)
+# Job liveness: each worker process marks its running jobs alive every CONSOLE_JOB_HEARTBEAT_S;
+# the reaper (Celery beat, every CONSOLE_JOB_REAP_S) fails a running job not marked for
+# CONSOLE_JOB_STALE_S (its worker was killed or lost its host), so none stays "running".
+CONSOLE_JOB_HEARTBEAT_S = env_float("CONSOLE_JOB_HEARTBEAT_S", 10.0)
+CONSOLE_JOB_STALE_S = env_float("CONSOLE_JOB_STALE_S", 60.0)
+CONSOLE_JOB_REAP_S = env_float("CONSOLE_JOB_REAP_S", 30.0)
 CELERY_BEAT_SCHEDULE = {
+    "jobs-reap": {
+        "task": "console.jobs_reap",
+        "schedule": CONSOLE_JOB_REAP_S,
+        "options": {"expires": CONSOLE_JOB_REAP_S},
+    },
     "lag-sample": {"task": "groups.lag_sample", "schedule": CONSOLE_LAG_SAMPLE_S},
     # A round the worker could not start within one interval is dropped, not queued up.
     "throughput-sample": {

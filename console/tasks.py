@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from console.clusters import all_clusters, get_cluster
-from console.jobs import job_fail, job_finish, job_start
+from console.jobs import job_fail, job_finish, job_start, jobs_reap
 from console.kafka.cluster import cluster_overview
 from console.kafka.errors import KafkaConsoleError
 from console.throughput import throughput_sample_record, throughput_samples_prune
@@ -58,3 +58,9 @@ def throughput_sample() -> int:
     keep = dt.timedelta(hours=settings.CONSOLE_THROUGHPUT_HISTORY_HOURS)
     throughput_samples_prune(before=now - keep)
     return written
+
+
+@shared_task(name="console.jobs_reap")
+def jobs_reap_task() -> int:
+    """Fail the running jobs whose worker process died (see console.jobs.jobs_reap)."""
+    return len(jobs_reap())
