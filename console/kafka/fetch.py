@@ -309,7 +309,7 @@ class _Conn:
 # --- record batches -----------------------------------------------------------------------
 
 _BATCH_HEAD = struct.Struct(">qi")  # base offset, batch length
-_BATCH_REST = struct.Struct(">hiqqqhii")  # from attributes (byte 21) to the record count
+_BATCH = struct.Struct(">qiiBIhiqqqhii")  # the whole v2 batch header (61 bytes)
 _ATTR_CODEC, _ATTR_LOG_APPEND, _ATTR_TXN, _ATTR_CONTROL = 0x07, 0x08, 0x10, 0x20
 _HEADER = 61
 
@@ -425,6 +425,15 @@ def _hits(buf, probe: Probe, s0: int, s1: int) -> list[int]:
     return out
 
 
+def _many_batches(blob: bytes | None) -> bool:
+    """Whether `blob` holds many small batches (judged by its first one)."""
+    return (
+        bool(blob)
+        and len(blob) > 12
+        and len(blob) > 64 * (12 + _BATCH_HEAD.unpack_from(blob, 0)[1])
+    )
+
+
 @dataclass
 class _Part:
     """One partition's progress in a response: messages out, records scanned."""
@@ -433,6 +442,7 @@ class _Part:
     scanned: int
     position: int
     done: bool
+    partial: int = 0  # bytes of a first batch that did not come whole (0: none)
 
 
 class _Reader:
@@ -473,20 +483,34 @@ class _Reader:
         `budget` records scanned."""
         part = _Part([], 0, position, False)
         folded_blob = None
+        blob_hits: list[int] | None = None  # the first probe's hits in uncompressed batches
+        hp = 0
         aborting: set[int] = set()
         aborted = sorted(aborted)
         ai = 0
         i, n = 0, len(blob)
         while i + _HEADER <= n:
-            base, blen = _BATCH_HEAD.unpack_from(blob, i)
+            (
+                base,
+                blen,
+                _leader_epoch,
+                magic,
+                _crc,
+                attrs,
+                last_delta,
+                base_ts,
+                max_ts,
+                pid,
+                _epoch,
+                _seq,
+                count,
+            ) = _BATCH.unpack_from(blob, i)
             stop = i + 12 + blen
-            if stop > n:
-                break  # a partial batch: fetched again next time
-            if blob[i + 16] != 2:
-                raise _Unsupported(f"record format v{blob[i + 16]} (before Kafka 0.11)")
-            attrs, last_delta, base_ts, max_ts, pid, _epoch, _seq, count = _BATCH_REST.unpack_from(
-                blob, i + 21
-            )
+            if stop > n:  # a partial batch: fetched again next time
+                part.partial = 12 + blen if i == 0 else 0
+                break
+            if magic != 2:
+                raise _Unsupported(f"record format v{magic} (before Kafka 0.11)")
             start = i + _HEADER
             i = stop
             last = base + last_delta
@@ -518,37 +542,41 @@ class _Reader:
                     raise _Unsupported(f"no library for compression codec {codec}") from None
                 s0, s1 = 0, len(data)
                 folded = data.lower() if self.folds else None
+                may = None  # not known yet
             else:
-                if self.folds and folded_blob is None:
-                    folded_blob = blob.lower()
+                if blob_hits is None:
+                    # Uncompressed batches are searched in one go, whatever their number:
+                    # a batch is a candidate when one of these hits falls inside it.
+                    if self.folds:
+                        folded_blob = blob.lower()
+                    blob_hits = _hits(folded_blob if self.first.fold else blob, self.first, 0, n)
                 data, folded, s0, s1 = blob, folded_blob, start, stop
+                nh = len(blob_hits)
+                while hp < nh and blob_hits[hp] < start:
+                    hp += 1
+                may = hp < nh and blob_hits[hp] < stop
             log_append = max_ts if attrs & _ATTR_LOG_APPEND else None
             whole = base >= part.position and last < end and count <= budget - part.scanned
             if whole:
                 part.scanned += count
                 part.position = min(last + 1, end)
-                if not self._may_match(data, folded, s0, s1):
-                    continue
-                self._candidates(partition, data, folded, s0, s1, base, base_ts, log_append, part)
-            else:
-                if self._edge(
-                    partition,
-                    data,
-                    folded,
-                    s0,
-                    s1,
-                    base,
-                    last,
-                    base_ts,
-                    log_append,
-                    end,
-                    budget,
-                    part,
-                ):
-                    return part
+                if may is None:
+                    may = self._may_match(data, folded, s0, s1)
+                elif may and self.rest:
+                    may = self._rest_ok(data, folded, s0, s1)
+                if may:
+                    self._candidates(
+                        partition, data, folded, s0, s1, base, base_ts, log_append, part
+                    )
+            elif self._edge(
+                partition, data, folded, s0, s1, base, last, base_ts, log_append, end, budget, part
+            ):
+                return part
             if part.position >= end:
                 part.done = True
                 return part
+        if 0 < n < _HEADER:
+            part.partial = 2 * PARTITION_MAX_BYTES  # its size is unknown: ask for more room
         return part
 
     def _may_match(self, data, folded, s0: int, s1: int) -> bool:
@@ -776,7 +804,9 @@ class _FastScan:
                     for pd in t.partitions:
                         data[pd.partition_index] = pd
                 # Next offsets from the batch headers alone, and the next request sent at
-                # once: the broker reads and sends while this process searches.
+                # once: the broker reads and sends while this process searches. Not when
+                # the batches are many and small: walking their headers twice costs more.
+                pipelined = not any(_many_batches(pd.records) for pd in data.values())
                 nxt: dict[int, int] = {}
                 for p, off in asked.items():
                     pd = data.get(p)
@@ -794,11 +824,15 @@ class _FastScan:
                         continue
                     if pd.error_code:
                         raise _Unsupported(f"fetch error {pd.error_code} on partition {p}")
-                    new, partial = self.reader.next_offset(pd.records or b"", off)
-                    self.want_bytes[p] = partial
-                    if new < self.ends[p]:
-                        nxt[p] = new
-                self._send(leader, nxt)
+                    if pipelined:
+                        new, partial = self.reader.next_offset(pd.records or b"", off)
+                        self.want_bytes[p] = partial
+                        if new < self.ends[p]:
+                            nxt[p] = new
+                if pipelined:
+                    self._send(leader, nxt)
+                else:
+                    leader.in_flight = None
                 for p in asked:
                     pd = data[p]
                     if pd.error_code or p in state.finished:
@@ -817,13 +851,24 @@ class _FastScan:
                     )
                     state.scanned += part.scanned
                     state.positions[p] = part.position
+                    if not pipelined:
+                        self.want_bytes[p] = part.partial
                     if part.done or part.position >= self.ends[p]:
                         state.positions[p] = self.ends[p]
                         state.finished.add(p)
                     yield part.out
                     if state.scanned >= max_records or time.monotonic() >= self.deadline:
                         return
-                if leader.in_flight:
+                if not pipelined:
+                    self._send(
+                        leader,
+                        {
+                            p: state.positions[p]
+                            for p in leader.partitions
+                            if p not in state.finished
+                        },
+                    )
+                elif leader.in_flight:
                     # Batches are re-fetched from the first one not taken (a batch cut by the
                     # budget, or partial), so the request in flight must match the positions.
                     for p, off in leader.in_flight.items():

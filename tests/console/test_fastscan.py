@@ -140,13 +140,29 @@ def test_every_codec_finds_what_the_consumer_finds(kafka, topic_factory, codec, 
     compare(cluster, topic, ranges, flt, monkeypatch, max_records=401)
 
 
-def test_responses_smaller_than_a_batch_still_read_every_record(kafka, topic_factory, monkeypatch):
+@pytest.mark.parametrize(
+    ("producer", "max_bytes", "partition_max_bytes"),
+    [
+        ({"compression.type": "lz4"}, 300, 200),  # every batch larger than the limits
+        # Many one-record batches per response (read without pipelining), cut at its end.
+        ({"linger.ms": 0, "batch.num.messages": 1}, 40_000, 30_000),
+    ],
+)
+def test_responses_cut_anywhere_still_read_every_record(
+    kafka, topic_factory, monkeypatch, producer, max_bytes, partition_max_bytes
+):
     topic = topic_factory()
-    _produce(kafka.bootstrap_servers, topic, _records(600), **{"compression.type": "lz4"})
+    _produce(kafka.bootstrap_servers, topic, _records(600), **producer)
     cluster = get_cluster("local")
-    monkeypatch.setattr(fetch, "MAX_BYTES", 300)
-    monkeypatch.setattr(fetch, "PARTITION_MAX_BYTES", 200)
+    monkeypatch.setattr(fetch, "MAX_BYTES", max_bytes)
+    monkeypatch.setattr(fetch, "PARTITION_MAX_BYTES", partition_max_bytes)
+    many = fetch._many_batches
+    seen = []
+    monkeypatch.setattr(fetch, "_many_batches", lambda blob: seen.append(many(blob)) or seen[-1])
     compare(cluster, topic, _ranges(cluster, topic), _filter(*FILTERS[0]), monkeypatch)
+    compare(
+        cluster, topic, _ranges(cluster, topic), _filter(*FILTERS[0]), monkeypatch, max_records=77
+    )
 
 
 def test_transactions_aborted_records_are_never_found(kafka, topic_factory, monkeypatch):
