@@ -11,13 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - after Django is se
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from console.routing import websocket_urlpatterns  # noqa: E402
+from console.routing import guarded, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        # The guard first: a path with control characters is closed before any session
+        # lookup; a path no route matches is closed by the routes' own fallback.
+        "websocket": guarded(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

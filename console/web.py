@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,10 @@ from django_htmx.middleware import HtmxDetails
 
 from console.access import Capability, CapabilityDenied, require
 from console.clusters import Cluster, get_cluster
+
+# Kafka's own rule for every topic (org.apache.kafka.common.internals.Topic): no other name
+# can exist, so the cluster is not asked about one (librdkafka may even refuse to send it).
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 
 class ConsoleRequest(HttpRequest):
@@ -23,7 +28,8 @@ class ConsoleRequest(HttpRequest):
 def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
     """Resolve the ``cluster`` URL argument to ``request.cluster`` and check the role.
 
-    An unknown cluster is a 404; a missing role a 403 that names the role needed.
+    An unknown cluster is a 404, and so is a ``topic`` argument no Kafka topic can be named;
+    a missing role a 403 that names the role needed.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -32,6 +38,12 @@ def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
             found = get_cluster(cluster)
             if found is None:
                 raise Http404(f"No cluster named {cluster!r} is configured.")
+            topic = kwargs.get("topic")
+            if topic is not None and (not TOPIC_NAME.fullmatch(topic) or topic in (".", "..")):
+                raise Http404(
+                    f"No topic can be named {topic[:300]!r}: Kafka topic names are 1 to 249 "
+                    "letters, digits, '.', '_' and '-'."
+                )
             try:
                 require(request.user, capability)
             except CapabilityDenied as exc:

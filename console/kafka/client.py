@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -85,6 +86,10 @@ def translate(
     prefix = f"{what}: " if what else ""
     if isinstance(err, concurrent.futures.TimeoutError | TimeoutError):
         return ClusterUnavailable(f"{prefix}no answer from the cluster within {timeout():g} s")
+    if isinstance(err, ValueError | TypeError):
+        # The client library refuses an argument before any request is sent: a NUL byte or a
+        # lone surrogate in a topic name, a value of the wrong type. Input, not the cluster.
+        return InvalidRequest(f"{prefix}the Kafka client refused the input: {err}")
     if not isinstance(err, KafkaError):
         return KafkaConsoleError(f"{prefix}{err}")
     code = err.code()
@@ -123,6 +128,88 @@ def check_client_config(props: dict[str, str]) -> str:
     except (TypeError, ValueError) as exc:
         return str(exc)
     return ""
+
+
+# Kafka's protocol writes names (topics, group ids, config values) with an int16 length:
+# librdkafka sends a longer one anyway, the broker drops the connection, and every request
+# sharing it fails for seconds (a 100 KB group id made all pages "cluster unreachable").
+MAX_STRING_BYTES = 32767
+# Where the library's request objects (NewTopic, ConfigResource, ConfigEntry, ...) keep them.
+REQUEST_FIELDS = (
+    "name",
+    "topic",
+    "group_id",
+    "value",
+    "config",
+    "set_config_dict",
+    "incremental_configs",
+)
+
+
+def _too_long(value: Any, depth: int = 0) -> int:
+    """The byte length of the first string in `value` Kafka's protocol cannot carry, or 0."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_BYTES // 4:
+            size = len(value.encode(errors="surrogatepass"))
+            return size if size > MAX_STRING_BYTES else 0
+        return 0
+    if depth > 6:
+        return 0
+    if isinstance(value, dict):
+        items: Any = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = value
+    elif type(value).__module__.startswith(("confluent_kafka", "cimpl")):
+        items = [getattr(value, a, None) for a in REQUEST_FIELDS]
+    else:  # ints, None, bytes, callbacks: nothing the protocol writes as a name
+        return 0
+    return next((n for v in items if (n := _too_long(v, depth + 1))), 0)
+
+
+class Guarded:
+    """A client whose calls raise InvalidRequest, not ValueError or TypeError, for an argument
+    the library refuses (e.g. a topic name with a NUL byte), whichever module calls it; with
+    `names`, also for a string longer than Kafka's protocol carries (admin requests)."""
+
+    __slots__ = ("_client", "_names")
+
+    def __init__(self, client: Any, *, names: bool = False) -> None:
+        self._client = client
+        self._names = names
+
+    # The client's own protocol too: len(producer) is its queue, `with` closes it.
+    def __len__(self) -> int:
+        return len(self._client)
+
+    def __bool__(self) -> bool:
+        return bool(self._client)
+
+    def __enter__(self) -> Guarded:
+        self._client.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._client.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._names and (size := _too_long([args, kwargs])):
+                raise InvalidRequest(
+                    f"the Kafka client refused the input: a name or value of {size} bytes "
+                    f"(Kafka takes at most {MAX_STRING_BYTES})"
+                )
+            try:
+                return attr(*args, **kwargs)
+            except (ValueError, TypeError) as exc:
+                log.warning("Kafka client %s() refused its arguments: %r", name, exc)
+                raise translate(exc) from exc
+
+        return call
 
 
 _admins: dict[str, AdminClient] = {}
@@ -175,7 +262,7 @@ def admin_for(cluster: Connection) -> AdminClient:
             _admins[cluster.name] = client
     client.poll(0)  # serve error callbacks so they never pile up
     metrics.using(cluster.name)  # the waits that follow are this cluster's (for /metrics)
-    return client
+    return cast("AdminClient", Guarded(client, names=True))
 
 
 def forget_clients() -> None:
@@ -235,7 +322,7 @@ def consumer(cluster: Connection, **overrides: Any) -> Iterator[Consumer]:
     except KafkaException as exc:
         raise translate(exc, what="creating a consumer") from None
     try:
-        yield c
+        yield cast("Consumer", Guarded(c))
     finally:
         c.close()
 
@@ -249,6 +336,6 @@ def producer(cluster: Connection, **overrides: Any) -> Producer:
     }
     conf.update(overrides)
     try:
-        return Producer(conf)
+        return cast("Producer", Guarded(Producer(conf)))
     except KafkaException as exc:
         raise translate(exc, what="creating a producer") from None
