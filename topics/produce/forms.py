@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -11,6 +12,25 @@ from console.generators import TemplateError, check_template
 from console.kafka.produce import COMPRESSIONS
 
 HEADER_ROWS = 5
+
+
+def _not_json(token: str) -> None:
+    raise ValueError(
+        f"{token} is not a JSON value (JSON has no NaN or Infinity). "
+        f'Write null, a number, or the string "{token}"'
+    )
+
+
+def json_strict(text: str) -> Any:
+    """`text` parsed as standard JSON (RFC 8259); ValueError with the reason otherwise.
+
+    Python's json module also reads NaN, Infinity and -Infinity, which other JSON readers
+    (Java's Jackson, JavaScript's JSON.parse) reject: a consumer would choke on them.
+    """
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("it is nested too deeply (arrays or objects inside each other)") from None
 
 
 class ProduceForm(forms.Form):
@@ -52,7 +72,7 @@ class ProduceForm(forms.Form):
         value = data.get("value", "")
         if data.get("value_format") == "json" and value:
             try:
-                json.loads(value)
+                json_strict(value)
             except ValueError as exc:
                 self.add_error("value", f"Not valid JSON: {exc}. Choose 'text' to send it as is.")
         headers = []
@@ -74,7 +94,7 @@ class ProduceForm(forms.Form):
 
             try:
                 data["value_bytes"], data["schema_id"] = self.registry.encode(
-                    subject, json.loads(value)
+                    subject, json_strict(value)
                 )
             except ValueError as exc:
                 self.add_error("value", f"Schema encoding needs a JSON value: {exc}.")
