@@ -41,7 +41,7 @@ def demo_topics_create(cluster: Connection) -> list[str]:
 
 def demo_produce(cluster: Connection, records: Iterable[tuple[str, bytes, bytes]]) -> None:
     """Produce (topic, key, value) records, e.g. the demo's clicks and orders; wait for delivery."""
-    p = producer(cluster, **{"linger.ms": 20, "compression.type": "lz4"})
+    p = producer(cluster, raw=True, **{"linger.ms": 20, "compression.type": "lz4"})
     failed = []
 
     def report(err, _msg):
@@ -80,7 +80,7 @@ def demo_feed_forever(
 ) -> None:
     """Keep the clickstream flowing at about `rate` events (`event(seq)`: key, value) a second
     until `stop` is set."""
-    p = producer(cluster, **{"linger.ms": 50})
+    p = producer(cluster, raw=True, **{"linger.ms": 50})
     seq = 0
     interval = 1.0 / rate
     next_at = time.monotonic()

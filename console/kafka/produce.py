@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from console.kafka.client import producer, timeout, translate
 from console.kafka.cluster import cluster_snapshot
@@ -166,6 +166,10 @@ class StreamReport:
     def rate(self) -> float:
         return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    def count_error(self, text: str, n: int = 1) -> None:
+        self.failed += n
+        self.errors[text] = self.errors.get(text, 0) + n
+
 
 Event = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 
@@ -189,6 +193,7 @@ def produce_stream(
     _check_topic(cluster, topic, partition)
     p = producer(
         cluster,
+        raw=True,
         **{
             "linger.ms": 10,
             "compression.type": compression,
@@ -203,29 +208,15 @@ def produce_stream(
             report.delivered += 1
             report.per_partition[msg.partition()] = report.per_partition.get(msg.partition(), 0) + 1
         else:
-            report.failed += 1
-            text = str(_plain(err, topic, 0))
-            report.errors[text] = report.errors.get(text, 0) + 1
+            report.count_error(str(_plain(err, topic, 0)))
 
     started = time.monotonic()
     next_report = started + progress_every_s
     extra = {"partition": partition} if partition is not None else {}
     for key, value, headers in events:
         if rate:
-            due = started + report.sent / rate
-            # Never a negative timeout: librdkafka reads it as "wait forever".
-            while (delay := due - time.monotonic()) > 0:
-                p.poll(min(delay, 0.1))
-        while True:
-            try:
-                p.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery, **extra
-                )
-                break
-            except BufferError:  # local queue full: let deliveries drain, then retry
-                p.poll(0.05)
-            except KafkaException as exc:
-                raise _plain(exc.args[0], topic, len(value or b"")) from None
+            _wait_until(p, started + report.sent / rate)
+        _produce_one(p, topic, key, value, headers, on_delivery, extra)
         report.sent += 1
         if report.sent % 1000 == 0:
             p.poll(0)
@@ -242,15 +233,41 @@ def produce_stream(
             if progress and progress(report):
                 report.cancelled = True
                 break
-    deadline = time.monotonic() + max(timeout() * 2, 30)
-    while len(p) and time.monotonic() < deadline:
-        p.flush(1)
-    undelivered = len(p)
-    if undelivered:
-        report.failed += undelivered
-        text = f"not delivered within {max(timeout() * 2, 30):g} s (cluster unreachable?)"
-        report.errors[text] = report.errors.get(text, 0) + undelivered
+    _drain(p, report)
     report.elapsed_s = time.monotonic() - started
     if progress:
         progress(report)
     return report
+
+
+def _wait_until(p: Producer, due: float) -> None:
+    """Serve delivery callbacks until `due` (monotonic), pacing a stream to its rate."""
+    # Never a negative timeout: librdkafka reads it as "wait forever".
+    while (delay := due - time.monotonic()) > 0:
+        p.poll(min(delay, 0.1))
+
+
+def _produce_one(p: Producer, topic: str, key, value, headers, on_delivery, extra: dict) -> None:
+    """Queue one record, letting deliveries drain while the local queue is full."""
+    while True:
+        try:
+            p.produce(
+                topic, value=value, key=key, headers=headers, on_delivery=on_delivery, **extra
+            )
+            return
+        except BufferError:
+            p.poll(0.05)
+        except KafkaException as exc:
+            raise _plain(exc.args[0], topic, len(value or b"")) from None
+        except (ValueError, TypeError) as exc:  # the raw producer: refused input
+            raise translate(exc, what=f"producing to {topic}") from None
+
+
+def _drain(p: Producer, report: StreamReport) -> None:
+    """Wait (bounded) for every queued record; what stays undelivered counts as failed."""
+    bound = max(timeout() * 2, 30)
+    deadline = time.monotonic() + bound
+    while len(p) and time.monotonic() < deadline:
+        p.flush(1)
+    if undelivered := len(p):
+        report.count_error(f"not delivered within {bound:g} s (cluster unreachable?)", undelivered)
