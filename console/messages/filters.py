@@ -78,6 +78,11 @@ def lookup(data: Any, steps: tuple[str | int, ...]) -> Any:
     return data
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: a filter comparing with them would never match."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 @dataclass(frozen=True)
 class Condition:
     field: str  # "value", "key", "any" or "header"
@@ -117,10 +122,10 @@ class Condition:
                 raise FilterError('a JSON path filter reads like $.page == "checkout" (== or !=)')
             path, op, literal = m.groups()
             try:
-                value = json.loads(literal)
-            except ValueError:
+                value = json.loads(literal, parse_constant=_no_constant)
+            except (ValueError, RecursionError):
                 raise FilterError(
-                    f'the value {literal!r} is not a JSON literal: quote strings, e.g. "checkout"'
+                    f'the value {literal[:80]!r} is not a JSON literal: quote strings, e.g. "checkout"'
                 ) from None
             return cls(
                 field,

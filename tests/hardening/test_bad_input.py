@@ -438,11 +438,6 @@ def test_daphne_refuses_bad_paths_with_a_reason_and_unknown_websockets_without_a
         assert refused.value.response.status_code == 403, path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/messages/filters.py:120 lets json.loads' RecursionError out (a 500); "
-    "its owner has the fix: catch RecursionError with ValueError. Remove this mark then.",
-)
 def test_a_deeply_nested_json_path_literal_is_refused_not_a_500(samples, client_for):  # noqa: F811
     c = client_for("operator")
     c.raise_request_exception = False

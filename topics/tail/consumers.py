@@ -231,8 +231,8 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
         try:
             data = json.loads(text_data or "")
             ack = int(data["ack"])
-        except (ValueError, KeyError, TypeError):
-            return
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+            return  # not an acknowledgement this page sends: ignore it
         if ack > self.acked:
             self.acked = min(ack, self.sent)
             self._wake.set()
