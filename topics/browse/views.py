@@ -79,8 +79,7 @@ def _query(form: BrowseForm, **extra: str) -> str:
 @cluster_view()
 def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
-    form = _form(request, topic)
-    base = reverse("topics:messages", args=[request.cluster.name, topic])
+    form = _remembered(request, topic, _form(request, topic))
     ctx = {
         "cluster": request.cluster,
         "topic": topic,
@@ -89,51 +88,54 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
         "can_read": can(request.user, Capability.READ_MESSAGES),
         "max_search": settings.CONSOLE_SEARCH_MAX_MESSAGES,
     }
-    status = 200
-    if form.is_bound and not form.is_valid():
+    if not form.is_valid():
         return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
-    # The decoders chosen for a topic are remembered (per user session) for that topic.
-    remembered = f"decoders:{request.cluster.name}:{topic}"
+    render = _render(request, topic, form)
+    ctx["hide_contents"] = not render.contents
+    ctx["download_query"] = _query(form)
+    if form.searching and not render.contents:
+        form.add_error("q", "Searching message contents needs the operator role.")
+        return TemplateResponse(request, "topics/browse/messages.html", ctx, status=403)
+    try:
+        ctx.update(_results(request, topic, form, render))
+    except SeekError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
+    return TemplateResponse(request, "topics/browse/messages.html", ctx)
+
+
+def _remembered(request: ConsoleRequest, topic: str, form: BrowseForm) -> BrowseForm:
+    """The decoders chosen for a topic are remembered (per user session) for that topic: an
+    unbound form starts from them (newest first); a form that names decoders saves them."""
+    key = f"decoders:{request.cluster.name}:{topic}"
     if not form.is_bound:
-        saved = request.session.get(remembered) or {}
         info = form.topic_info
-        form = BrowseForm({"mode": "newest", **saved}, partition_count=info.partition_count)
+        form = BrowseForm(
+            {"mode": "newest", **(request.session.get(key) or {})},
+            partition_count=info.partition_count,
+        )
         form.topic_info = info
-        form.is_valid()
-        ctx["form"] = form
-    elif "value_format" in request.GET or "key_format" in request.GET:
-        request.session[remembered] = {
+    elif form.is_valid() and ("value_format" in request.GET or "key_format" in request.GET):
+        request.session[key] = {
             k: form.cleaned_data[k] for k in ("key_format", "value_format") if form.cleaned_data[k]
         }
-    render = _render(request, topic, form)
+    return form
+
+
+def _results(request: ConsoleRequest, topic: str, form: BrowseForm, render: Render) -> dict:
+    """A search's first chunk URL, or the page of messages with its paging and download."""
     if form.searching:
-        if not render.contents:
-            form.add_error("q", "Searching message contents needs the operator role.")
-            return TemplateResponse(request, "topics/browse/messages.html", ctx, status=403)
-        ctx["search_url"] = (
-            reverse("topics:messages_search", args=[request.cluster.name, topic])
-            + "?"
-            + _query(form)
-        )
-    else:
-        try:
-            page = _page(request, topic, form, render)
-        except SeekError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
-        ctx["page"] = page
-        ctx["older_url"] = (
-            f"{base}?{_query(form, cursor=page.older, dir='older')}" if page.older else ""
-        )
-        ctx["newer_url"] = (
-            f"{base}?{_query(form, cursor=page.newer, dir='newer')}" if page.newer else ""
-        )
-        extra = {"cursor": request.GET.get("cursor", ""), "dir": request.GET.get("dir", "")}
-        ctx["download_query"] = _query(form, **extra)
-    ctx["hide_contents"] = not render.contents
-    if not ctx.get("download_query"):
-        ctx["download_query"] = _query(form)
-    return TemplateResponse(request, "topics/browse/messages.html", ctx, status=status)
+        url = reverse("topics:messages_search", args=[request.cluster.name, topic])
+        return {"search_url": f"{url}?{_query(form)}"}
+    page = _page(request, topic, form, render)
+    base = reverse("topics:messages", args=[request.cluster.name, topic])
+    extra = {"cursor": request.GET.get("cursor", ""), "dir": request.GET.get("dir", "")}
+    return {
+        "page": page,
+        "older_url": f"{base}?{_query(form, cursor=page.older, dir='older')}" if page.older else "",
+        "newer_url": f"{base}?{_query(form, cursor=page.newer, dir='newer')}" if page.newer else "",
+        "download_query": _query(form, **extra),
+    }
 
 
 @require_GET
@@ -152,25 +154,7 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
             return _search_error(request, f"Invalid search: {errors}", status=400)
         render = _render(request, topic, form)
         flt = form.message_filter()
-        if request.GET.get("pos") is not None:
-            cursor = SearchCursor(
-                positions=parse_cursor(request.GET.get("pos", "")),
-                ends=parse_cursor(request.GET.get("ends", "")),
-                scanned=_nonneg(request.GET.get("scanned")),
-                matched=_nonneg(request.GET.get("matched")),
-                elapsed_s=float(_nonneg(request.GET.get("elapsed"), allow_float=True)),
-                regex_timeouts=int(_nonneg(request.GET.get("rt"))),
-                backward=request.GET.get("back") == "1",
-                window=int(_nonneg(request.GET.get("win"))),
-            )
-        else:
-            cursor = search_start(request.cluster, topic, form.seek(), form.topic_info)
-            if flt.max_offset is not None:
-                top = flt.max_offset + 1
-                if cursor.backward:
-                    cursor.positions = {p: min(o, top) for p, o in cursor.positions.items()}
-                else:
-                    cursor.ends = {p: min(e, top) for p, e in cursor.ends.items()}
+        cursor = _search_cursor(request, topic, form, flt)
         chunk = search_chunk(request.cluster, topic, cursor, flt, render)
     except SeekError as exc:
         return _search_error(request, str(exc), status=400)
@@ -180,30 +164,56 @@ def topic_messages_search(request: ConsoleRequest, topic: str) -> HttpResponse:
         if isinstance(exc, NotFound):
             return _search_error(request, str(exc), status=404)
         return _search_error(request, str(exc), status=503, retry_url=retry)
-    next_url = (
-        f"{base}?{_query(form, **chunk.cursor.params())}"
-        if not chunk.done and not chunk.stopped
-        else ""
-    )
-    # "Continue from here" starts a new search (counts and bounds afresh) at the cursor; it
-    # shows when a bound stopped the search, and after the Stop button (hidden till then).
-    fresh = {"scanned": "0", "elapsed": "0", "matched": "0"}
-    continue_url = (
-        f"{base}?{_query(form, **{**chunk.cursor.params(), **fresh})}" if not chunk.done else ""
-    )
     return TemplateResponse(
         request,
         "topics/browse/_search_chunk.html",
         {
             "chunk": chunk,
-            "next_url": next_url,
-            "continue_url": continue_url,
+            **_chunk_urls(base, form, chunk),
             "hide_contents": False,
             "position": chunk.cursor.positions,
             "backward": chunk.cursor.backward,
             "hl": Highlight.for_condition(form.cleaned_data.get("condition")),
         },
     )
+
+
+def _search_cursor(request: ConsoleRequest, topic: str, form: BrowseForm, flt) -> SearchCursor:
+    """The cursor a chunk carries in its URL, or a new search's start (bounded by the
+    filter's "up to" offset)."""
+    q = request.GET
+    if q.get("pos") is not None:
+        return SearchCursor(
+            positions=parse_cursor(q.get("pos", "")),
+            ends=parse_cursor(q.get("ends", "")),
+            scanned=_nonneg(q.get("scanned")),
+            matched=_nonneg(q.get("matched")),
+            elapsed_s=float(_nonneg(q.get("elapsed"), allow_float=True)),
+            regex_timeouts=int(_nonneg(q.get("rt"))),
+            backward=q.get("back") == "1",
+            window=int(_nonneg(q.get("win"))),
+        )
+    cursor = search_start(request.cluster, topic, form.seek(), form.topic_info)
+    if flt.max_offset is not None:
+        top = flt.max_offset + 1
+        if cursor.backward:
+            cursor.positions = {p: min(o, top) for p, o in cursor.positions.items()}
+        else:
+            cursor.ends = {p: min(e, top) for p, e in cursor.ends.items()}
+    return cursor
+
+
+def _chunk_urls(base: str, form: BrowseForm, chunk) -> dict[str, str]:
+    """The next chunk's URL while the search runs; "Continue from here" unless it is done:
+    a new search (counts and bounds afresh) at the cursor, shown when a bound stopped the
+    search and after the Stop button (hidden till then)."""
+    params = chunk.cursor.params()
+    running = not chunk.done and not chunk.stopped
+    fresh = {"scanned": "0", "elapsed": "0", "matched": "0"}
+    return {
+        "next_url": f"{base}?{_query(form, **params)}" if running else "",
+        "continue_url": "" if chunk.done else f"{base}?{_query(form, **{**params, **fresh})}",
+    }
 
 
 def _search_error(
@@ -251,6 +261,25 @@ def _csv_cell(value) -> str:
     return text
 
 
+def _jsonl(views) -> Iterator[str]:
+    for v in views:
+        yield v.as_json + "\n"
+
+
+def _csv(views) -> Iterator[str]:
+    """CSV rows, one chunk per message, so a long download streams."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS)
+    for v in views:
+        d = v.as_dict()
+        writer.writerow([_csv_cell(d[f]) for f in CSV_FIELDS])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
 @require_GET
 @cluster_view(Capability.READ_MESSAGES)
 def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse:
@@ -273,25 +302,9 @@ def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse
     except SeekError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
 
-    def jsonl() -> Iterator[str]:
-        for v in views:
-            yield v.as_json + "\n"
-
-    def csv_rows() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(CSV_FIELDS)
-        for v in views:
-            d = v.as_dict()
-            writer.writerow([_csv_cell(d[f]) for f in CSV_FIELDS])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-        yield buf.getvalue()
-
     content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
     response = StreamingHttpResponse(
-        jsonl() if fmt == "jsonl" else csv_rows(), content_type=content_type
+        _jsonl(views) if fmt == "jsonl" else _csv(views), content_type=content_type
     )
     response["Content-Disposition"] = f'attachment; filename="{topic}.{fmt}"'
     response["X-Content-Type-Options"] = "nosniff"
