@@ -254,6 +254,23 @@ def test_compacted_topic_with_gaps(kafka, topic_factory, monkeypatch):
             break
         assert time.monotonic() < deadline, "the log cleaner never compacted the topic"
         time.sleep(2)
+    # Compaction off, and the log left to settle: both scans must see the same log.
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": bs})
+    change = ConfigEntry("cleanup.policy", "delete", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource("topic", topic, incremental_configs=[change])
+    for f in admin.incremental_alter_configs([resource]).values():
+        f.result(30)
+    flt = _filter(*FILTERS[0])
+    before = None
+    while True:
+        now = _collect(messages.scan(cluster, topic, ranges, deadline=time.monotonic() + 10), flt)
+        if before is not None and now[0] == before[0]:
+            break
+        assert time.monotonic() < deadline + 60, "the compacted log never settled"
+        before = now
+        time.sleep(3)
     compare(cluster, topic, ranges, _filter(*FILTERS[0]), monkeypatch)
     inner = {p: (s + 1, e - 1) for p, (s, e) in ranges.items()}
     compare(cluster, topic, inner, _filter(*FILTERS[0]), monkeypatch)
