@@ -940,7 +940,7 @@ def scan(
     sec, why = security_for(cluster) if needles else (None, "no needles")
     if sec is None or not needles:
         if needles:
-            log.info("search of %s: the consumer scan (%s)", topic, why)
+            log.debug("search of %s: the consumer scan (%s)", topic, why)
         yield from _slow(cluster, topic, state, deadline, limit, prefilter, batch)
         return
     if state.done:
