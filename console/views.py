@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.access import Capability, require
+from console import brokers
+from console.access import Capability, can, require
 from console.clusters import all_clusters
 from console.dashboard import cluster_cards_get, cluster_dashboard_get, rate_chart_data
 from console.jobs import job_cancel, job_create, job_enqueue
-from console.kafka.cluster import broker_configs
+from console.kafka.errors import InvalidRequest
 from console.models import AuditEntry, Job
 from console.tasks import cluster_probe
 from console.web import ConsoleRequest, cluster_view, partial
@@ -67,28 +72,71 @@ def cluster_detail(request: ConsoleRequest) -> TemplateResponse:
     )
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @cluster_view()
 def broker_detail(request: ConsoleRequest, broker_id: int) -> TemplateResponse:
-    """A broker's configs with their source; `q` filters by name, `changed` hides defaults."""
-    q = request.GET.get("q", "").strip().lower()
+    """A broker's log dirs (size on disk) and configs, humanised and changed-first; `q`
+    filters by name, `changed` hides defaults. Admins change a dynamic config: a GET with
+    `name` and `value` (or `reset`) previews it, the POST of that preview applies it."""
+    q = request.GET.get("q", "").strip()[:200]
     changed = request.GET.get("changed") == "1"
-    configs = broker_configs(request.cluster, broker_id)
-    shown = [
-        c for c in configs if (not q or q in c.name.lower()) and not (changed and c.is_default)
-    ]
-    return TemplateResponse(
-        request,
-        partial(request, "console/broker_detail.html", "configs"),
-        {
-            "cluster": request.cluster,
-            "broker_id": broker_id,
-            "configs": shown,
-            "total": len(configs),
-            "q": q,
-            "changed": changed,
-        },
+    problem, status, form = "", 200, None
+    if request.method == "POST":
+        brokers.broker_config_change_allowed(
+            user=request.user, cluster=request.cluster, broker_id=broker_id
+        )
+        confirm = brokers.BrokerConfigConfirmForm(request.POST)
+        if confirm.is_valid():
+            key = confirm.cleaned_data["name"]
+            try:
+                brokers.broker_config_set(
+                    user=request.user,
+                    cluster=request.cluster,
+                    broker_id=broker_id,
+                    key=key,
+                    value=confirm.new_value,
+                    seen_value=confirm.cleaned_data["seen_value"],
+                )
+            except brokers.PreviewStale as exc:
+                problem, status = str(exc), 409
+            except InvalidRequest as exc:
+                problem, status = str(exc), 400
+            else:
+                done = "back to its static or default value" if confirm.new_value is None else ""
+                messages.success(request, f"{key} {done or 'updated'} on broker {broker_id}.")
+                url = reverse("console:broker", args=[request.cluster.name, broker_id])
+                return redirect(f"{url}?{urlencode({'q': key})}")
+        else:
+            problem, status = " ".join(confirm.non_field_errors()) or "Nothing to apply.", 400
+        form = brokers.BrokerConfigForm(request.POST)
+    elif (
+        "name" in request.GET
+        and can(request.user, Capability.ADMIN)
+        and not request.cluster.read_only
+    ):
+        form = brokers.BrokerConfigForm(request.GET)
+    plan = None
+    if form is not None:
+        plan = brokers.broker_config_preview(form, cluster=request.cluster, broker_id=broker_id)
+        if status == 200 and plan is None:
+            status = 400
+    configs = brokers.broker_configs_for(
+        cluster=request.cluster, broker_id=broker_id, q=q, only_changed=changed
     )
+    context = {
+        "cluster": request.cluster,
+        "broker_id": broker_id,
+        "configs": configs,
+        "q": q,
+        "changed": changed,
+        "form": form,
+        "plan": plan,
+        "problem": problem,
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return TemplateResponse(request, "console/broker_detail.html#configs", context)
+    context["disk"] = brokers.broker_disk_get(cluster=request.cluster, broker_id=broker_id)
+    return TemplateResponse(request, "console/broker_detail.html", context, status=status)
 
 
 @require_GET

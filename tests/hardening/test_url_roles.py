@@ -29,7 +29,7 @@ RULES: dict[str, dict[str, str]] = {
     "console:home": {"GET": "viewer"},
     "console:clusters": {"GET": "viewer"},
     "console:cluster": {"GET": "viewer"},
-    "console:broker": {"GET": "viewer"},
+    "console:broker": {"GET": "viewer", "POST": "admin"},
     "console:worker_check": {"POST": "viewer"},
     "console:audit": {"GET": "admin"},
     "console:job": {"GET": "viewer"},
