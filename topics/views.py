@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console.access import Capability, can, role_of
@@ -16,7 +17,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import InvalidRequest
 from console.kafka.topics import broker_defaults
 from console.messages.masking import rules_for
-from console.web import ConsoleRequest, cluster_view, partial
+from console.web import ConsoleRequest, cluster_view
 from topics import services
 from topics.forms import (
     ConfigConfirmForm,
@@ -30,14 +31,57 @@ from topics.forms import (
 )
 from topics.selectors import (
     SORTS,
-    topic_configs_get,
+    TopicPage,
+    topic_config_table,
     topic_detail_get,
     topic_list_for,
+    topic_rate_get,
     topic_skew_get,
 )
 from topics.services import PlanRefused, PreviewStale
 
 T = TypeVar("T")
+
+# Live parts (the topic list, a topic's partitions) refresh themselves this often, while the
+# tab is visible and no form on the page has focus.
+REFRESH_S = 10
+
+
+def _live_partial(request: ConsoleRequest, template: str, name: str) -> str:
+    """The page, or its `name` partial for an htmx request; the whole page when htmx
+    restores history it had not cached (back to a pushed URL after a reload)."""
+    if request.htmx and not request.htmx.history_restore_request:
+        return f"{template}#{name}"
+    return template
+
+
+def _query(request: ConsoleRequest, **changes: str | None) -> str:
+    """The current query with `changes` (None drops a key): links keep search and filter."""
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return "?" + params.urlencode()
+
+
+def _sort_links(request: ConsoleRequest, page: TopicPage) -> dict[str, str]:
+    """Per sortable column, where a click on its header goes: that sort from page 1, or the
+    current one turned round."""
+    return {
+        name: _query(
+            request, sort=name, desc="1" if name == page.sort and not page.desc else None, page=None
+        )
+        for name in SORTS
+    }
+
+
+def _page_links(request: ConsoleRequest, page: TopicPage) -> dict[str, str]:
+    return {
+        "previous": _query(request, page=str(page.page - 1)) if page.page > 1 else "",
+        "next": _query(request, page=str(page.page + 1)) if page.page < page.pages else "",
+    }
 
 
 def _int(value: str | None, default: int) -> int:
@@ -50,7 +94,8 @@ def _int(value: str | None, default: int) -> int:
 @require_GET
 @cluster_view()
 def topic_list(request: ConsoleRequest) -> TemplateResponse:
-    """Topics, searchable as you type, sortable by any column, paged on the server."""
+    """Topics, searchable as you type, sortable by any column (size on disk included), paged
+    on the server; search, sort and page live in the URL and the rows refresh themselves."""
     q = request.GET.get("q", "").strip()[:249]
     internal = request.GET.get("internal") == "1"
     sort = request.GET.get("sort", "name")
@@ -65,8 +110,18 @@ def topic_list(request: ConsoleRequest) -> TemplateResponse:
     )
     return TemplateResponse(
         request,
-        partial(request, "topics/topic_list.html", "rows"),
-        {"cluster": request.cluster, "page": page, "q": q, "internal": internal, "sorts": SORTS},
+        _live_partial(request, "topics/topic_list.html", "rows"),
+        {
+            "cluster": request.cluster,
+            "page": page,
+            "q": q,
+            "internal": internal,
+            "sorts": SORTS,
+            "sort_links": _sort_links(request, page),
+            "page_links": _page_links(request, page),
+            "updated_at": timezone.now(),
+            "refresh_s": REFRESH_S,
+        },
     )
 
 
@@ -113,30 +168,45 @@ def topic_create(request: ConsoleRequest) -> HttpResponse:
 @require_GET
 @cluster_view()
 def topic_detail(request: ConsoleRequest, topic: str) -> TemplateResponse:
-    """Partitions: leader, replicas, in-sync replicas (out-of-sync marked), watermarks."""
-    detail = topic_detail_get(cluster=request.cluster, topic=topic)
+    """Figures, messages in/s over the last hour, and the partitions: leader, replicas,
+    in-sync replicas (out-of-sync marked), watermarks, size on disk. The `partitions`
+    partial (all of it) refreshes itself."""
+    detail = topic_detail_get(cluster=request.cluster, topic=topic, sizes=True)
+    rate = topic_rate_get(cluster=request.cluster, topic=topic)
     return TemplateResponse(
         request,
-        partial(request, "topics/topic_detail.html", "partitions"),
-        {"cluster": request.cluster, "topic": topic, "detail": detail, "tab": "detail"},
+        _live_partial(request, "topics/topic_detail.html", "partitions"),
+        {
+            "cluster": request.cluster,
+            "topic": topic,
+            "detail": detail,
+            "rate": rate,
+            "chart": rate.chart_data(),
+            "tab": "detail",
+            "updated_at": timezone.now(),
+            "refresh_s": REFRESH_S,
+        },
     )
 
 
 @require_GET
 @cluster_view()
 def topic_configs(request: ConsoleRequest, topic: str) -> TemplateResponse:
-    """Every config with its source; overrides first."""
-    configs = topic_configs_get(cluster=request.cluster, topic=topic)
-    configs.sort(key=lambda c: (c.source != "topic", c.name))
+    """Every config, humanised, changed from default first; `q` filters by name, `changed`
+    shows only the changed ones. Admins change one from its row (through the preview)."""
+    q = request.GET.get("q", "").strip()[:200]
+    changed = request.GET.get("changed") == "1"
+    table = topic_config_table(cluster=request.cluster, topic=topic, q=q, only_changed=changed)
     return TemplateResponse(
         request,
-        partial(request, "topics/topic_configs.html", "configs"),
+        _live_partial(request, "topics/topic_configs.html", "configs"),
         {
             "cluster": request.cluster,
             "topic": topic,
-            "configs": configs,
+            "table": table,
+            "q": q,
+            "changed": changed,
             "tab": "configs",
-            "form": ConfigEditForm(),
         },
     )
 
@@ -155,7 +225,7 @@ def topic_skew(request: ConsoleRequest, topic: str) -> TemplateResponse:
     )
     return TemplateResponse(
         request,
-        partial(request, "topics/topic_skew.html", "skew"),
+        _live_partial(request, "topics/topic_skew.html", "skew"),
         {"cluster": request.cluster, "topic": topic, "skew": skew, "tab": "skew"},
     )
 
