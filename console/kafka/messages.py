@@ -128,56 +128,11 @@ def scan(
                 raw = c.consume(num_messages=max(1, want), timeout=wait)
             except KafkaException as exc:
                 raise translate(exc, what=f"reading {topic}") from None
-            out: list[Message] = []
-            newly: list[int] = []
-            positions = state.positions
-            finished = state.finished
-            scanned = 0
-            for msg in raw:
-                p = msg.partition()
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        if p in ends and msg.offset() >= ends[p] and p not in finished:
-                            finished.add(p)
-                            positions[p] = max(positions[p], ends[p])
-                            newly.append(p)
-                    elif p in ends and p not in finished and not err.retriable():
-                        state.errors[p] = translate(err).message
-                        finished.add(p)
-                        newly.append(p)
-                    continue
-                if p in finished:
-                    continue
-                off = msg.offset()
-                end = ends[p]
-                if off >= end:
-                    finished.add(p)
-                    positions[p] = end
-                    newly.append(p)
-                    continue
-                scanned += 1
-                positions[p] = off + 1
-                if prefilter is None or prefilter(msg.key(), msg.value()):
-                    out.append(to_message(msg))
-                if off >= end - 1:
-                    finished.add(p)
-                    newly.append(p)
-            state.scanned += scanned
+            out, newly = _take(raw, state, ends, prefilter)
             if not raw:
                 idle_checks += 1
             if not raw or idle_checks % 8 == 0:
-                # Offsets at the end that are never delivered (transaction markers, records
-                # removed by compaction): the consumer's position tells they are passed.
-                pending = [p for p in ends if p not in finished]
-                try:
-                    for tp in c.position([TopicPartition(topic, p) for p in pending]):
-                        if tp.offset >= 0 and tp.offset >= ends[tp.partition]:
-                            finished.add(tp.partition)
-                            positions[tp.partition] = ends[tp.partition]
-                            newly.append(tp.partition)
-                except KafkaException:
-                    pass
+                newly += _passed_by_position(c, topic, state, ends)
             if newly and not state.done:
                 with contextlib.suppress(KafkaException):
                     c.incremental_unassign([TopicPartition(topic, p) for p in newly])
@@ -185,3 +140,63 @@ def scan(
             yield out, state
         if not yielded:
             yield [], state
+
+
+def _take(
+    raw: list, state: ScanState, ends: dict[int, int], prefilter: Prefilter | None
+) -> tuple[list[Message], list[int]]:
+    """One consumed batch: the messages inside the ranges (those the prefilter keeps), and
+    the partitions that reached their end (or failed for good) with it."""
+    out: list[Message] = []
+    newly: list[int] = []
+    positions = state.positions
+    finished = state.finished
+    scanned = 0
+    for msg in raw:
+        p = msg.partition()
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                if p in ends and msg.offset() >= ends[p] and p not in finished:
+                    finished.add(p)
+                    positions[p] = max(positions[p], ends[p])
+                    newly.append(p)
+            elif p in ends and p not in finished and not err.retriable():
+                state.errors[p] = translate(err).message
+                finished.add(p)
+                newly.append(p)
+            continue
+        if p in finished:
+            continue
+        off = msg.offset()
+        end = ends[p]
+        if off >= end:
+            finished.add(p)
+            positions[p] = end
+            newly.append(p)
+            continue
+        scanned += 1
+        positions[p] = off + 1
+        if prefilter is None or prefilter(msg.key(), msg.value()):
+            out.append(to_message(msg))
+        if off >= end - 1:
+            finished.add(p)
+            newly.append(p)
+    state.scanned += scanned
+    return out, newly
+
+
+def _passed_by_position(c, topic: str, state: ScanState, ends: dict[int, int]) -> list[int]:
+    """Offsets at the end that are never delivered (transaction markers, records removed by
+    compaction): the consumer's position tells they are passed."""
+    newly = []
+    pending = [p for p in ends if p not in state.finished]
+    try:
+        for tp in c.position([TopicPartition(topic, p) for p in pending]):
+            if tp.offset >= 0 and tp.offset >= ends[tp.partition]:
+                state.finished.add(tp.partition)
+                state.positions[tp.partition] = ends[tp.partition]
+                newly.append(tp.partition)
+    except KafkaException:
+        pass
+    return newly
