@@ -90,6 +90,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.ConsoleErrorMiddleware",
+    # Innermost: within a GET, pages share their Kafka reads (metadata, watermarks): see
+    # CONSOLE_KAFKA_SHARED_READS_S; operations (POSTs) read fresh.
+    "console.page_reads.SharedKafkaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -264,6 +267,10 @@ CONSOLE_CLUSTERS_FILE = os.environ.get("CONSOLE_CLUSTERS_FILE", "")
 # Upper bound, in seconds, on any one request to a cluster; a page with a down broker
 # answers within it.
 KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
+# Pages of one process share a cluster's metadata and watermarks: those asking at the same
+# moment wait for one Kafka request; an answer up to this many seconds old serves too (0:
+# only the one in flight; negative: every page reads afresh).
+CONSOLE_KAFKA_SHARED_READS_S = env_float("CONSOLE_KAFKA_SHARED_READS_S", 0.0)
 
 # --- Health and metrics (console/health.py, console/monitoring.py)
 # /readyz: the bound, in seconds, on each check (database, channel layer, task queue).

@@ -12,6 +12,7 @@ from confluent_kafka.admin import (
     ConfigSource,  # noqa: I001
 )
 
+from console.kafka.cache import FRESH, allowed_age, shared
 from console.kafka.client import admin_for, refine, timeout, translate, wait
 from console.kafka.connection import Connection
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotFound
@@ -35,8 +36,33 @@ SOURCES = {
 INTERNAL_PREFIXES = ("__",)
 
 
-def cluster_snapshot(cluster: Connection, *, topic: str | None = None) -> ClusterSnapshot:
-    """All brokers and topics (or one topic) from one metadata request."""
+def cluster_snapshot(
+    cluster: Connection, *, topic: str | None = None, max_age: float | None = None
+) -> ClusterSnapshot:
+    """All brokers and topics (or one topic) from one metadata request.
+
+    `max_age` (default: what the page layer allows; fresh outside a page) lets the answer
+    come from the process's shared snapshot of the whole cluster: the one in flight, or one
+    that recent (console/kafka/cache.py). A topic the shared snapshot lacks, or shows with an
+    error, is asked for afresh: a topic just created is never reported missing.
+    """
+    age = allowed_age(max_age)
+    if age >= 0:
+        full = shared(
+            cluster.name,
+            ("snapshot", cluster.bootstrap_servers),
+            age,
+            lambda: _snapshot(cluster, None),
+        )
+        if topic is None:
+            return full
+        found = [t for t in full.topics if t.name == topic and not t.error]
+        if found:
+            return ClusterSnapshot(full.cluster_id, full.controller_id, full.brokers, tuple(found))
+    return shared(cluster.name, None, FRESH, lambda: _snapshot(cluster, topic))  # fresh
+
+
+def _snapshot(cluster: Connection, topic: str | None) -> ClusterSnapshot:
     try:
         md = admin_for(cluster).list_topics(topic=topic, timeout=timeout())
     except KafkaException as exc:

@@ -27,6 +27,13 @@ REQUEST_ERRORS = Counter(
     "Kafka admin requests that failed, by cluster and error (ClusterUnavailable, NotFound, ...).",
     ["cluster", "error"],
 )
+SHARED_READS = Counter(
+    "console_kafka_shared_reads_total",
+    "Cluster metadata and watermark reads by pages and operations: 'shared' answered from "
+    "this process's shared copy (or a request in flight), 'load' sent to Kafka for it, "
+    "'fresh' sent to Kafka by a caller that may not share (an operation, a task).",
+    ["cluster", "outcome"],
+)
 TAIL_CONSUMERS = Gauge(
     "console_tail_consumers",
     "Kafka consumers open for live tails (one per topic per server process, shared by its "
@@ -71,3 +78,7 @@ def observed(wait: Callable[..., Any]) -> Callable[..., Any]:
 def tail_readers_set(count: int) -> None:
     """Tail readers (Kafka consumers) open in this process now."""
     TAIL_CONSUMERS.set(count)
+
+
+def shared_read(cluster: str, outcome: str) -> None:
+    SHARED_READS.labels(cluster=cluster, outcome=outcome).inc()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
+from console.kafka.cache import FRESH, allowed_age, shared
 from console.kafka.client import admin_for, timeout, translate
 from console.kafka.connection import Connection
 from console.kafka.errors import KafkaConsoleError, NotFound
@@ -82,14 +83,36 @@ def _list_once(
 
 
 def watermarks(
-    cluster: Connection, partitions: Iterable[Partition], *, committed_only: bool = False
+    cluster: Connection,
+    partitions: Iterable[Partition],
+    *,
+    committed_only: bool = False,
+    max_age: float | None = None,
 ) -> dict[Partition, Watermarks | KafkaConsoleError]:
     """Low and high watermark of each partition; a partition that failed maps to its error.
 
     `committed_only` gives the last stable offset as `high` (read_committed consumers stop
-    there while a transaction is open).
+    there while a transaction is open). `max_age` (default: what the page layer allows;
+    fresh outside a page): the same partitions' answer may be shared with other requests of
+    this process: the one in flight, or one that recent (console/kafka/cache.py).
     """
     parts = list(dict.fromkeys(partitions))
+    age = allowed_age(max_age)
+    if age >= 0 and parts:
+        return dict(
+            shared(
+                cluster.name,
+                ("watermarks", cluster.bootstrap_servers, committed_only, frozenset(parts)),
+                age,
+                lambda: _watermarks(cluster, parts, committed_only),
+            )
+        )
+    return shared(cluster.name, None, FRESH, lambda: _watermarks(cluster, parts, committed_only))
+
+
+def _watermarks(
+    cluster: Connection, parts: list[Partition], committed_only: bool
+) -> dict[Partition, Watermarks | KafkaConsoleError]:
     lows = _list(cluster, {p: OffsetSpec.earliest() for p in parts}, committed_only=committed_only)
     highs = _list(cluster, {p: OffsetSpec.latest() for p in parts}, committed_only=committed_only)
     out: dict[Partition, Watermarks | KafkaConsoleError] = {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import (
@@ -17,6 +19,7 @@ from confluent_kafka.admin import (
     ConfigEntry as KafkaConfigEntry,
 )
 
+from console.kafka.cache import FRESH, invalidate
 from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
 from console.kafka.cluster import SOURCES, cluster_snapshot
 from console.kafka.connection import Connection
@@ -39,6 +42,21 @@ UNIT_SYNONYMS = {
     "segment.ms": (("log.roll.ms", 1), ("log.roll.hours", 3_600_000)),
     "segment.jitter.ms": (("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", 3_600_000)),
 }
+R = TypeVar("R")
+
+
+def _changes(func: Callable[..., R]) -> Callable[..., R]:
+    """A change to the cluster: the process's shared reads of it are dropped afterwards
+    (also when it failed half-way), so the next page shows it."""
+
+    @functools.wraps(func)
+    def wrapper(cluster: Connection, *args: Any, **kwargs: Any) -> R:
+        try:
+            return func(cluster, *args, **kwargs)
+        finally:
+            invalidate(cluster.name)
+
+    return wrapper
 
 
 def _entry(e: KafkaConfigEntry) -> ConfigEntry:
@@ -91,6 +109,7 @@ def broker_defaults(cluster: Connection) -> dict[str, str]:
     return {k: entries[k].value for k in keys if k in entries and entries[k].value is not None}
 
 
+@_changes
 def topic_create(
     cluster: Connection, *, name: str, partitions: int, replication: int, configs: dict[str, str]
 ) -> None:
@@ -108,7 +127,7 @@ def topic_create(
 
 def _leaders_ready(cluster: Connection, name: str, partitions: int) -> bool:
     try:
-        (t,) = cluster_snapshot(cluster, topic=name).topics
+        (t,) = cluster_snapshot(cluster, topic=name, max_age=FRESH).topics
     except NotFound:
         return False
     return t.partition_count >= partitions and not t.offline
@@ -129,6 +148,7 @@ def _wait_for(check, what: str, limit: float | None = None) -> None:
         time.sleep(0.1)
 
 
+@_changes
 def topic_delete(cluster: Connection, *, name: str) -> None:
     """Delete a topic and wait until metadata no longer lists it."""
     try:
@@ -141,6 +161,7 @@ def topic_delete(cluster: Connection, *, name: str) -> None:
     _wait_for(lambda: _gone(cluster, name), f"topic {name} to disappear")
 
 
+@_changes
 def partitions_add(
     cluster: Connection, *, name: str, total: int, validate_only: bool = False
 ) -> None:
@@ -165,6 +186,7 @@ def partitions_add(
     )
 
 
+@_changes
 def configs_alter(
     cluster: Connection,
     *,
@@ -266,6 +288,7 @@ def topic_config_get(cluster: Connection, *, name: str, key: str) -> ConfigValue
     return ConfigValue(entry, None, "")
 
 
+@_changes
 def records_delete(cluster: Connection, *, name: str, before: dict[int, int]) -> dict[int, int]:
     """Delete records below the given offset per partition (-1: all); returns new low marks."""
     tps = [TopicPartition(name, p, off) for p, off in sorted(before.items())]
