@@ -134,21 +134,9 @@ def topic_create(request: ConsoleRequest) -> HttpResponse:
     live = sum(b.online for b in snap.brokers)
     if request.method == "POST":
         form = TopicCreateForm(request.POST, existing=existing, live_brokers=live)
-        if form.is_valid():
-            try:
-                services.topic_create(
-                    user=request.user,
-                    cluster=request.cluster,
-                    name=form.cleaned_data["name"],
-                    partitions=form.cleaned_data["partitions"],
-                    replication=form.cleaned_data["replication"],
-                    configs=form.cleaned_data["configs"],
-                )
-            except InvalidRequest as exc:
-                form.add_error("configs" if "config" in str(exc).lower() else None, str(exc))
-            else:
-                messages.success(request, f"Topic {form.cleaned_data['name']} created.")
-                return redirect("topics:detail", request.cluster.name, form.cleaned_data["name"])
+        if form.is_valid() and _created(request, form):
+            messages.success(request, f"Topic {form.cleaned_data['name']} created.")
+            return redirect("topics:detail", request.cluster.name, form.cleaned_data["name"])
     else:
         defaults = broker_defaults(request.cluster)
         form = TopicCreateForm(
@@ -163,6 +151,24 @@ def topic_create(request: ConsoleRequest) -> HttpResponse:
         {"cluster": request.cluster, "form": form, "live_brokers": live},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _created(request: ConsoleRequest, form: TopicCreateForm) -> bool:
+    """Create the topic the valid form describes; the broker's refusal goes to the form."""
+    d = form.cleaned_data
+    try:
+        services.topic_create(
+            user=request.user,
+            cluster=request.cluster,
+            name=d["name"],
+            partitions=d["partitions"],
+            replication=d["replication"],
+            configs=d["configs"],
+        )
+    except InvalidRequest as exc:
+        form.add_error("configs" if "config" in str(exc).lower() else None, str(exc))
+        return False
+    return True
 
 
 @require_GET
