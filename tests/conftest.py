@@ -107,6 +107,25 @@ def kafka3(_kafka3_session: LocalKafka) -> Iterator[LocalKafka]:
     _wait_metadata(_kafka3_session.bootstrap_servers, 3)
 
 
+def group_describe(kafka: LocalKafka, group: str, topic: str) -> dict[int, tuple[int, int, int]]:
+    """CURRENT-OFFSET, LOG-END-OFFSET and LAG per partition of `topic`, as Kafka's own
+    `kafka-consumer-groups --describe` (ConsumerGroupCommand) prints them."""
+    out = kafka.java_tool(
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--bootstrap-server",
+        kafka.bootstrap_servers,
+        "--describe",
+        "--group",
+        group,
+    )
+    rows = {}
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) >= 6 and cols[1] == topic:
+            rows[int(cols[2])] = (int(cols[3]), int(cols[4]), int(cols[5]))
+    return rows
+
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, TopicPartition
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import start_asgi_server, unique
+from tests.conftest import group_describe, start_asgi_server, unique
 
 TOKEN = "metrics-token-for-tests"
 
@@ -162,20 +162,7 @@ def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> N
 
 def tool_lag(kafka, group: str, topic: str) -> dict[int, int]:
     """LAG per partition as Kafka's ConsumerGroupCommand --describe prints it."""
-    out = kafka.java_tool(
-        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server",
-        kafka.bootstrap_servers,
-        "--describe",
-        "--group",
-        group,
-    )
-    lag = {}
-    for line in out.splitlines():
-        cols = line.split()
-        if len(cols) >= 6 and cols[1] == topic:
-            lag[int(cols[2])] = int(cols[5])
-    return lag
+    return {p: lag for p, (_cur, _end, lag) in group_describe(kafka, group, topic).items()}
 
 
 @pytest.mark.kafka

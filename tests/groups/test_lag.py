@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from console.clusters import get_cluster
 from groups.selectors import group_lag_get
-from tests.conftest import unique
+from tests.conftest import group_describe, unique
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
@@ -41,20 +41,8 @@ def test_lag_table_agrees_with_kafka_consumer_groups_tool(
     produce(t, [{"value": b"v", "partition": p} for p in (0, 1, 1, 2, 2, 2)] * 5)
     group = unique("cmp")
     commit(group, {(t, 0): 2, (t, 1): 10, (t, 2): 0})
-    out = kafka.java_tool(
-        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server",
-        kafka.bootstrap_servers,
-        "--describe",
-        "--group",
-        group,
-    )
-    tool = {}
-    for line in out.splitlines():
-        cols = line.split()
-        if len(cols) >= 6 and cols[1] == t:
-            tool[int(cols[2])] = (int(cols[3]), int(cols[4]), int(cols[5]))
-    assert len(tool) == 3, out
+    tool = group_describe(kafka, group, t)
+    assert len(tool) == 3, tool
     page = (
         client_for("viewer").get(reverse("groups:detail", args=["local", group])).content.decode()
     )

@@ -13,7 +13,7 @@ from django.utils import dateformat, timezone
 from console.clusters import get_cluster
 from console.kafka.offsets import last_stable_offsets, watermarks
 from groups.selectors import group_lag_get
-from tests.conftest import unique
+from tests.conftest import group_describe, unique
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
@@ -61,20 +61,7 @@ def _read_committed_and_commit(kafka, topic: str, group: str, partitions: int, r
 
 def _tool_lag(kafka, topic: str, group: str) -> dict[int, tuple[int, int, int]]:
     """CURRENT-OFFSET, LOG-END-OFFSET and LAG per partition, from Kafka's own tool."""
-    out = kafka.java_tool(
-        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server",
-        kafka.bootstrap_servers,
-        "--describe",
-        "--group",
-        group,
-    )
-    tool = {}
-    for line in out.splitlines():
-        cols = line.split()
-        if len(cols) >= 6 and cols[1] == topic:
-            tool[int(cols[2])] = (int(cols[3]), int(cols[4]), int(cols[5]))
-    return tool
+    return group_describe(kafka, group, topic)
 
 
 def _page(client, group: str, **headers) -> str:
