@@ -230,6 +230,7 @@ def test_the_lag_sampler_runs_once_per_interval_not_once_per_worker(deployment, 
     # Once per interval (5 in the window; the machine is shared and busy, so 3 to 6):
     # a second scheduler or a per-worker schedule would give about twice as many.
     assert 3 <= sent <= 6, sent
+    print(f"lag sampler: {sent} round(s) sent, {rounds} written in {window} s")
     assert 3 <= rounds <= 6, rounds
     # ... and each scheduled round is received by one worker only.
     time.sleep(LAG_SAMPLE_S)
@@ -297,6 +298,7 @@ def test_a_killed_pool_process_leaves_its_job_to_be_taken_over_and_finished(
     # The resumed run starts at the delivered count recorded before the kill (every 0.5 s):
     # what the killed process delivered after its last record is produced again.
     produced = records_in(kafka, topic)
+    print(f"pool process killed: taken over, {produced - total} event(s) produced twice")
     assert total <= produced <= total + 60, produced
     assert owner.alive()  # Celery replaced its pool process
 
@@ -323,6 +325,7 @@ def test_a_killed_worker_leaves_its_job_failed_with_the_reason_not_running(
         deployment, job_id, lambda j: j["state"] != "running", STALE_S + 60, "not running"
     )
     took = time.monotonic() - killed_at
+    print(f"worker killed: job failed by the reaper {took:.1f} s later")
     assert job["state"] == "failed", job
     assert "stopped: no sign of life" in job["error"] and job["worker"] in job["error"]
     assert job["result"]["delivered"] > 0

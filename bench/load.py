@@ -1,0 +1,572 @@
+"""Load: simulated users walking the console's pages, served by Daphne.
+
+A deployment as the README's "Production" describes it: Daphne process(es) with the
+production settings (DEBUG off, cached templates, manifest static files), PostgreSQL,
+Redis (Celery broker and channel layer), a Celery worker and beat; two Kafka clusters:
+`bench` with the demo data (`manage.py demo_seed`: clicks, orders, a lagging group) and
+`other`, a second one-node cluster that the frozen run stops with SIGSTOP.
+
+Each simulated user is a closed loop (asyncio + aiohttp, HTTP/1.1 keep-alive, its own
+session cookie): it asks for a page, waits for the whole answer, thinks 0.25 s on average
+(uniform 0.125 to 0.375 s), and asks for the next one, in this mix (weights):
+cluster overview 15, topic list 20, a topic's partitions 15, newest messages 15, a
+search chunk 5 (one event by its sequence number: a scan of the topic for one match),
+group list 15, group detail 14, produce one message (POST) 1. Every
+request counts as a page view; a status other than 200 (302 for the produce POST), a
+timeout (10 s) or a connection error is an error. The first 5 s of each run are a warm-up
+and not counted.
+
+Runs: 20, 100, 200 users on one Daphne; 100 users on two (each user alternates between
+the two ports, a trivial round-robin); 100 users on one Daphne with cluster `other` frozen
+(the users ask only for `bench`: the frozen one must not slow them); and, as references
+for the shared Kafka reads in the same run, 100 users on one Daphne with
+CONSOLE_KAFKA_SHARED_READS_S=1 (answers shared for a second) and =-1 (every page reads
+Kafka afresh); the other runs use the default, 0 (pages share the requests in flight).
+Per run: page
+views/s, p50, p99, errors, the server processes' CPU per page (ms: independent of the
+machine's other load), the metadata and watermark requests they sent to Kafka per page,
+the client's CPU, and the load average before and after.
+
+Reference in the same run: /healthz (no database, no Kafka, no template) at 100 users
+with the same think time: what Daphne and the client alone cost on this machine now.
+
+Targets (the "Production for real" issue): one process >= 300 page views/s at 100 users
+with p99 < 0.25 s; no collapse (200 users >= 20 users); two processes >= 1.7x one;
+frozen cluster: p99 within 2x of the unfrozen 100-user run; 0 errors.
+
+`python -m bench.load [--seconds 60] [--runs 20,100,100-1s,100-fresh,200,2x100,frozen]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+
+from bench.common import ROOT, write_result
+
+THINK_S = 0.25
+WARMUP_S = 5.0
+REQUEST_TIMEOUT_S = 10.0
+PASSWORD = "load-bench-pw-1"
+USER_ACCOUNTS = 10  # simulated users share these accounts, each with a session of its own
+
+SEARCH = "/clusters/bench/topics/clicks/messages/search/?" + urlencode(
+    {"q": '"seq":12345,', "field": "value", "kind": "contains"}
+)
+MIX = [
+    # (name, weight, method, path)
+    ("cluster", 15, "GET", "/clusters/bench/"),
+    ("topics", 20, "GET", "/clusters/bench/topics/"),
+    ("partitions", 15, "GET", "/clusters/bench/topics/clicks/"),
+    ("messages", 15, "GET", "/clusters/bench/topics/clicks/messages/"),
+    (
+        "search",
+        5,
+        "GET",
+        "/clusters/bench/topics/clicks/messages/search/?q=checkout&field=value&kind=contains",
+    ),
+    ("groups", 15, "GET", "/clusters/bench/groups/"),
+    ("group", 14, "GET", "/clusters/bench/groups/clicks-analytics/"),
+    ("produce", 1, "POST", "/clusters/bench/topics/orders/produce/message/"),
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# --- the client: a child process running the simulated users ------------------------------
+
+
+async def _user(
+    session, bases: list[str], cookie: str, csrf: str, stop_at: float, out: list, rng
+) -> None:
+    names = [m[0] for m in MIX]
+    weights = [m[1] for m in MIX]
+    pages = {m[0]: m for m in MIX}
+    turn = rng.randrange(len(bases))
+    headers = {"Cookie": f"sessionid={cookie}; csrftoken={csrf}"}
+    await asyncio.sleep(rng.uniform(0, THINK_S * 2))  # do not start in lockstep
+    while time.monotonic() < stop_at:
+        name = rng.choices(names, weights)[0]
+        _, _, method, path = pages[name]
+        base = bases[turn % len(bases)]
+        turn += 1
+        started = time.monotonic()
+        status = 0
+        try:
+            if method == "POST":
+                data = {
+                    "csrfmiddlewaretoken": csrf,
+                    "key": f"load-{rng.randrange(1000)}",
+                    "value": '{"from": "bench.load"}',
+                    "value_format": "json",
+                    "compression": "none",
+                }
+                async with session.post(
+                    base + path,
+                    data=data,
+                    headers={**headers, "Referer": base + path, "Origin": base},
+                    allow_redirects=False,
+                ) as r:
+                    await r.read()
+                    status = r.status
+                ok = status == 302
+            else:
+                async with session.get(base + path, headers=headers, allow_redirects=False) as r:
+                    await r.read()
+                    status = r.status
+                ok = status == 200
+        except Exception as exc:  # noqa: BLE001 - every failure counts as an error
+            ok = False
+            status = type(exc).__name__
+        out.append((started, time.monotonic() - started, name, ok, status))
+        await asyncio.sleep(rng.uniform(THINK_S / 2, THINK_S * 1.5))
+
+
+async def _clients(bases, sessions, users, seconds, only_path) -> list:
+    import aiohttp
+
+    global MIX
+    if only_path:
+        MIX = [("healthz", 1, "GET", only_path)]
+    out: list = []
+    stop_at = time.monotonic() + seconds
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    conns = []
+    tasks = []
+    for i in range(users):
+        # One keep-alive connection per user per server, as a browser tab keeps.
+        conn = aiohttp.TCPConnector(limit_per_host=1, force_close=False)
+        s = aiohttp.ClientSession(
+            connector=conn, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        )
+        conns.append(s)
+        cookie, csrf = sessions[i % len(sessions)]
+        tasks.append(_user(s, bases, cookie, csrf, stop_at, out, random.Random(i)))
+    await asyncio.gather(*tasks)
+    for s in conns:
+        await s.close()
+    return out
+
+
+def _client_main(bases, sessions, users, seconds, only_path, queue) -> None:
+    started = time.process_time()
+    out = asyncio.run(_clients(bases, sessions, users, seconds, only_path))
+    queue.put((out, time.process_time() - started))
+
+
+def run_load(
+    bases: list[str], sessions, users: int, seconds: float, server_pids: list[int], only_path=""
+) -> dict:
+    """`users` closed-loop users for WARMUP_S + `seconds`; the counted figures."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    load_before = os.getloadavg()
+    client = ctx.Process(
+        target=_client_main,
+        args=(bases, sessions, users, WARMUP_S + seconds, only_path, queue),
+    )
+    t0 = time.monotonic()
+    client.start()
+    # CPU of the servers over the counted window only.
+    time.sleep(WARMUP_S)
+    cpu0 = sum(_cpu(p) for p in server_pids)
+    kafka0 = sum(_kafka_requests(b) for b in set(bases))
+    c0 = time.monotonic()
+    time.sleep(seconds)
+    cpu1 = sum(_cpu(p) for p in server_pids)
+    kafka1 = sum(_kafka_requests(b) for b in set(bases))
+    c1 = time.monotonic()
+    out, client_cpu = queue.get(timeout=seconds + 120)
+    client.join(30)
+    load_after = os.getloadavg()
+    counted_from = t0 + WARMUP_S
+    counted = [r for r in out if r[0] >= counted_from - 0.5]
+    window = max(r[0] + r[1] for r in out) - counted_from if counted else seconds
+    window = min(max(window, 1.0), seconds + REQUEST_TIMEOUT_S)
+    latencies = [r[1] for r in counted]
+    errors = [r for r in counted if not r[3]]
+    per_page = {}
+    for name in sorted({r[2] for r in counted}):
+        lat = [r[1] for r in counted if r[2] == name]
+        per_page[name] = {
+            "n": len(lat),
+            "p50_s": round(percentile(lat, 0.5), 4),
+            "p99_s": round(percentile(lat, 0.99), 4),
+        }
+    error_kinds: dict[str, int] = {}
+    for r in errors:
+        key = f"{r[2]}:{r[4]}"
+        error_kinds[key] = error_kinds.get(key, 0) + 1
+    return {
+        "users": users,
+        "processes": len(set(bases)),
+        "page_views_per_s": round(len(counted) / window, 1),
+        "p50_s": round(percentile(latencies, 0.5), 4),
+        "p99_s": round(percentile(latencies, 0.99), 4),
+        "errors": len(errors),
+        "error_kinds": error_kinds,
+        "page_views": len(counted),
+        "seconds": round(window, 1),
+        "server_cpu_ms_per_page": round(1000 * (cpu1 - cpu0) / max(1, len(counted)), 2)
+        if not only_path
+        else round(1000 * (cpu1 - cpu0) / max(1, len(counted)), 3),
+        "server_cpu_cores_used": round((cpu1 - cpu0) / (c1 - c0), 2),
+        # Metadata and watermark requests the servers sent to Kafka, per page view.
+        "kafka_reads_per_page": round((kafka1 - kafka0) / max(1, len(counted)), 2),
+        "client_cpu_s": round(client_cpu, 1),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "per_page": per_page,
+    }
+
+
+def _kafka_requests(base: str) -> float:
+    """Metadata and watermark requests sent to Kafka (shared-read loads and fresh reads),
+    summed over clusters, from the server's /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("console_kafka_shared_reads_total{")
+        and ('outcome="load"' in line or 'outcome="fresh"' in line)
+    )
+
+
+def _cpu(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+# --- the deployment ----------------------------------------------------------------------
+
+
+class Stack:
+    """PostgreSQL, Redis, two Kafka clusters, a worker, beat and Daphne processes."""
+
+    def __init__(self) -> None:
+        from tools.kafka.local import LocalKafka
+        from tools.postgres.local import LocalPostgres
+
+        self.base = Path(tempfile.mkdtemp(prefix="load-bench-"))
+        self.procs: list[subprocess.Popen] = []
+        self.servers: dict[int, subprocess.Popen] = {}
+        self.server_env: dict[str, str] = {}
+        self.kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-")), nodes=1)
+        self.other = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-other-")), nodes=1)
+        self.kafka.start()
+        self.other.start()
+        self.pg = LocalPostgres().start()
+        self.redis_port = _free_port()
+        self.procs.append(
+            subprocess.Popen(
+                [shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port)]
+                + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        var = self.base / "var"
+        var.mkdir()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "CONSOLE_", "KAFKA_CLUSTERS_", "CELERY_"))
+            and k not in {"REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"}
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="console.settings",
+            CONSOLE_SECRET_KEY="load-bench-secret-" + "x" * 40,
+            CONSOLE_VAR_DIR=str(var),
+            CONSOLE_POSTGRES_DSN=self.pg.dsn,
+            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            KAFKA_CLUSTERS_0_NAME="bench",
+            KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS=self.kafka.bootstrap_servers,
+            KAFKA_CLUSTERS_1_NAME="other",
+            KAFKA_CLUSTERS_1_BOOTSTRAPSERVERS=self.other.bootstrap_servers,
+            CONSOLE_LOG_LEVEL="WARNING",
+            CONSOLE_METRICS_ALLOW="127.0.0.1",
+            PYTHONPATH=str(ROOT),
+        )
+        self.env = env
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("collectstatic", "--noinput", "-v", "0")
+        for i in range(USER_ACCOUNTS):
+            self.manage("ensure_user", f"load-{i}", "--role", "operator", "--password", PASSWORD)
+        print(self.manage("demo_seed", "--cluster", "bench").strip(), flush=True)
+        bin_dir = Path(sys.executable).parent
+        for args in (
+            ["worker", "--concurrency=1", "--loglevel=WARNING", "-n", "load@%h"],
+            ["beat", "--loglevel=WARNING", f"--schedule={var}/celerybeat-schedule"],
+        ):
+            self.procs.append(
+                subprocess.Popen(
+                    [str(bin_dir / "celery"), "-A", "console", *args],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=open(self.base / f"celery-{args[0]}.log", "wb"),  # noqa: SIM115
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def manage(self, *args: str) -> str:
+        r = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if r.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def sessions(self, n: int) -> list[tuple[str, str]]:
+        """n logged-in sessions through the real log-in form; their cookies."""
+        import http.client
+
+        found = []
+        for i in range(n):
+            port = next(iter(self.servers))
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/accounts/login/")
+            r = conn.getresponse()
+            r.read()
+            csrf = re.search(r"csrftoken=([^;]+)", r.getheader("Set-Cookie", "")).group(1)
+            body = f"username=load-{i % USER_ACCOUNTS}&password={PASSWORD}"
+            conn.request(
+                "POST",
+                "/accounts/login/",
+                body=body + f"&csrfmiddlewaretoken={csrf}",
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"csrftoken={csrf}",
+                    "Referer": f"http://127.0.0.1:{port}/accounts/login/",
+                },
+            )
+            r = conn.getresponse()
+            r.read()
+            cookies = ";".join(r.headers.get_all("Set-Cookie") or [])
+            session = re.search(r"sessionid=([^;]+)", cookies)
+            assert r.status == 302 and session, (r.status, cookies)
+            csrf = re.search(r"csrftoken=([^;]+)", cookies).group(1)
+            found.append((session.group(1), csrf))
+            conn.close()
+        return found
+
+    def start_servers(self, n: int, extra_env: dict[str, str] | None = None) -> list[str]:
+        from tools.kafka.local import port_open
+
+        self.stop_servers()
+        bin_dir = Path(sys.executable).parent
+        self.server_env = dict(extra_env or {})
+        env = {**self.env, **self.server_env}
+        for _ in range(n):
+            port = _free_port()
+            self.servers[port] = subprocess.Popen(
+                [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
+                + ["console.asgi:application"],
+                cwd=ROOT,
+                env=env,
+                stdout=open(self.base / f"daphne-{port}.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        for port in self.servers:
+            while not port_open(port):
+                assert time.monotonic() < deadline, "daphne did not start"
+                time.sleep(0.2)
+        return [f"http://127.0.0.1:{p}" for p in self.servers]
+
+    def warm(self, bases: list[str], sessions) -> None:
+        """Every page once per server (imports, template compilation, Kafka clients)."""
+        import http.client
+
+        for base in bases:
+            port = int(base.rsplit(":", 1)[1])
+            for _, _, method, path in MIX:
+                if method != "GET":
+                    continue
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", path, headers={"Cookie": f"sessionid={sessions[0][0]}"})
+                r = conn.getresponse()
+                r.read()
+                assert r.status == 200, (path, r.status)
+                conn.close()
+
+    def stop_servers(self) -> None:
+        for p in self.servers.values():
+            p.terminate()
+            p.wait(30)
+        self.servers.clear()
+
+    def destroy(self) -> None:
+        self.stop_servers()
+        for p in self.procs:
+            p.terminate()
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for k in (self.kafka, self.other):
+            k.resume_node(k.nodes[0].node_id)
+            k.destroy()
+        self.pg.destroy()
+
+
+def _free_port() -> int:
+    from tools.kafka.local import free_port
+
+    return free_port()
+
+
+RUNS = {
+    # name: (users, server processes, freeze cluster "other", server environment)
+    "20": (20, 1, False, {}),
+    "100": (100, 1, False, {}),
+    "200": (200, 1, False, {}),
+    "2x100": (100, 2, False, {}),
+    "frozen": (100, 1, True, {}),
+    # References for the shared Kafka reads (the runs above share only requests in flight,
+    # the default): the same 100 users with answers shared for 1 s, and reading afresh.
+    "100-1s": (100, 1, False, {"CONSOLE_KAFKA_SHARED_READS_S": "1"}),
+    "100-fresh": (100, 1, False, {"CONSOLE_KAFKA_SHARED_READS_S": "-1"}),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    parser.add_argument("--seconds", type=float, default=60.0, help="counted seconds per run")
+    parser.add_argument(
+        "--runs",
+        default="20,100,100-1s,100-fresh,200,2x100,frozen",
+        help="comma-separated: " + ",".join(RUNS),
+    )
+    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    parser.add_argument(
+        "--py-spy", default="", help="record the first server of each run with py-spy to FILE-<run>"
+    )
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    wanted = [r for r in args.runs.split(",") if r]
+    stack = Stack()
+    runs = []
+    reference = {}
+    try:
+        bases = stack.start_servers(1)
+        sessions = stack.sessions(max(RUNS[r][0] for r in wanted))
+        for name in wanted:
+            users, processes, frozen, server_env = RUNS[name]
+            if len(stack.servers) != processes or stack.server_env != server_env:
+                bases = stack.start_servers(processes, server_env)
+            stack.warm(bases, sessions)
+            if frozen:
+                stack.other.pause_node(stack.other.nodes[0].node_id)
+            try:
+                print(f"== {name}: {users} users, {processes} process(es)", flush=True)
+                spy = None
+                if args.py_spy:
+                    spy = subprocess.Popen(
+                        [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"]
+                        + ["--rate", "50", "--nonblocking", "--threads"]
+                        + ["-o", f"{args.py_spy}-{name}.txt", "--pid", str(_pids(stack)[0])]
+                        + ["--duration", str(int(WARMUP_S + args.seconds))],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                result = run_load(bases, sessions, users, args.seconds, list(_pids(stack)))
+                if spy is not None:
+                    spy.wait(60)
+            finally:
+                if frozen:
+                    stack.other.resume_node(stack.other.nodes[0].node_id)
+            result["run"] = name
+            result["frozen_cluster"] = frozen
+            print(result, flush=True)
+            runs.append(result)
+        # The reference: Daphne's floor on this machine in the same run.
+        bases = stack.start_servers(1)
+        ref = run_load(
+            bases, sessions, 100, min(args.seconds, 20), list(_pids(stack)), only_path="/healthz"
+        )
+        reference = {"what": "/healthz, 100 users, same think time, one process", **ref}
+        print({"reference": reference}, flush=True)
+    finally:
+        stack.destroy()
+
+    by = {r["run"]: r for r in runs}
+    ratios = {}
+    if "100" in by and "2x100" in by:
+        ratios["two_processes_over_one_at_100"] = round(
+            by["2x100"]["page_views_per_s"] / by["100"]["page_views_per_s"], 2
+        )
+    if "20" in by and "200" in by:
+        ratios["200_users_over_20_users"] = round(
+            by["200"]["page_views_per_s"] / by["20"]["page_views_per_s"], 2
+        )
+    if "100" in by and "frozen" in by:
+        ratios["frozen_p99_over_unfrozen_p99"] = round(
+            by["frozen"]["p99_s"] / by["100"]["p99_s"], 2
+        )
+    for run in ("100", "100-1s"):
+        if run in by and "100-fresh" in by:
+            ratios[f"cpu_per_page_{run}_over_fresh"] = round(
+                by[run]["server_cpu_ms_per_page"] / by["100-fresh"]["server_cpu_ms_per_page"], 2
+            )
+    if "100" in by and reference:
+        ratios["page_cpu_over_healthz_cpu"] = round(
+            by["100"]["server_cpu_ms_per_page"] / max(0.001, reference["server_cpu_ms_per_page"]),
+            1,
+        )
+    figures = {
+        "runs": runs,
+        "think_time_s": THINK_S,
+        "seconds_per_run": args.seconds,
+        "mix": {m[0]: m[1] for m in MIX},
+        "machine_load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    targets = {
+        "100 users, 1 process": ">= 300 page views/s, p99 < 0.25 s",
+        "200 users vs 20": "page views/s at 200 >= at 20",
+        "2 processes vs 1 at 100 users": ">= 1.7x",
+        "frozen cluster": "p99 within 2x of the unfrozen 100-user run",
+        "errors": 0,
+    }
+    if args.no_write:
+        print(figures, ratios)
+        return
+    write_result(
+        "load",
+        figures,
+        reference=reference,
+        ratios=ratios,
+        targets=targets,
+        notes=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+
+
+def _pids(stack: Stack) -> list[int]:
+    return [p.pid for p in stack.servers.values()]
+
+
+if __name__ == "__main__":
+    main()
