@@ -51,14 +51,15 @@ def parse_configs(text: str) -> dict[str, str]:
 
 
 class TopicCreateForm(forms.Form):
-    name = forms.CharField(max_length=400, strip=True)
-    partitions = forms.IntegerField(min_value=1, max_value=MAX_PARTITIONS)
+    name = forms.CharField(max_length=400, strip=True, label="Topic name")
+    partitions = forms.IntegerField(min_value=1, max_value=MAX_PARTITIONS, label="Partitions")
     replication = forms.IntegerField(min_value=1, max_value=32, label="Replication factor")
     configs = forms.CharField(
         required=False,
         widget=forms.Textarea(
             attrs={"rows": 4, "placeholder": "cleanup.policy=compact\nretention.ms=604800000"}
         ),
+        label="Topic configs",
         help_text="Optional topic configs, one key=value per line.",
     )
 
@@ -125,6 +126,7 @@ class TypedNameForm(forms.Form):
         required=False,
         strip=False,
         max_length=400,
+        label="Type the topic's name to confirm",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
@@ -176,7 +178,7 @@ class ConfigEditForm(forms.Form):
         label="Config",
         error_messages={"required": "Name the config to change, e.g. retention.ms."},
     )
-    value = forms.CharField(required=False, max_length=10_000)
+    value = forms.CharField(required=False, max_length=10_000, label="New value")
     reset = forms.BooleanField(required=False, label="Remove the override (back to default)")
 
     def clean_name(self) -> str:
@@ -216,6 +218,7 @@ class PurgeForm(forms.Form):
     partitions = forms.CharField(
         required=False,
         max_length=2000,
+        label="Partitions",
         help_text="A list like 0,2,5-7.",
         widget=forms.TextInput(attrs={"placeholder": "0,2,5-7", "size": 12}),
     )

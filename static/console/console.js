@@ -59,3 +59,32 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     searchFailed(event, "stopped by an error");
   }
 });
+
+// Forms with modes (the reset target, the browser's seek, the generator's template): a
+// <select data-mode-select="NAME"> shows only the [data-mode-for="NAME"] parts whose
+// data-modes list its value; hidden parts are disabled, so their inputs are not sent. A
+// part holding an error stays shown. Without script every part shows, under its heading.
+function modeFields(root) {
+  (root || document).querySelectorAll("select[data-mode-select]").forEach((select) => {
+    const form = select.form || document;
+    const apply = () => {
+      form.querySelectorAll(`[data-mode-for="${select.dataset.modeSelect}"]`).forEach((part) => {
+        const on = part.dataset.modes.split(" ").includes(select.value)
+          || part.querySelector(".field-error") !== null;
+        part.hidden = !on;
+        if (part.tagName === "FIELDSET") part.disabled = !on;
+      });
+    };
+    if (!select.dataset.modeBound) {
+      select.dataset.modeBound = "1";
+      select.addEventListener("change", () => {
+        form.querySelectorAll(`[data-mode-for="${select.dataset.modeSelect}"] .field-error`)
+          .forEach((e) => e.remove());  // a stale error must not keep its part shown
+        apply();
+      });
+    }
+    apply();
+  });
+}
+document.addEventListener("DOMContentLoaded", () => modeFields(document));
+document.addEventListener("htmx:load", (event) => modeFields(event.target));

@@ -10,6 +10,7 @@ import time
 
 from django import forms
 
+from console.forms import DATETIME_HELP, UtcDateTimeField, parse_utc
 from console.messages.decoding import MODES as DECODERS
 from console.messages.filters import (
     FIELDS,
@@ -23,30 +24,41 @@ from topics.browse.selectors import MODES, Seek
 
 MAX_LIMIT = 500
 FUTURE_SLACK_S = 60  # clocks differ a little; a minute ahead is not "in the future"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _ms(when: dt.datetime | None, typed) -> int | None:
+    """A cleaned time as epoch milliseconds (digits typed are taken exactly)."""
+    if when is None:
+        return None
+    return (
+        parse_timestamp(str(typed))
+        if str(typed or "").strip().isdigit()
+        else ((when - EPOCH) // dt.timedelta(milliseconds=1))
+    )
 
 
 def parse_timestamp(text: str) -> int:
-    """Milliseconds since the epoch from ISO 8601 (naive means UTC) or epoch ms/s digits."""
-    text = text.strip()
-    if not text:
-        raise forms.ValidationError("Give a date and time, e.g. 2026-11-25T14:00:00Z.")
-    if text.isdigit():
-        n = int(text)
-        if len(text) > 15:
-            raise forms.ValidationError(f"{text!r} is too large for a timestamp.")
-        return n if n >= 10**11 else n * 1000  # seconds or milliseconds
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise forms.ValidationError(
-            f"{text[:40]!r} is not a date and time: use 2026-11-25T14:00:00Z, or epoch milliseconds."
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    try:
-        return int(when.timestamp() * 1000)
-    except (OverflowError, OSError, ValueError):
-        raise forms.ValidationError(f"{text[:40]!r} is out of range.") from None
+    """Milliseconds since the epoch from a UTC time as pages show it (2026-11-25 19:55:14),
+    ISO 8601 (naive means UTC) or epoch ms/s digits."""
+    when = parse_utc(text)  # checks digits too: at most 15, within the calendar
+    digits = text.strip()
+    if digits.isdigit():  # exact, with no round trip through a float
+        return int(digits) if int(digits) >= 10**11 else int(digits) * 1000
+    return (when - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+# The choices as a person reads them; the values stay the URL's words.
+DECODER_LABELS = {
+    "auto": "Detect (auto)",
+    "text": "Text",
+    "json": "JSON",
+    "hex": "Hex",
+    "base64": "Base64",
+    "schema": "Schema registry",
+}
+FIELD_LABELS = {"value": "the value", "key": "the key", "header": "a header", "any": "anywhere"}
+KIND_LABELS = {"contains": "contains", "regex": "regular expression", "jsonpath": "JSON path"}
 
 
 class BrowseForm(forms.Form):
@@ -54,28 +66,52 @@ class BrowseForm(forms.Form):
         choices=[
             ("newest", "Newest"),
             ("oldest", "Oldest"),
-            ("offset", "From offset"),
-            ("timestamp", "From time"),
+            ("offset", "An offset"),
+            ("timestamp", "A time"),
         ],
         initial="newest",
         required=False,
+        label="Start from",
+        # console.js shows the offset or time field only for the mode that needs it.
+        widget=forms.Select(attrs={"data-mode-select": "mode"}),
     )
     partitions = forms.CharField(
         required=False,
         max_length=200,
-        help_text="all, or e.g. 0,2,5-7",
+        label="Partitions",
+        help_text="All, or a list like 0,2,5-7.",
         widget=forms.TextInput(attrs={"placeholder": "all", "size": 8}),
     )
-    offset = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
-    timestamp = forms.CharField(
+    offset = forms.IntegerField(
         required=False,
-        max_length=40,
-        label="From (UTC)",
-        widget=forms.TextInput(attrs={"type": "datetime-local", "step": "1"}),
+        min_value=0,
+        max_value=2**63 - 1,
+        label="Offset",
+        help_text="The first offset shown on each chosen partition.",
     )
-    limit = forms.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, initial=50)
-    key_format = forms.ChoiceField(choices=[(m, m) for m in DECODERS], required=False)
-    value_format = forms.ChoiceField(choices=[(m, m) for m in DECODERS], required=False)
+    timestamp = UtcDateTimeField(
+        required=False,
+        label="Time (UTC)",
+        help_text=f"{DATETIME_HELP} The first message at or after it.",
+    )
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        initial=50,
+        label="Messages per page",
+        widget=forms.NumberInput(attrs={"placeholder": "50"}),
+    )
+    key_format = forms.ChoiceField(
+        choices=[(m, DECODER_LABELS.get(m, m)) for m in DECODERS],
+        required=False,
+        label="Show keys as",
+    )
+    value_format = forms.ChoiceField(
+        choices=[(m, DECODER_LABELS.get(m, m)) for m in DECODERS],
+        required=False,
+        label="Show values as",
+    )
     # The search filter: one condition on a field, plus ranges.
     q = forms.CharField(
         required=False,
@@ -84,17 +120,32 @@ class BrowseForm(forms.Form):
         label="Search",
         widget=forms.TextInput(attrs={"placeholder": 'text, a regex, or $.page == "checkout"'}),
     )
-    field = forms.ChoiceField(choices=[(f, f) for f in FIELDS], required=False, initial="value")
-    kind = forms.ChoiceField(choices=[(k, k) for k in KINDS], required=False, initial="contains")
-    header = forms.CharField(required=False, max_length=200)
-    case = forms.BooleanField(required=False, label="match case")
-    until = forms.CharField(
+    field = forms.ChoiceField(
+        choices=[(f, FIELD_LABELS.get(f, f)) for f in FIELDS],
         required=False,
-        max_length=40,
-        label="Until (UTC)",
-        widget=forms.TextInput(attrs={"type": "datetime-local", "step": "1"}),
+        initial="value",
+        label="In",
     )
-    max_offset = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+    kind = forms.ChoiceField(
+        choices=[(k, KIND_LABELS.get(k, k)) for k in KINDS],
+        required=False,
+        initial="contains",
+        label="As",
+    )
+    header = forms.CharField(required=False, max_length=200, label="Header name")
+    case = forms.BooleanField(required=False, label="Match case")
+    until = UtcDateTimeField(
+        required=False,
+        label="Until (UTC)",
+        help_text="Stop at messages newer than this time.",
+    )
+    max_offset = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        label="Up to offset",
+        help_text="Stop at this offset on each partition.",
+    )
 
     def __init__(self, *args, partition_count: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -110,19 +161,15 @@ class BrowseForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
     def clean_timestamp(self):
-        text = self.cleaned_data.get("timestamp", "")
-        if not text.strip():
-            return None
-        ms = parse_timestamp(text)
-        if ms > (time.time() + FUTURE_SLACK_S) * 1000:
+        ms = _ms(self.cleaned_data.get("timestamp"), self.data.get("timestamp"))
+        if ms is not None and ms > (time.time() + FUTURE_SLACK_S) * 1000:
             raise forms.ValidationError(
                 "That time is in the future: no message can be that new yet."
             )
         return ms
 
     def clean_until(self):
-        text = self.cleaned_data.get("until", "")
-        return parse_timestamp(text) if text.strip() else None
+        return _ms(self.cleaned_data.get("until"), self.data.get("until"))
 
     def clean(self):
         data = super().clean()

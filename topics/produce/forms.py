@@ -33,23 +33,46 @@ def json_strict(text: str) -> Any:
         raise ValueError("it is nested too deeply (arrays or objects inside each other)") from None
 
 
+COMPRESSION_LABELS = {"none": "None"}
+
+
 class ProduceForm(forms.Form):
-    key = forms.CharField(required=False, strip=False, max_length=100_000)
-    null_key = forms.BooleanField(required=False, label="null key")
-    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
+    key = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=100_000,
+        label="Key",
+        help_text="Empty is an empty key; tick “no key” to send none (null).",
+    )
+    null_key = forms.BooleanField(required=False, label="No key (null)")
+    value = forms.CharField(
+        required=False,
+        strip=False,
+        label="Value",
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
     value_format = forms.ChoiceField(
-        choices=[("text", "text"), ("json", "JSON (validated)")], initial="json"
+        choices=[("text", "Text, sent as typed"), ("json", "JSON, checked before sending")],
+        initial="json",
+        label="Value is",
     )
     partition = forms.IntegerField(
-        required=False, min_value=0, help_text="empty: chosen by the key's hash"
+        required=False,
+        min_value=0,
+        label="Partition",
+        help_text="Empty: chosen from the key's hash, as Java clients do.",
     )
-    compression = forms.ChoiceField(choices=[(c, c) for c in COMPRESSIONS], initial="none")
+    compression = forms.ChoiceField(
+        choices=[(c, COMPRESSION_LABELS.get(c, c)) for c in COMPRESSIONS],
+        initial="none",
+        label="Compression",
+    )
     schema_subject = forms.CharField(
         required=False,
         max_length=255,
         label="Encode with the schema of subject",
-        help_text="the latest version of this registry subject (Avro or JSON Schema); "
-        "empty: send the value as typed",
+        help_text="The latest version of this registry subject (Avro or JSON Schema); "
+        "empty: send the value as typed.",
     )
 
     def __init__(self, *args, partitions: int, registry=None, **kwargs) -> None:
@@ -113,30 +136,75 @@ class ProduceForm(forms.Form):
 
 class GenerateForm(forms.Form):
     template = forms.ChoiceField(
-        choices=[("clickstream", "clickstream (keys: user ids)"), ("custom", "my template")]
+        choices=[
+            ("clickstream", "Clickstream: page views keyed by user id"),
+            ("custom", "My own templates"),
+        ],
+        label="Events",
+        # console.js shows the template fields only for "my own templates".
+        widget=forms.Select(attrs={"data-mode-select": "template"}),
     )
     key_template = forms.CharField(
-        required=False, max_length=1000, initial="{{choice:alice|bob|carol}}"
+        required=False,
+        max_length=1000,
+        initial="{{choice:alice|bob|carol}}",
+        label="Key template",
+        help_text="Each event's key; empty: no key.",
     )
     value_template = forms.CharField(
         required=False,
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 4}),
         initial='{"id": "{{uuid}}", "n": {{int:1:100}}, "seq": {{seq}}, "ts": {{timestamp}}}',
+        label="Value template",
+        help_text="Each event's value: JSON or any text.",
     )
-    count = forms.IntegerField(required=False, min_value=1, help_text="events to produce")
+    stop = forms.ChoiceField(
+        required=False,
+        choices=[("count", "After a number of events"), ("time", "After a time, at a steady rate")],
+        initial="count",
+        label="Stop",
+        # console.js shows only the fields of the way chosen.
+        widget=forms.Select(attrs={"data-mode-select": "stop"}),
+    )
+    count = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Number of events",
+        help_text="Produced as fast as the cluster takes them.",
+    )
     seconds = forms.IntegerField(
-        required=False, min_value=1, max_value=24 * 3600, help_text="or: for this many seconds ..."
+        required=False,
+        min_value=1,
+        max_value=24 * 3600,
+        label="For (seconds)",
+        help_text="How long to keep producing …",
     )
     rate = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=1_000_000,
-        help_text="... at this many events a second",
+        label="Events per second",
+        help_text="… and how many events each second.",
     )
 
     def clean(self):
         data = super().clean()
+        # The way chosen decides which fields count; without a choice (an older form, a
+        # script), a number of events wins, and seconds with a rate pace it.
+        stop = data.get("stop")
+        if stop == "count":
+            data["seconds"] = data["rate"] = None
+            if data.get("count") is None and "count" not in self.errors:
+                self.add_error("count", "Give the number of events to produce.")
+                return data
+        elif stop == "time":
+            data["count"] = None
+            for field, words in (("seconds", "how long"), ("rate", "how many a second")):
+                if data.get(field) is None and field not in self.errors:
+                    self.add_error(field, f"Give {words} to produce.")
+            if self.errors:
+                return data
         count, seconds, rate = data.get("count"), data.get("seconds"), data.get("rate")
         if count is None and not (seconds and rate):
             raise forms.ValidationError("Give a number of events, or seconds and a rate.")

@@ -91,7 +91,8 @@ def produce_preview(request: ConsoleRequest, topic: str) -> HttpResponse:
         key = request.GET.get("key", "")
         p = partition_for(key.encode(), n)
         text = (
-            f"Key {key!r} goes to partition {p} of {n}: murmur2(key) mod {n}, as Java "
+            f"{f'Key “{key}”' if key else 'An empty key'} goes to partition {p} of {n}: "
+            f"murmur2(key) mod {n}, as Java "
             "clients compute it. Every message with this key lands there, in order, while "
             "the partition count stays the same."
         )
