@@ -10,7 +10,7 @@ from console.access import Capability
 from console.audit import mutation
 from console.clusters import Cluster
 from console.kafka.cluster import cluster_snapshot
-from console.kafka.errors import InvalidRequest, KafkaConsoleError
+from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
 from console.kafka.groups import (
     GroupDescription,
     committed_offsets,
@@ -26,6 +26,10 @@ Partition = tuple[str, int]
 
 class ResetRefused(InvalidRequest):
     """The reset cannot run now; the message says why and what to do."""
+
+
+class GroupChanged(InvalidRequest):
+    """The group's committed offsets changed since the preview (of a delete or a reset)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class ResetPlan:
     rows: list[ResetRow]
     skipped: list[str]
     active_members: int
+    # The fingerprint (offsets_digest) of every offset the group had committed when the
+    # plan was made: the confirmation carries it, so a change since is noticed.
+    seen_offsets: str = ""
 
     @property
     def clamped(self) -> int:
@@ -73,6 +80,10 @@ class ResetPlan:
     @property
     def offsets(self) -> dict[str, int]:
         return {f"{r.topic}:{r.partition}": r.new for r in self.rows}
+
+    @property
+    def before(self) -> dict[str, int | None]:
+        return {f"{r.topic}:{r.partition}": r.current for r in self.rows}
 
 
 def refusal(description: GroupDescription | KafkaConsoleError) -> str:
@@ -112,7 +123,7 @@ def reset_plan(*, cluster: Cluster, group_id: str, spec: ResetSpec) -> ResetPlan
         elif wanted.get(tp) is not None:
             rows.append(_reset_row(tp, wanted[tp], mark, committed.get(tp), notes.get(tp, "")))
     active = len(description.members) if isinstance(description, GroupDescription) else 0
-    return ResetPlan(group_id, spec, rows, skipped, active)
+    return ResetPlan(group_id, spec, rows, skipped, active, offsets_digest(committed))
 
 
 def _reset_partitions(
@@ -122,10 +133,11 @@ def _reset_partitions(
     if spec.offsets:
         return [tp for tp, _ in spec.offsets]
     if spec.topic:
-        topics = {t.name: t for t in cluster_snapshot(cluster).topics}
-        if spec.topic not in topics:
-            raise InvalidRequest(f"Topic {spec.topic!r} does not exist.")
-        ids = [p.id for p in topics[spec.topic].partitions]
+        try:  # asked for by name: a topic created a moment ago is found too
+            (info,) = cluster_snapshot(cluster, topic=spec.topic).topics
+        except NotFound:
+            raise InvalidRequest(f"Topic {spec.topic} does not exist on {cluster.name}.") from None
+        ids = [p.id for p in info.partitions]
         if spec.partitions is not None:
             missing = sorted(spec.partitions - set(ids))
             if missing:
@@ -198,10 +210,57 @@ def _reset_row(
     return ResetRow(tp[0], tp[1], current, new, mark.low, mark.high, clamped, note)
 
 
+def reset_confirm_problem(
+    *, cluster: Cluster, group_id: str, offsets: dict[Partition, int], seen_offsets: str
+) -> str:
+    """Why a previewed reset (`offsets`, made when the group's committed offsets had the
+    fingerprint `seen_offsets`) must not be applied now; '' when it may.
+
+    Refused when the group committed other offsets since the preview (unless they are
+    already the previewed ones: a retried task), and when a previewed offset left its
+    partition's range (records deleted or expired below it, or the topic recreated):
+    committing it would leave the choice to the consumer's auto.offset.reset, which may
+    skip everything. Either way the caller shows a fresh preview instead."""
+    committed = committed_offsets(cluster, [group_id])[group_id]
+    if isinstance(committed, KafkaConsoleError):
+        raise committed
+    landed = all(committed.get(tp) == off for tp, off in offsets.items())
+    if offsets_digest(committed) != seen_offsets and not landed:
+        return (
+            f"Group {group_id} committed other offsets since the preview (a consumer ran, "
+            "or this reset was confirmed already). Nothing was changed: check the new "
+            "preview and confirm it if it is still what you want."
+        )
+    if landed:
+        return ""
+    marks = watermarks(cluster, list(offsets))
+    moved = []
+    for tp, off in sorted(offsets.items()):
+        mark = marks.get(tp)
+        if not isinstance(mark, Watermarks):
+            moved.append(f"{tp[0]}[{tp[1]}] cannot be read now ({mark})")
+        elif not mark.low <= off <= mark.high:
+            moved.append(
+                f"{tp[0]}[{tp[1]}] now holds offsets {mark.low}–{mark.high}, "
+                f"so the previewed {off} is gone"
+            )
+    if moved:
+        return (
+            "The partitions changed since the preview: "
+            + "; ".join(moved[:5])
+            + (f"; and {len(moved) - 5} more" if len(moved) > 5 else "")
+            + " (records deleted or expired, or the topic recreated). Nothing was changed: "
+            "check the new preview."
+        )
+    return ""
+
+
 def group_offsets_reset(
     *, user, cluster: Cluster, group_id: str, offsets: dict[Partition, int], params: dict
 ) -> dict[str, int]:
-    """Commit the planned offsets (operator). The same call twice lands the same offsets."""
+    """Commit the planned offsets (operator). The same call twice lands the same offsets.
+    With `params["seen_offsets"]` (a confirmed preview) it is refused, changing nothing,
+    when the group or the partitions changed since that preview (reset_confirm_problem)."""
     with mutation(
         user=user,
         cluster=cluster,
@@ -213,6 +272,15 @@ def group_offsets_reset(
         problem = refusal(group_descriptions(cluster, [group_id])[group_id])
         if problem:
             raise ResetRefused(problem)
+        if params.get("seen_offsets") is not None:
+            changed = reset_confirm_problem(
+                cluster=cluster,
+                group_id=group_id,
+                offsets=offsets,
+                seen_offsets=params["seen_offsets"],
+            )
+            if changed:
+                raise GroupChanged(changed)
         committed = committed_offsets(cluster, [group_id])[group_id]
         if isinstance(committed, KafkaConsoleError):
             raise committed
@@ -220,10 +288,6 @@ def group_offsets_reset(
         stored = offsets_alter(cluster, group_id, offsets)
         m.after = {f"{t}:{p}": off for (t, p), off in sorted(stored.items())}
         return m.after
-
-
-class GroupChanged(InvalidRequest):
-    """The group's committed offsets changed since the delete preview; preview again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Offset resets through preview, confirm and a real Celery worker: exact offsets land."""
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -37,11 +38,19 @@ def setup(topic_factory, produce, commit):
     return t, group, base
 
 
+def confirmation(page: str) -> str:
+    """The signed preview a confirm form carries."""
+    m = re.search(r'name="plan" value="([^"]+)"', page)
+    assert m, page[-3000:]
+    return m.group(1)
+
+
 def run_reset(client, group, params):
     url = reverse("groups:reset", args=["local", group])
     preview = client.get(url, params)
-    assert preview.status_code == 200, preview.content.decode()[-2000:]
-    r = client.post(url + "?" + "&".join(f"{k}={v}" for k, v in params.items()))
+    alerts = re.findall(r'role="alert"[^>]*>(.*?)</', preview.content.decode(), re.S)
+    assert preview.status_code == 200, alerts
+    r = client.post(url + "?" + urlencode(params), {"plan": confirmation(preview.content.decode())})
     assert r.status_code == 302, r.content.decode()[-2000:]
     return wait_job(r.url.rstrip("/").split("/")[-1])
 
@@ -60,7 +69,7 @@ def run_reset(client, group, params):
 )
 def test_reset_targets_land_exact_offsets(celery_worker, setup, client_for, params, expected):
     t, group, _ = setup
-    job = run_reset(client_for("operator"), group, {"topic": t, **params})
+    job = run_reset(client_for("operator"), group, {"topic": t, "all_partitions": "on", **params})
     assert job.state == "succeeded", job.error
     assert offsets_of(group) == {(t, p): o for p, o in expected.items()}
 
@@ -71,7 +80,7 @@ def test_timestamp_between_two_messages_and_one_partition(celery_worker, setup, 
 
     # 3.5 s after the first record: the first at or after it is offset 4
     when = dt.datetime.fromtimestamp((base + 3500) / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    # datetime-local has second precision: base+3500 rounds down to base+3000 -> offset 3
+    # the input has second precision: base+3500 rounds down to base+3000 -> offset 3
     job = run_reset(
         client_for("operator"),
         group,
@@ -88,7 +97,11 @@ def test_copy_from_another_group(celery_worker, setup, client_for, commit):
     t, group, _ = setup
     source = unique("src")
     commit(source, {(t, 0): 2, (t, 1): 8})
-    job = run_reset(client_for("operator"), group, {"target": "copy", "source_group": source})
+    job = run_reset(
+        client_for("operator"),
+        group,
+        {"target": "copy", "source_group": source, "all_topics": "on"},
+    )
     assert job.state == "succeeded", job.error
     assert offsets_of(group) == {(t, 0): 2, (t, 1): 8}
 
@@ -97,7 +110,7 @@ def test_preview_says_what_was_clamped(setup, client_for):
     t, group, _ = setup
     page = client_for("operator").get(
         reverse("groups:reset", args=["local", group]),
-        {"topic": t, "target": "offset", "offset": "99"},
+        {"topic": t, "all_partitions": "on", "target": "offset", "offset": "99"},
     )
     html = page.content.decode()
     assert "asked 99, clamped to the log end" in html
@@ -110,13 +123,12 @@ def test_reset_of_an_active_group_is_refused_clearly(setup, client_for, live_mem
     group = unique("busy")
     live_members(group, t, 2)
     c = client_for("operator")
-    page = c.get(
-        reverse("groups:reset", args=["local", group]), {"topic": t, "target": "earliest"}
-    ).content.decode()
+    query = {"topic": t, "all_partitions": "on", "target": "earliest"}
+    page = c.get(reverse("groups:reset", args=["local", group]), query).content.decode()
     assert f"Group {group} has 2 active members" in page and "stop them first" in page
-    assert "confirm-reset" not in page
-    r = c.post(reverse("groups:reset", args=["local", group]) + f"?topic={t}&target=earliest")
-    assert r.status_code == 302 and "/jobs/" not in r.url
+    assert "confirm-reset" not in page and 'name="plan"' not in page
+    r = c.post(reverse("groups:reset", args=["local", group]) + "?" + urlencode(query))
+    assert r.status_code == 400 and not Job.objects.exists()
 
 
 def test_undo_restores_and_the_task_is_idempotent(celery_worker, setup, client_for):
@@ -124,7 +136,7 @@ def test_undo_restores_and_the_task_is_idempotent(celery_worker, setup, client_f
 
     t, group, _ = setup
     c = client_for("operator")
-    job = run_reset(c, group, {"topic": t, "target": "earliest"})
+    job = run_reset(c, group, {"topic": t, "all_partitions": "on", "target": "earliest"})
     assert offsets_of(group) == {(t, 0): 0, (t, 1): 0}
     entry = AuditEntry.objects.get(action="group.reset", outcome="ok")
     assert entry.before == {f"{t}:0": 5, f"{t}:1": 5}
@@ -138,8 +150,9 @@ def test_undo_restores_and_the_task_is_idempotent(celery_worker, setup, client_f
     assert offsets_of(group) == {(t, 0): 0, (t, 1): 0}
     # undo: preview shows the way back, confirm restores it
     undo = reverse("groups:undo", args=["local", group, entry.id])
-    assert "undo the reset" in c.get(undo).content.decode()
-    r = c.post(undo)
+    page = c.get(undo).content.decode()
+    assert "undo the reset" in page
+    r = c.post(undo, {"plan": confirmation(page)})
     assert wait_job(r.url.rstrip("/").split("/")[-1]).state == "succeeded"
     assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}
 
@@ -149,13 +162,13 @@ def test_bad_input_answers_400_with_the_form_as_page_and_fragment(setup, client_
     url = reverse("groups:reset", args=["local", group])
     c = client_for("operator")
     for params, error in [
-        ({"target": "offset"}, "Target offset needs this value"),
+        ({"target": "offset"}, "Give the offset to move to"),
         ({"target": "offset", "offset": "-1"}, "greater than or equal to 0"),
         ({"target": "timestamp", "timestamp": "2999-01-01T00:00"}, "in the future"),
-        ({"target": "timestamp", "timestamp": "yesterday"}, "Enter a valid date/time"),
+        ({"target": "timestamp", "timestamp": "yesterday"}, "is not a date and time"),
         ({"target": "earliest", "partitions": "0"}, "Choose a topic"),
         ({"target": "earliest", "topic": t, "partitions": "0-9"}, "has 2 partitions"),
-        ({"target": "earliest", "topic": "nope-topic"}, "does not exist"),
+        ({"target": "earliest", "topic": "nope-topic", "all_partitions": "on"}, "does not exist"),
         ({"target": "bogus"}, "Select a valid choice"),
     ]:
         query = url + "?" + urlencode(params)
@@ -179,7 +192,9 @@ def test_bad_input_answers_400_with_the_form_as_page_and_fragment(setup, client_
 def test_preview_fragment_for_htmx(setup, client_for):
     t, group, _ = setup
     url = reverse("groups:reset", args=["local", group])
-    r = client_for("operator").get(url, {"topic": t, "target": "latest"}, HTTP_HX_REQUEST="true")
+    r = client_for("operator").get(
+        url, {"topic": t, "all_partitions": "on", "target": "latest"}, HTTP_HX_REQUEST="true"
+    )
     page = r.content.decode()
     assert r.status_code == 200 and "<html" not in page
     assert 'id="preview-table"' in page and 'id="confirm-reset"' in page
@@ -191,9 +206,12 @@ def test_confirm_without_input_or_with_nothing_to_reset_answers_400(setup, clien
     c = client_for("operator")
     r = c.post(url)  # a confirm with no query at all
     assert r.status_code == 400 and "This field is required" in r.content.decode()
-    # copying from a group with no commits leaves nothing to reset
-    r = c.post(url + "?" + urlencode({"target": "copy", "source_group": unique("none")}))
+    # copying from a group with no commits leaves nothing to reset: no confirm to post
+    query = {"target": "copy", "source_group": unique("none"), "all_topics": "on"}
+    page = c.get(url, query).content.decode()
+    assert "No partition to reset" in page and "confirm-reset" not in page
+    r = c.post(url + "?" + urlencode(query))
     page = r.content.decode()
-    assert r.status_code == 400 and "Nothing to reset" in page and 'id="reset-form"' in page
+    assert r.status_code == 400 and "carries no preview" in page and 'id="reset-form"' in page
     assert not Job.objects.exists()
     assert offsets_of(group) == {(t, 0): 5, (t, 1): 5}

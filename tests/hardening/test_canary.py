@@ -154,7 +154,7 @@ def variants(name: str, topic: str) -> list[dict[str, str]]:
         "topics:skew": [{}, {"sample": "10"}, {"sample": "5000"}],
         "topics:produce_preview": [{}, {"key": "k"}, {"null_key": "1"}],
         "topics:list": [{}, {"q": topic}],
-        "groups:reset": [{}, {"topic": topic, "target": "earliest"}],
+        "groups:reset": [{}, {"topic": topic, "all_partitions": "on", "target": "earliest"}],
         "console:audit": [{}, {"action": "produce.message"}, {"cluster": "local"}],
     }.get(name, [{}])
 
@@ -253,9 +253,14 @@ def canary(kafka, topic_factory, produce, make_user, celery_worker, tmp_path):
         )
         assert r.status_code == 302, r.content.decode()[-2000:]
         jobs.append(r.url.rstrip("/").split("/")[-1])
-        r = producer.post(
-            reverse("groups:reset", args=["local", group]) + f"?topic={topic}&target=earliest"
+        reset_url = (
+            reverse("groups:reset", args=["local", group])
+            + f"?topic={topic}&all_partitions=on&target=earliest"
         )
+        preview = producer.get(reset_url).content.decode()
+        signed = re.search(r'name="plan" value="([^"]+)"', preview)
+        assert signed, preview[-2000:]
+        r = producer.post(reset_url, {"plan": signed.group(1)})
         assert r.status_code == 302, r.content.decode()[-2000:]
         jobs.append(r.url.rstrip("/").split("/")[-1])
         for job_id in jobs:
