@@ -17,8 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console import brokers
 from console.access import Capability, can, require
-from console.clusters import all_clusters
+from console.audit_page import audit_choices, audit_filter, audit_rows, page_query
+from console.clusters import all_clusters, get_cluster
 from console.dashboard import cluster_cards_get, cluster_dashboard_get, rate_chart_data
+from console.forms import AuditFilterForm
+from console.job_report import job_report
 from console.jobs import job_cancel, job_create, job_enqueue
 from console.kafka.errors import InvalidRequest
 from console.models import AuditEntry, Job
@@ -28,6 +31,7 @@ from console.web import ConsoleRequest, cluster_view, partial
 # Seconds between the self-refreshes of the dashboards (while the tab is visible).
 CLUSTERS_REFRESH_S = 15
 OVERVIEW_REFRESH_S = 10
+AUDIT_PAGE_SIZE = 50
 
 
 @require_GET
@@ -142,19 +146,31 @@ def broker_detail(request: ConsoleRequest, broker_id: int) -> TemplateResponse:
 @require_GET
 @permission_required(Capability.AUDIT.value, raise_exception=True)
 def audit_list(request: ConsoleRequest) -> TemplateResponse:
-    """The audit log, newest first, filterable by cluster, action, user and outcome."""
-    entries = AuditEntry.objects.all()
-    filters = {}
-    for field in ("cluster", "action", "username", "outcome"):
-        value = request.GET.get(field, "").strip()
-        if value:
-            entries = entries.filter(**{field: value})
-            filters[field] = value
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    """The audit log, newest first, filterable by cluster, action, user, outcome and text;
+    the filters and the page are in the URL; the ``entries`` partial is the list alone."""
+    form = AuditFilterForm(request.GET or None, **audit_choices())
+    form.is_valid()  # an invalid filter is dropped (and marked); the valid ones still apply
+    filters = getattr(form, "cleaned_data", {})
+    entries = audit_filter(AuditEntry.objects.all(), filters)
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = {k: v for k, v in filters.items() if v}
+    pages = {
+        "previous": page_query(kept, page.previous_page_number()) if page.has_previous() else "",
+        "next": page_query(kept, page.next_page_number()) if page.has_next() else "",
+        "first": page_query(kept, 1) if page.number > 1 else "",
+    }
+    if kept.get("cluster") and get_cluster(kept["cluster"]) is not None:
+        request.cluster = get_cluster(kept["cluster"])  # the header's cluster switcher
     return TemplateResponse(
         request,
         partial(request, "console/audit_list.html", "entries"),
-        {"page": page, "filters": filters, "outcomes": AuditEntry.Outcome.choices},
+        {
+            "form": form,
+            "page": page,
+            "rows": audit_rows(page),
+            "filtered": bool(kept),
+            "pages": pages,
+        },
     )
 
 
@@ -173,15 +189,29 @@ def _job_for(request: ConsoleRequest, job_id) -> Job:
 def job_detail(request: ConsoleRequest, job_id) -> TemplateResponse:
     """A task's progress and final report; the partial polls itself until the job ends."""
     job = _job_for(request, job_id)
-    return TemplateResponse(request, partial(request, "console/job.html", "status"), {"job": job})
+    return _job_page(request, job)
 
 
 @require_POST
 def job_cancel_view(request: ConsoleRequest, job_id) -> HttpResponse:
+    """Ask the job to stop; answers with its status (the ``status`` partial) for htmx."""
     job = _job_for(request, job_id)
     job_cancel(job.id)
+    if not request.htmx:  # a plain form post: back to the page (a reload does not re-post)
+        return redirect("console:job", job_id=job.id)
     job.refresh_from_db()
-    return TemplateResponse(request, partial(request, "console/job.html", "status"), {"job": job})
+    return _job_page(request, job)
+
+
+def _job_page(request: ConsoleRequest, job: Job) -> TemplateResponse:
+    cluster = get_cluster(job.cluster)
+    if cluster is not None:
+        request.cluster = cluster  # the header's cluster switcher and navigation
+    return TemplateResponse(
+        request,
+        partial(request, "console/job.html", "status"),
+        {"job": job, "report": job_report(job)},
+    )
 
 
 @require_POST
