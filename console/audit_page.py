@@ -138,7 +138,7 @@ def plain(value) -> str:
         return intcomma(value)
     if isinstance(value, dict):
         items = [
-            f"{str(k).replace('_', ' ')} = {plain(v)}" for k, v in list(value.items())[:SHOWN_ITEMS]
+            f"{str(k).replace('_', ' ')} = {plain(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))[:SHOWN_ITEMS]
         ]
         more = len(value) - SHOWN_ITEMS
         return ", ".join(items) + (f" and {more} more" if more > 0 else "") or "—"
@@ -186,7 +186,9 @@ def audit_rows(entries) -> list[AuditRow]:
         moves, more = _moves(e)
         shown = tuple(
             (_label(str(k)), human_bytes(v) if k in SIZES else plain(v))
-            for k, v in params.items()
+            # Sorted: PostgreSQL's jsonb does not keep the writer's key order, so a page
+            # must not depend on it (SQLite keeps it, jsonb orders by key length).
+            for k, v in sorted(params.items(), key=lambda kv: str(kv[0]))
             if not (moves and k in IN_TABLE)
         )
         label, css = OUTCOMES.get(e.outcome, (e.outcome, ""))

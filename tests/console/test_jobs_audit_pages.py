@@ -266,8 +266,8 @@ def test_audit_entries_read_as_words_links_and_coloured_outcomes(kafka, client_f
     links = hrefs(page)
     assert f"/clusters/local/topics/{long}/" in links and "/clusters/local/groups/billing/" in links
     assert "<wbr>" in page  # the long name can wrap at its dots
-    assert '<dl class="kv"><dt>partitions</dt><dd>3</dd><dt>configs</dt><dd>a=1</dd></dl>' in page
-    assert "topic = orders, target = earliest" in page
+    assert '<dl class="kv"><dt>configs</dt><dd>a=1</dd><dt>partitions</dt><dd>3</dd></dl>' in page
+    assert "target = earliest, topic = orders" in page
     assert re.search(r"orders:0</td><td class=\"num\">5</td><td class=\"num\">0</td>", page)
     for outcome, word, css in (("ok", "ok", "ok"), ("denied", "refused", "warn")):
         assert f'<span class="pill {css}">{word}</span>' in page, outcome

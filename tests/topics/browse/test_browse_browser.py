@@ -2,6 +2,7 @@
 and read a JSON message opened from its collapsed line."""
 
 import json
+import re
 import time
 
 import pytest
@@ -107,16 +108,44 @@ def test_search_at_the_result_limit_continues_and_marks_the_needle(
 
 
 def test_stop_takes_the_button_away_and_continue_goes_on_from_there(
-    page, asgi_server, login, topic_factory, produce
+    page, login, topic_factory, produce, tmp_path
 ):
+    from tests.conftest import start_asgi_server
+
+    # A server of its own with short chunks, so the records take several chunks on any
+    # machine; once a chunk has scanned something and asked for the next, the browser holds
+    # that next request back, so Stop is pressed while a chunk is on its way.
+    proc, base = start_asgi_server(tmp_path, CONSOLE_SEARCH_CHUNK_S="0.2")
+    held, passed = [], []
+
+    def chunk(route):
+        if passed and not held:
+            held.append(route)
+            return
+        response = route.fetch()
+        body = response.text()
+        scanned = re.search(r'id="scanned"[^>]*>([\d,]+)<', body)
+        if 'id="search-next"' in body and scanned and scanned.group(1) not in ("0", ""):
+            passed.append(route.request.url)
+        route.fulfill(response=response)
+
+    page.route("**/messages/search/**", chunk)
+    try:
+        _stop_and_continue(page, base, login, topic_factory, produce, held)
+    finally:
+        page.unroute("**/messages/search/**")
+        proc.stop()
+
+
+def _stop_and_continue(page, asgi_server, login, topic_factory, produce, held):
     t = topic_factory(partitions=2)
-    # Values the regex backtracks on for a millisecond or so: 4,000 of them take
-    # a few one-second chunks (a chunk ends between batches of up to 2,000).
-    slow = b"a" * 14 + b"!"
+    slow = b"a" * 14 + b"!"  # the regex backtracks on these
+    n = 20_000
     produce(
         t,
-        [{"value": b"a needle" if i % 101 == 0 else slow, "partition": i % 2} for i in range(4000)],
-    )  # 40 matches
+        [{"value": b"a needle" if i % 101 == 0 else slow, "partition": i % 2} for i in range(n)],
+    )
+    matches = len(range(0, n, 101))  # 199
     login(page, asgi_server, "operator")
     page.goto(
         f"{asgi_server}/clusters/local/topics/{t}/messages/"
@@ -126,15 +155,22 @@ def test_stop_takes_the_button_away_and_continue_goes_on_from_there(
     expect(page.locator("#search-stop")).to_be_visible()
     page.wait_for_function("Number(document.getElementById('scanned')?.textContent) > 0")
     expect(page.locator("#search-continue")).to_be_hidden()
+    page.wait_for_function("document.getElementById('search-next') !== null")
+    page.wait_for_timeout(300)  # the next chunk's request reaches the route and is held
     page.click("#search-stop")
     expect(state).to_have_attribute("data-state", "stopped")
     expect(page.locator("#search-stop")).to_have_count(0)
-    assert rows.count() < 40
+    assert held, "the second chunk was never asked for: the first one ended the search"
+    try:
+        held[0].continue_()  # the page has dropped it: its answer goes nowhere
+    except Exception:
+        pass
+    assert rows.count() < matches
     page.get_by_role("button", name="Continue from here").click()
     expect(state).to_have_attribute("data-state", "done", timeout=30_000)
     expect(page.locator("#search-stop")).to_have_count(0)
     shown = [
         (r.get_attribute("data-partition"), r.get_attribute("data-offset")) for r in rows.all()
     ]
-    assert len(shown) == len(set(shown)) == 40
-    expect(page.locator("#results mark")).to_have_count(40)
+    assert len(shown) == len(set(shown)) == matches
+    expect(page.locator("#results mark")).to_have_count(matches)
