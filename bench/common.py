@@ -20,6 +20,9 @@ RESULTS = ROOT / "bench" / "results"
 # Benchmarks use the test settings (private var dir and database); set before anything
 # imports the console package, whose Celery module would default to console.settings.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+# The machine is shared: each result records the load average (1, 5, 15 min) when the
+# benchmark started and when it wrote its figures, so a slow figure can be read in context.
+LOAD_AT_START = os.getloadavg()
 
 
 def setup_django(**env: str) -> None:
@@ -72,7 +75,8 @@ def write_result(
     targets: dict[str, Any] | None = None,
     notes: str = "",
 ) -> Path:
-    """Write bench/results/<name>.json: figures, ratios, the reference run, date, commit, cores."""
+    """Write bench/results/<name>.json: figures, ratios, the reference run, date, commit,
+    cores, and the load average at the start and the end of the run."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         **figures,
@@ -83,6 +87,10 @@ def write_result(
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "machine_cores": os.cpu_count(),
+        "load_average": {
+            "start": [round(x, 2) for x in LOAD_AT_START],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        },
     }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(out, indent=2, sort_keys=False) + "\n")
