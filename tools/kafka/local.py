@@ -37,19 +37,51 @@ class KafkaStartError(RuntimeError):
     """The broker did not come up; the message names the log to read."""
 
 
+def _pom_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256((HERE / "pom.xml").read_bytes()).hexdigest()[:16]
+
+
 def ensure_jars() -> Path:
-    """Resolve the Kafka jars with Maven once; later calls reuse the cache."""
+    """Resolve the Kafka jars with Maven once per version of pom.xml; later calls reuse the
+    cache. A changed pom is resolved into a fresh directory that then replaces the old one,
+    so no stale jar (an older slf4j-api, say) stays on the classpath."""
+    import fcntl
+
     marker = LIBS / ".complete"
-    if marker.exists():
+    digest = _pom_digest()
+    if marker.exists() and marker.read_text().strip() == digest:
         return LIBS
     if shutil.which("mvn") is None:
         raise KafkaStartError("Maven (mvn) is not on PATH: install Maven and Java 17+.")
-    LIBS.mkdir(parents=True, exist_ok=True)
-    cmd = ["mvn", "-q", "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise KafkaStartError("mvn could not resolve the Kafka jars:\n" + result.stdout[-4000:])
-    marker.write_text("ok\n")
+    LIBS.parent.mkdir(parents=True, exist_ok=True)
+    # Several processes (test sessions, the demo) may fetch at once: one does, the rest wait.
+    with open(LIBS.parent / "fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text().strip() == digest:
+            return LIBS
+        fresh = LIBS.parent / "libs.new"
+        shutil.rmtree(fresh, ignore_errors=True)
+        cmd = [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(HERE / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-Dkafka.libs={fresh}",
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise KafkaStartError("mvn could not resolve the Kafka jars:\n" + result.stdout[-4000:])
+        (fresh / ".complete").write_text(digest + "\n")
+        # Running JVMs keep the jars they opened; the old directory goes on the next fetch.
+        old = LIBS.parent / "libs.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if LIBS.exists():
+            LIBS.rename(old)
+        fresh.rename(LIBS)
     return LIBS
 
 
