@@ -9,6 +9,7 @@ Sources, in order (names must be unique across them):
        read_only = true
        schema_registry_url = "http://registry:8081"      # optional
        lag_metrics = true                                 # optional: lag gauges on /metrics
+       connect = [{ name = "main", url = "http://connect:8083" }]   # optional: Kafka Connect
        [clusters.properties]                              # any librdkafka client property
        "security.protocol" = "SASL_SSL"
        "sasl.mechanism" = "SCRAM-SHA-512"
@@ -17,7 +18,7 @@ Sources, in order (names must be unique across them):
 
 2. Kafka UI's variables, so a deployment can switch without rewriting:
    ``KAFKA_CLUSTERS_<n>_NAME``, ``_BOOTSTRAPSERVERS``, ``_READONLY``, ``_SCHEMAREGISTRY``,
-   ``_LAGMETRICS`` and
+   ``_LAGMETRICS``, ``_KAFKACONNECT_<m>_NAME`` / ``_KAFKACONNECT_<m>_ADDRESS`` and
    ``_PROPERTIES_<PROP>`` (``SECURITY_PROTOCOL`` -> ``security.protocol``). A Java
    ``sasl.jaas.config`` with ``username="..." password="..."`` becomes librdkafka's
    ``sasl.username``/``sasl.password``.
@@ -65,6 +66,14 @@ class MaskRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectCluster:
+    """A Kafka Connect cluster (its REST API) that works with a Kafka cluster."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster(Connection):
     """A configured cluster: the door's connection settings plus what only the pages need."""
 
@@ -74,6 +83,11 @@ class Cluster(Connection):
     # Export every group's lag per partition on /metrics (from the lag sampler): opt-in,
     # as a cluster with many groups makes many series.
     lag_metrics: bool = False
+    # Kafka Connect clusters by REST URL (console/connect/).
+    connect: tuple[ConnectCluster, ...] = field(default=(), hash=False, compare=False)
+
+    def connect_cluster(self, name: str) -> ConnectCluster | None:
+        return next((c for c in self.connect if c.name == name), None)
 
     def public_properties(self) -> dict[str, str]:
         """The properties with secret values masked, safe to show on a page."""
@@ -124,6 +138,7 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         "schema_registry_url",
         "masking",
         "lag_metrics",
+        "connect",
     }
     unknown = set(raw) - known
     if unknown:
@@ -170,7 +185,9 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         _mask_rule(rule, f"{where} (cluster {name!r}) masking #{i + 1}")
         for i, rule in enumerate(raw.get("masking", []) or [])
     )
+    connect = _connect_clusters(raw.get("connect", []) or [], f"{where} (cluster {name!r})")
     return Cluster(
+        connect=connect,
         masking=masking,
         name=name,
         bootstrap_servers=",".join(s.strip() for s in servers.split(",")),
@@ -180,6 +197,30 @@ def _make(raw: dict, where: str, environ: dict[str, str]) -> Cluster:
         source=where,
         lag_metrics=lag_metrics,
     )
+
+
+def _connect_clusters(raw, where: str) -> tuple[ConnectCluster, ...]:
+    """connect = [{ name = "main", url = "http://connect:8083" }, ...]"""
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ImproperlyConfigured(f"{where}: connect must be a list of {{name, url}} tables")
+    found: list[ConnectCluster] = []
+    for i, item in enumerate(raw):
+        at = f"{where} connect #{i + 1}"
+        if not isinstance(item, dict) or set(item) - {"name", "url"}:
+            raise ImproperlyConfigured(f"{at}: expected a table with name and url only")
+        cname, url = item.get("name", ""), str(item.get("url", "")).rstrip("/")
+        if not isinstance(cname, str) or not NAME_RE.match(cname):
+            raise ImproperlyConfigured(
+                f"{at}: name {cname!r} must be 1-63 letters, digits, '.', '_' or '-'"
+            )
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ImproperlyConfigured(f"{at}: url must start with http:// or https://")
+        if any(c.name == cname for c in found):
+            raise ImproperlyConfigured(f"{at}: Connect cluster {cname!r} is defined twice")
+        found.append(ConnectCluster(cname, url))
+    return tuple(found)
 
 
 def _mask_rule(raw: dict, where: str) -> MaskRule:
@@ -252,17 +293,23 @@ def _from_kafka_ui_env(environ: dict[str, str]) -> list[Cluster]:
             raw["schema_registry_url"] = value
         elif rest == "LAGMETRICS":
             raw["lag_metrics"] = _parse_bool(value, var)
+        elif m2 := re.match(r"^KAFKACONNECT_(\d+)_(NAME|ADDRESS)$", rest):
+            slot = raw.setdefault("_connect", {}).setdefault(int(m2.group(1)), {})
+            slot["name" if m2.group(2) == "NAME" else "url"] = value
         elif rest.startswith("PROPERTIES_"):
             raw["properties"][rest[len("PROPERTIES_") :].lower().replace("_", ".")] = value
         else:
             raise ImproperlyConfigured(
                 f"{var}: unknown setting {rest!r}; expected NAME, BOOTSTRAPSERVERS, READONLY, "
-                "SCHEMAREGISTRY, LAGMETRICS or PROPERTIES_<PROP>"
+                "SCHEMAREGISTRY, LAGMETRICS, KAFKACONNECT_<m>_NAME/_ADDRESS or PROPERTIES_<PROP>"
             )
     clusters = []
     for idx in sorted(by_index):
         raw = by_index[idx]
         raw.pop("_vars")
+        if "_connect" in raw:
+            slots = raw.pop("_connect")
+            raw["connect"] = [slots[k] for k in sorted(slots)]
         if "name" not in raw:
             raise ImproperlyConfigured(f"KAFKA_CLUSTERS_{idx}_NAME is not set")
         clusters.append(_make(raw, f"KAFKA_CLUSTERS_{idx}_*", environ))
