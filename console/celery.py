@@ -15,4 +15,4 @@ app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Feature folders keep their tasks beside their services.
-app.autodiscover_tasks(["topics.produce"])
+app.autodiscover_tasks(["topics.produce", "topics.replay"])
