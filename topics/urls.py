@@ -8,6 +8,7 @@ from django.urls import path
 from topics import views
 from topics.browse import views as browse_views
 from topics.produce import views as produce_views
+from topics.replay import views as replay_views
 from topics.tail import views as tail_views
 
 app_name = "topics"
@@ -39,4 +40,10 @@ urlpatterns = [
     path("<str:topic>/produce/preview/", produce_views.produce_preview, name="produce_preview"),
     path("<str:topic>/produce/message/", produce_views.produce_message, name="produce_message"),
     path("<str:topic>/produce/generate/", produce_views.produce_generate, name="produce_generate"),
+    path("<str:topic>/replay/", replay_views.replay_page, name="replay"),
+    path("<str:topic>/replay/message/", replay_views.replay_message, name="replay_message"),
+    path("<str:topic>/replay/copy/", replay_views.replay_copy, name="replay_copy"),
+    path("<str:topic>/replay/redrive/", replay_views.replay_redrive, name="replay_redrive"),
+    path("<str:topic>/replay/import/", replay_views.replay_import, name="replay_import"),
+    path("<str:topic>/replay/confirm/", replay_views.replay_confirm, name="replay_confirm"),
 ]

@@ -1,0 +1,338 @@
+"""Copying records byte for byte: read offset ranges, send them to routed targets, resumably.
+
+Retry-safety. Records are sent by an idempotent producer (in order per target partition,
+no duplicates within one producer session), in a deterministic sequence: the source
+partitions one after another, each in offset order, each record to a target partition
+computed here (the source partition, or murmur2 of the key as Java clients hash it). At a
+checkpoint every in-flight record is awaited, then the position reached (next source
+offset per source partition, next target offset per target partition) is handed to
+`checkpoint`, which records it in the Job. A task redelivered after its worker was killed
+resumes from that position; the records it sent after the checkpoint may already be in
+the target, so before sending, each target partition is read from its checkpoint offset
+and the records found there in order (others' records in between are skipped over) are
+not sent again: nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from console.kafka.client import consumer, producer, timeout, translate
+from console.kafka.connection import Connection
+from console.kafka.messages import scan
+from console.kafka.produce import _plain, partition_for
+from console.kafka.types import Message
+
+# (source partition, source offset, key, value, headers, timestamp ms or None)
+Rec = tuple[int, int, bytes | None, bytes | None, list | None, int | None]
+Target = tuple[str, int]  # (topic, partition)
+Route = Callable[[Rec], Target | None]
+
+
+def message_at(cluster: Connection, topic: str, partition: int, offset: int) -> Message | None:
+    """The one record at partition:offset, or None when there is none (deleted, a marker)."""
+    deadline = time.monotonic() + timeout()
+    for batch, _state in scan(cluster, topic, {partition: (offset, offset + 1)}, deadline=deadline):
+        for m in batch:
+            if m.offset == offset:
+                return m
+    return None
+
+
+def partition_route(
+    *, topic: str, partitions: int, keep_partition: bool
+) -> Callable[[int, int, bytes | None], int]:
+    """The target partition of a record: its source partition, or the key's murmur2 hash
+    (a null key: spread by its offset, deterministically, so a resume routes it the same)."""
+    if keep_partition:
+        return lambda p, _o, _k: p
+    return lambda _p, o, k: partition_for(k, partitions) if k is not None else o % partitions
+
+
+def read_ranges(
+    cluster: Connection, topic: str, ranges: dict[int, tuple[int, int]], *, batch: int = 2000
+) -> Iterator[Rec]:
+    """Every record of `ranges` (partition -> [start, end)), partition after partition in
+    offset order: the deterministic sequence a resume relies on."""
+    for p in sorted(ranges):
+        start, end = ranges[p]
+        if start >= end:
+            continue
+        yield from _read_partition(cluster, topic, p, start, end, batch)
+
+
+def _read_partition(cluster, topic, p, start, end, batch) -> Iterator[Rec]:
+    with consumer(
+        cluster, **{"queued.max.messages.kbytes": 65536, "fetch.max.bytes": 52428800}
+    ) as c:
+        c.assign([TopicPartition(topic, p, start)])
+        idle_deadline = time.monotonic() + timeout()
+        while True:
+            try:
+                msgs = c.consume(num_messages=batch, timeout=0.5)
+            except KafkaException as exc:
+                raise translate(exc, what=f"reading {topic}") from None
+            if not msgs:
+                # Markers or compacted offsets at the end are never delivered: the position says.
+                pos = c.position([TopicPartition(topic, p)])[0].offset
+                if pos >= end:
+                    return
+                if time.monotonic() > idle_deadline:
+                    raise translate(TimeoutError(), what=f"reading {topic}[{p}]")
+                continue
+            idle_deadline = time.monotonic() + timeout()
+            for m in msgs:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if m.offset() >= end:
+                            return
+                        continue
+                    raise translate(err, what=f"reading {topic}[{p}]")
+                off = m.offset()
+                if off >= end:
+                    return
+                ts_type, ts = m.timestamp()
+                yield (p, off, m.key(), m.value(), m.headers(), ts if ts_type else None)
+                if off >= end - 1:
+                    return
+
+
+@dataclass
+class CopyReport:
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    skipped_resent: int = 0  # found in the target on a resume: not sent again
+    unrouted: int = 0  # no destination (route returned None)
+    per_target: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> delivered
+    per_source: dict[int, int] = field(default_factory=dict)  # source partition -> delivered
+    positions: dict[int, int] = field(default_factory=dict)  # next source offset, checkpointed
+    target_next: dict[str, int] = field(default_factory=dict)  # next target offset, ditto
+    errors: dict[str, int] = field(default_factory=dict)
+    cancelled: bool = False
+    stopped_on_failure: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "skipped_resent": self.skipped_resent,
+            "unrouted": self.unrouted,
+            "per_target": dict(self.per_target),
+            "per_source": {str(k): v for k, v in self.per_source.items()},
+            "positions": {str(k): v for k, v in self.positions.items()},
+            "target_next": dict(self.target_next),
+            "errors": dict(self.errors),
+            "cancelled": self.cancelled,
+            "stopped_on_failure": self.stopped_on_failure,
+            "rate_per_s": round(self.rate),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CopyReport:
+        r = cls()
+        for k in ("sent", "delivered", "failed", "skipped_resent", "unrouted"):
+            setattr(r, k, int(d.get(k, 0)))
+        r.per_target = {k: int(v) for k, v in (d.get("per_target") or {}).items()}
+        r.per_source = {int(k): int(v) for k, v in (d.get("per_source") or {}).items()}
+        r.positions = {int(k): int(v) for k, v in (d.get("positions") or {}).items()}
+        r.target_next = {k: int(v) for k, v in (d.get("target_next") or {}).items()}
+        r.errors = {k: int(v) for k, v in (d.get("errors") or {}).items()}
+        return r
+
+
+def _tkey(t: Target) -> str:
+    return f"{t[0]}:{t[1]}"
+
+
+def target_ends(cluster: Connection, topics: Iterable[str]) -> dict[str, int]:
+    """High watermark of every partition of `topics` ("topic:partition" -> offset)."""
+    from console.kafka.cluster import cluster_snapshot
+    from console.kafka.offsets import watermarks
+
+    parts = []
+    for t in topics:
+        snap = cluster_snapshot(cluster, topic=t)
+        parts += [(t, p.id) for p in snap.topics[0].partitions]
+    out = {}
+    for tp, wm in watermarks(cluster, parts, max_age=-1).items():
+        if isinstance(wm, Exception):
+            raise wm
+        out[_tkey(tp)] = wm.high
+    return out
+
+
+def _already_there(
+    cluster: Connection, since: dict[str, int]
+) -> dict[str, list[tuple[bytes | None, bytes | None, list]]]:
+    """The records written to each target partition since the checkpoint (resume check)."""
+    from console.kafka.offsets import watermarks
+
+    parts = [(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in since]
+    now = watermarks(cluster, parts, max_age=-1)
+    out: dict[str, list] = {}
+    for tp, wm in now.items():
+        if isinstance(wm, Exception):
+            raise wm
+        k = _tkey(tp)
+        if wm.high > since[k]:
+            out[k] = [
+                (r[2], r[3], list(r[4] or []))
+                for r in read_ranges(cluster, tp[0], {tp[1]: (since[k], wm.high)})
+            ]
+    return out
+
+
+def copy_records(
+    cluster: Connection,
+    records: Iterable[Rec],
+    route: Route,
+    *,
+    report: CopyReport,
+    keep_timestamps: bool = False,
+    extra_headers: list[tuple[str, bytes]] | None = None,
+    checkpoint: Callable[[CopyReport], bool] | None = None,
+    checkpoint_every_s: float = 1.0,
+    resume_from: dict[str, int] | None = None,
+    on_unrouted: Callable[[Rec], None] | None = None,
+) -> CopyReport:
+    """Send `records` (from where `report.positions` says) to the targets `route` names.
+
+    `checkpoint(report)` is called with every record sent so far delivered; returning True
+    cancels. `resume_from`: the target offsets of the last checkpoint of an interrupted run
+    ("topic:partition" -> offset): records found there are not sent again. A failed
+    delivery stops the copy (the rest would fail the same way)."""
+    p = producer(
+        cluster,
+        raw=True,
+        **{
+            "linger.ms": 20,
+            "enable.idempotence": True,
+            "batch.num.messages": 10000,
+            "batch.size": 1048576,
+            "compression.type": "lz4",
+        },
+    )
+    found = _already_there(cluster, resume_from) if resume_from else {}
+    cursor: dict[str, int] = {}  # resume check: next index into found[k]
+    per_target = report.per_target
+    per_source = report.per_source
+    target_next = report.target_next
+    errors: list = []
+    sent_pos: dict[int, int] = {}
+
+    def delivered(err, msg) -> None:
+        if err is not None:
+            errors.append(err)
+            return
+        report.delivered += 1
+        k = f"{msg.topic()}:{msg.partition()}"
+        per_target[k] = per_target.get(k, 0) + 1
+        target_next[k] = msg.offset() + 1
+
+    def settle() -> bool:
+        """Await every in-flight record; True when all were delivered."""
+        deadline = time.monotonic() + max(timeout() * 2, 30)
+        while len(p) and time.monotonic() < deadline:
+            p.flush(1)
+        if len(p):
+            report.errors["not delivered in time (cluster unreachable?)"] = len(p)
+            report.failed += len(p)
+            return False
+        if errors:
+            for e in errors:
+                text = str(_plain(e, "target", 0))
+                report.errors[text] = report.errors.get(text, 0) + 1
+            report.failed += len(errors)
+            return False
+        return True
+
+    started = time.monotonic() - report.elapsed_s
+    next_ck = time.monotonic() + checkpoint_every_s
+    extra = list(extra_headers or [])
+    produce = p.produce
+    n = 0
+    try:
+        for rec in records:
+            sp, off, key, value, headers, ts = rec
+            target = route(rec)
+            if target is None:
+                report.unrouted += 1
+                if on_unrouted:
+                    on_unrouted(rec)
+                sent_pos[sp] = off + 1
+                continue
+            topic, part = target
+            if found:
+                k = f"{topic}:{part}"
+                there = found.get(k)
+                if there is not None:
+                    i = cursor.get(k, 0)
+                    want = (key, value, list(headers or []) + extra)
+                    j = next((j for j in range(i, len(there)) if there[j] == want), -1)
+                    if j >= 0:
+                        # Delivered by the interrupted run: counted, not sent again.
+                        cursor[k] = j + 1
+                        report.skipped_resent += 1
+                        report.delivered += 1
+                        per_target[k] = per_target.get(k, 0) + 1
+                        per_source[sp] = per_source.get(sp, 0) + 1
+                        sent_pos[sp] = off + 1
+                        continue
+                    del found[k]  # in order: nothing later to this partition got there
+            hs = (list(headers) + extra) if extra and headers else (extra or headers)
+            while True:
+                try:
+                    if keep_timestamps and ts:
+                        produce(
+                            topic, value, key, part, on_delivery=delivered, timestamp=ts, headers=hs
+                        )
+                    else:
+                        produce(topic, value, key, part, on_delivery=delivered, headers=hs)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+                except KafkaException as exc:
+                    raise _plain(exc.args[0], topic, len(value or b"")) from None
+            report.sent += 1
+            per_source[sp] = per_source.get(sp, 0) + 1
+            sent_pos[sp] = off + 1
+            n += 1
+            if n >= 1000:
+                n = 0
+                p.poll(0)
+                if errors:
+                    report.stopped_on_failure = True
+                    break
+                now = time.monotonic()
+                if now >= next_ck:
+                    if not settle():
+                        report.stopped_on_failure = True
+                        break
+                    report.positions.update(sent_pos)
+                    report.elapsed_s = now - started
+                    next_ck = time.monotonic() + checkpoint_every_s
+                    if checkpoint and checkpoint(report):
+                        report.cancelled = True
+                        break
+    finally:
+        ok = settle()
+        if ok and not report.stopped_on_failure:
+            report.positions.update(sent_pos)
+        elif not ok:
+            report.stopped_on_failure = True
+        report.elapsed_s = time.monotonic() - started
+    if checkpoint and not report.stopped_on_failure:
+        checkpoint(report)
+    return report

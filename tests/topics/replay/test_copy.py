@@ -1,0 +1,123 @@
+"""Bulk re-publish (copy a range) against the real broker, in process and with a real worker."""
+
+import pytest
+from confluent_kafka import Producer
+
+from console.clusters import get_cluster
+from console.jobs import job_create
+from console.kafka.offsets import watermarks
+from console.kafka.replay import read_ranges
+from topics.replay.services import plan, ranges_for, records_copy
+
+pytestmark = [pytest.mark.kafka]
+
+
+def fill(kafka, topic: str, n: int, partitions: int) -> None:
+    p = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
+    for i in range(n):
+        p.produce(
+            topic,
+            key=f"k{i % 5000}".encode(),
+            value=f'{{"i": {i}}}'.encode() + bytes([i % 256]),
+            partition=i % partitions,
+            headers=[("h", bytes([i % 256, 0, 255]))] if i % 3 == 0 else None,
+        )
+        if i % 10000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def counts(topic: str, partitions: int) -> dict[int, int]:
+    marks = watermarks(get_cluster("local"), [(topic, p) for p in range(partitions)], max_age=-1)
+    return {p: marks[(topic, p)].high for p in range(partitions)}
+
+
+def params_for(src, dst, *, n, keep=True, parts=4):
+    cluster = get_cluster("local")
+    ranges = ranges_for(cluster, src, partitions=None, start=None, end=None)
+    return {
+        "mode": "copy",
+        "source_topic": src,
+        "ranges": {str(p): list(r) for p, r in ranges.items()},
+        "target_cluster": "local",
+        "target_topic": dst,
+        "target_partitions": parts,
+        "keep_partition": keep,
+        "keep_timestamps": True,
+        "expected": n,
+    }
+
+
+@pytest.mark.django_db
+def test_copy_in_process_keeps_bytes_and_partitions(kafka, topic_factory, make_user):
+    src, dst = topic_factory(partitions=4), topic_factory(partitions=4)
+    fill(kafka, src, 2000, 4)
+    params = params_for(src, dst, n=2000)
+    dry = plan(get_cluster("local"), get_cluster("local"), params)
+    assert dry["to_send"] == 2000 and dry["complete"]
+    assert dry["per_target"] == {f"{dst}:{p}": 500 for p in range(4)}
+    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
+    result = records_copy(
+        user=make_user("operator"),
+        job_id=job.id,
+        cluster=get_cluster("local"),
+        params=params,
+        progress={},
+    )
+    assert result["delivered"] == 2000 and result["failed"] == 0
+    cluster = get_cluster("local")
+    for p in range(4):
+        a = list(read_ranges(cluster, src, {p: (0, 500)}))
+        b = list(read_ranges(cluster, dst, {p: (0, 500)}))
+        assert [(r[2], r[3], r[4], r[5]) for r in a] == [(r[2], r[3], r[4], r[5]) for r in b]
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.django_db
+def test_interrupted_copy_resumes_without_sending_twice(kafka, topic_factory, make_user, settings):
+    """A run stops after its checkpoint with more records delivered than checkpointed (as a
+    killed worker leaves it); the rerun finds those in the target and does not resend them."""
+    import topics.replay.services as services
+
+    settings.CONSOLE_REPLAY_CHECKPOINT_S = 0.0
+    src, dst = topic_factory(partitions=3), topic_factory(partitions=5)
+    fill(kafka, src, 30_000, 3)
+    params = params_for(src, dst, n=30_000, keep=False, parts=5)
+    dry = plan(get_cluster("local"), get_cluster("local"), params)
+    user = make_user("operator")
+    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
+    real = services._records
+
+    def stopping(cluster, params, positions):
+        for i, rec in enumerate(real(cluster, params, positions)):
+            if i == 17_345:
+                raise Interrupted
+            yield rec
+
+    services._records = stopping
+    try:
+        with pytest.raises(Interrupted):
+            records_copy(
+                user=user, job_id=job.id, cluster=get_cluster("local"), params=params, progress={}
+            )
+    finally:
+        services._records = real
+    job.refresh_from_db()
+    ck = job.progress["checkpoint"]
+    assert 0 < ck["delivered"] < 17_345
+    assert sum(counts(dst, 5).values()) == 17_345  # more than checkpointed got there
+    result = records_copy(
+        user=user,
+        job_id=job.id,
+        cluster=get_cluster("local"),
+        params=params,
+        progress=job.progress,
+    )
+    assert result["resumed"] and result["skipped_resent"] == 17_345 - ck["delivered"]
+    after = counts(dst, 5)
+    assert sum(after.values()) == 30_000
+    assert {f"{dst}:{p}": n for p, n in after.items()} == dry["per_target"]
+    assert result["delivered"] == 30_000
