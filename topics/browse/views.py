@@ -261,9 +261,13 @@ def _csv_cell(value) -> str:
     return text
 
 
-def _jsonl(views) -> Iterator[str]:
+def _jsonl(views, *, exact: bool) -> Iterator[str]:
+    """One line per message; `exact` (nothing masked) adds the raw bytes as base64, so the
+    replay import writes back the very same key, value and headers."""
+    from topics.replay.formats import export_line
+
     for v in views:
-        yield v.as_json + "\n"
+        yield export_line(v, exact=exact) + "\n"
 
 
 def _csv(views) -> Iterator[str]:
@@ -304,7 +308,8 @@ def topic_messages_download(request: ConsoleRequest, topic: str) -> HttpResponse
 
     content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
     response = StreamingHttpResponse(
-        _jsonl(views) if fmt == "jsonl" else _csv(views), content_type=content_type
+        _jsonl(views, exact=not render.mask_rules) if fmt == "jsonl" else _csv(views),
+        content_type=content_type,
     )
     response["Content-Disposition"] = f'attachment; filename="{topic}.{fmt}"'
     response["X-Content-Type-Options"] = "nosniff"
