@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "console",
     "topics",
     "groups",
+    "console.schemas",
 ]
 
 MIDDLEWARE = [

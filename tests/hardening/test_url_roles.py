@@ -64,6 +64,14 @@ RULES: dict[str, dict[str, str]] = {
     "groups:reset": {"GET": "operator", "POST": "operator"},
     "groups:undo": {"GET": "operator", "POST": "operator"},
     "groups:delete": {"GET": "admin", "POST": "admin"},
+    "schemas:list": {"GET": "viewer"},
+    "schemas:create": {"GET": "operator", "POST": "operator"},
+    "schemas:global_compatibility": {"GET": "admin", "POST": "admin"},
+    "schemas:for_topic": {"GET": "viewer"},
+    "schemas:detail": {"GET": "viewer"},
+    "schemas:register": {"GET": "operator", "POST": "operator"},
+    "schemas:compatibility": {"GET": "admin", "POST": "admin"},
+    "schemas:delete": {"GET": "admin", "POST": "admin"},
 }
 
 
@@ -106,6 +114,7 @@ def samples(kafka, topic):
         "group_id": "walker-group",
         "search_id": uuid.uuid4().hex,
         "audit_id": 999999,
+        "subject": "walker-value",
     }
 
 

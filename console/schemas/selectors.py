@@ -1,0 +1,310 @@
+"""Reads of a cluster's schema registry for the pages: the subject list, a subject, a diff,
+a topic's subjects. Every read is bounded by the registry client's timeout."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import difflib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+from django.http import Http404
+
+from console.clusters import Cluster
+from console.kafka.errors import KafkaConsoleError
+from console.messages.schema_registry import TIMEOUT_S, RegistryError
+from console.schemas.registry import (
+    RegistryAnswer,
+    RegistryClient,
+    SchemaVersion,
+    client_for,
+)
+
+PAGE_SIZE = 50
+# Parallel reads of one page's subjects (latest version, compatibility level).
+WORKERS = 8
+SUFFIXES = ("-key", "-value")
+
+
+def registry(cluster: Cluster) -> RegistryClient:
+    """The cluster's registry client; a 404 when the cluster has none configured."""
+    if not cluster.schema_registry_url:
+        raise Http404(f"Cluster {cluster.name} has no schema registry configured.")
+    return client_for(cluster.schema_registry_url)
+
+
+def topic_of(subject: str) -> tuple[str, str] | None:
+    """(topic, "key"/"value") under the topic-name strategy, else None."""
+    for suffix in SUFFIXES:
+        if subject.endswith(suffix) and len(subject) > len(suffix):
+            return subject[: -len(suffix)], suffix[1:]
+    return None
+
+
+def _topic_names(cluster: Cluster) -> set[str] | None:
+    """The cluster's topic names (shared metadata); None when Kafka does not answer."""
+    from console.kafka.cluster import cluster_snapshot
+
+    try:
+        return {t.name for t in cluster_snapshot(cluster).topics}
+    except KafkaConsoleError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    name: str
+    schema_type: str = ""
+    version: int | None = None
+    schema_id: int | None = None
+    level: str = ""
+    topic: str = ""  # the topic it names (topic-name strategy) when that topic exists
+    part: str = ""  # "key" or "value"
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectPage:
+    rows: tuple[SubjectRow, ...]
+    total: int
+    page: int
+    pages: int
+    desc: bool
+    global_level: str
+    topics_known: bool
+    elapsed_s: float = 0.0
+
+
+def _row(client: RegistryClient, name: str, topics: set[str] | None) -> SubjectRow:
+    named = topic_of(name)
+    topic, part = named if named and topics and named[0] in topics else ("", "")
+    try:
+        latest = client.version(name, "latest")
+        level = client.subject_level(name, default_to_global=True) or ""
+    except RegistryError as exc:
+        return SubjectRow(name=name, topic=topic, part=part, error=str(exc))
+    return SubjectRow(
+        name=name,
+        schema_type=latest.schema_type,
+        version=latest.version,
+        schema_id=latest.id,
+        level=level,
+        topic=topic,
+        part=part,
+    )
+
+
+def subject_list_for(
+    *, cluster: Cluster, q: str = "", page: int = 1, desc: bool = False
+) -> SubjectPage:
+    """One page of subjects matching `q` (substring, any case), by name, with each one's
+    type, latest version and compatibility level read in parallel; a row that the
+    registry does not answer in time carries the reason instead."""
+    started = time.monotonic()
+    client = registry(cluster)
+    names = sorted(client.subjects(), reverse=desc)
+    if q:
+        needle = q.lower()
+        names = [n for n in names if needle in n.lower()]
+    pages = max(1, math.ceil(len(names) / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    chosen = names[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    global_level = client.global_level()
+    topics = _topic_names(cluster) if any(topic_of(n) for n in chosen) else set()
+    rows: list[SubjectRow] = []
+    if chosen:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(WORKERS, len(chosen)))
+        futures = [pool.submit(_row, client, n, topics) for n in chosen]
+        # The whole page waits at most one timeout more: slow rows say so, the page renders.
+        concurrent.futures.wait(futures, timeout=TIMEOUT_S + 0.5)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for name, fut in zip(chosen, futures, strict=True):
+            if fut.done() and not fut.cancelled():
+                rows.append(fut.result())
+            else:
+                rows.append(SubjectRow(name=name, error="the registry did not answer in time"))
+    return SubjectPage(
+        rows=tuple(rows),
+        total=len(names),
+        page=page,
+        pages=pages,
+        desc=desc,
+        global_level=global_level,
+        topics_known=topics is not None,
+        elapsed_s=time.monotonic() - started,
+    )
+
+
+def pretty(schema: str, schema_type: str) -> str:
+    """The schema as people read it: JSON indented by two, Protobuf as written."""
+    if schema_type in ("AVRO", "JSON"):
+        try:
+            return json.dumps(json.loads(schema), indent=2, ensure_ascii=False)
+        except ValueError:
+            return schema
+    return schema.strip("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: str  # "hunk", "add", "del", "same"
+    old: int | None
+    new: int | None
+    text: str
+
+
+def schema_diff(old: str, new: str, *, context: int = 3) -> list[DiffLine]:
+    """difflib's unified diff of two pretty-printed schemas, as rows with line numbers."""
+    a, b = old.splitlines(), new.splitlines()
+    out: list[DiffLine] = []
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+        first, last = group[0], group[-1]
+        out.append(
+            DiffLine(
+                "hunk",
+                None,
+                None,
+                f"@@ -{first[1] + 1},{last[2] - first[1]} +{first[3] + 1},{last[4] - first[3]} @@",
+            )
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [
+                    DiffLine("same", i + 1, j + 1, a[i])
+                    for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+                ]
+                continue
+            if tag in ("replace", "delete"):
+                out += [DiffLine("del", i + 1, None, a[i]) for i in range(i1, i2)]
+            if tag in ("replace", "insert"):
+                out += [DiffLine("add", None, j + 1, b[j]) for j in range(j1, j2)]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectDetail:
+    name: str
+    versions: tuple[int, ...]
+    deleted_versions: tuple[int, ...]
+    shown: SchemaVersion
+    shown_pretty: str
+    level: str
+    subject_level: str | None
+    global_level: str
+    referenced_by: tuple[int, ...]
+    topic: str = ""
+    part: str = ""
+    diff_from: int | None = None
+    diff_to: int | None = None
+    diff: tuple[DiffLine, ...] = ()
+    diff_error: str = ""
+    schemas: dict[int, SchemaVersion] = field(default_factory=dict, hash=False, compare=False)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def subject_detail_get(
+    *,
+    cluster: Cluster,
+    subject: str,
+    version: str | None = None,
+    diff_from: str | None = None,
+    diff_to: str | None = None,
+) -> SubjectDetail:
+    """A subject: its versions, one of them pretty-printed (the latest unless asked), its
+    references and who references it, its compatibility level (own and global) and, when
+    two versions are given, the diff between them."""
+    client = registry(cluster)
+    try:
+        versions = client.versions(subject)
+    except RegistryAnswer as exc:
+        if exc.status == 404:
+            raise Http404(f"The registry has no subject {subject!r}.") from None
+        raise
+    if not versions:
+        raise Http404(f"The subject {subject!r} has no live version.")
+    try:
+        every = client.versions(subject, deleted=True)
+    except RegistryError:
+        every = versions
+    chosen = _int(version)
+    if chosen not in versions:
+        chosen = versions[-1]
+    shown = client.version(subject, chosen)
+    effective = client.subject_level(subject, default_to_global=True) or ""
+    own = client.subject_level(subject)
+    global_level = client.global_level()
+    if own is not None and own != effective:
+        own = None  # Apicurio answers NONE for a subject without its own level
+    try:
+        referenced_by = tuple(client.referenced_by(subject, shown.version))
+    except RegistryAnswer:
+        referenced_by = ()
+    named = topic_of(subject)
+    topic = part = ""
+    if named:
+        names = _topic_names(cluster)
+        if names and named[0] in names:
+            topic, part = named
+    a, b = _int(diff_from), _int(diff_to)
+    if a is None and b is None and len(versions) > 1:
+        a, b = versions[-2], versions[-1]  # by default: what the latest version changed
+    diff: list[DiffLine] = []
+    diff_error = ""
+    if a is not None and b is not None:
+        if a not in versions or b not in versions:
+            diff_error = f"Choose two of the live versions ({', '.join(map(str, versions))})."
+            a = b = None
+        else:
+            old = shown if a == shown.version else client.version(subject, a)
+            new = shown if b == shown.version else client.version(subject, b)
+            diff = schema_diff(
+                pretty(old.schema, old.schema_type), pretty(new.schema, new.schema_type)
+            )
+    return SubjectDetail(
+        name=subject,
+        versions=tuple(versions),
+        deleted_versions=tuple(v for v in every if v not in versions),
+        shown=shown,
+        shown_pretty=pretty(shown.schema, shown.schema_type),
+        level=effective,
+        subject_level=own,
+        global_level=global_level,
+        referenced_by=referenced_by,
+        topic=topic,
+        part=part,
+        diff_from=a,
+        diff_to=b,
+        diff=tuple(diff),
+        diff_error=diff_error,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSubject:
+    part: str
+    subject: str
+    version: int | None
+    schema_type: str
+
+
+def topic_subjects_for(*, cluster: Cluster, topic: str) -> list[TopicSubject]:
+    """The topic's `<topic>-key` and `<topic>-value` subjects that exist."""
+    client = registry(cluster)
+    out = []
+    for part in ("key", "value"):
+        try:
+            latest = client.version(f"{topic}-{part}", "latest")
+        except RegistryAnswer as exc:
+            if exc.status == 404:
+                continue
+            raise
+        out.append(TopicSubject(part, latest.subject, latest.version, latest.schema_type))
+    return out
