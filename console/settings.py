@@ -226,6 +226,12 @@ CELERY_TASK_PUBLISH_RETRY = False
 # run may produce.
 CONSOLE_MAX_MESSAGE_BYTES = int(os.environ.get("CONSOLE_MAX_MESSAGE_BYTES", str(1024 * 1024)))
 CONSOLE_MAX_GENERATOR_EVENTS = int(os.environ.get("CONSOLE_MAX_GENERATOR_EVENTS", "1000000"))
+# Replay (copy, redrive, import): how often a job records the position it delivered (what a
+# redelivered task resumes from), and the largest file an import takes.
+CONSOLE_REPLAY_CHECKPOINT_S = env_float("CONSOLE_REPLAY_CHECKPOINT_S", 1.0)
+CONSOLE_REPLAY_IMPORT_MAX_BYTES = int(
+    os.environ.get("CONSOLE_REPLAY_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))
+)
 
 # Message search bounds: messages scanned and seconds per search, matches shown, and the
 # length of one streamed chunk (each chunk is one request that carries its cursor).
