@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "topics",
     "groups",
     "console.schemas",
+    "console.connect",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("clusters/<str:cluster>/topics/", include("topics.urls")),
     path("clusters/<str:cluster>/groups/", include("groups.urls")),
     path("clusters/<str:cluster>/schemas/", include("console.schemas.urls")),
+    path("clusters/<str:cluster>/connect/", include("console.connect.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Probes and the scrape endpoint; console.health.ProbeMiddleware answers them first.

@@ -72,6 +72,13 @@ RULES: dict[str, dict[str, str]] = {
     "schemas:register": {"GET": "operator", "POST": "operator"},
     "schemas:compatibility": {"GET": "admin", "POST": "admin"},
     "schemas:delete": {"GET": "admin", "POST": "admin"},
+    "connect:index": {"GET": "viewer"},
+    "connect:list": {"GET": "viewer"},
+    "connect:create": {"GET": "operator", "POST": "operator"},
+    "connect:detail": {"GET": "viewer"},
+    "connect:edit": {"GET": "admin", "POST": "admin"},
+    "connect:task_restart": {"GET": "operator", "POST": "operator"},
+    "connect:action": {"GET": "operator", "POST": "operator"},  # the sample verb: pause
 }
 
 
@@ -115,6 +122,10 @@ def samples(kafka, topic):
         "search_id": uuid.uuid4().hex,
         "audit_id": 999999,
         "subject": "walker-value",
+        "connect": "walker-connect",
+        "name": "walker-connector",
+        "verb": "pause",
+        "task": 0,
     }
 
 
