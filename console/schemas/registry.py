@@ -69,6 +69,10 @@ class CompatibilityAnswer:
     messages: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+    @property
+    def raw_json(self) -> str:
+        return json.dumps(self.raw)
+
 
 def _message(body: bytes, status: int) -> tuple[int | None, str]:
     try:
