@@ -6,6 +6,7 @@ key and value, and those never reach the page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -22,6 +23,11 @@ KIND_TITLES = {
     "group.reset": "Reset offsets",
     "cluster_probe": "Check the task worker",
 }
+
+
+# Job kinds whose report their feature app builds (registered when it is imported):
+# console/ never imports from the apps above it.
+REPORT_BUILDERS: dict[str, Callable[[Job, str], JobReport]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +99,7 @@ def job_report(job: Job) -> JobReport:
         "produce.generate": _produce_generate,
         "group.reset": _group_reset,
         "cluster_probe": _cluster_probe,
-    }.get(job.kind, _generic)
+    }.get(job.kind) or REPORT_BUILDERS.get(job.kind, _generic)
     report = builder(job, cluster)
     report.steps = _steps(job, report)
     if job.state == Job.State.QUEUED and not report.outcome:

@@ -247,7 +247,7 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         f = self.cleaned_data["file"]
-        limit = getattr(settings, "CONSOLE_REPLAY_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+        limit = settings.CONSOLE_REPLAY_IMPORT_MAX_BYTES
         if f.size > limit:
             raise forms.ValidationError(
                 f"The file is {f.size:,} bytes; the console imports at most {limit:,} "

@@ -21,6 +21,7 @@ from console.jobs import job_create, job_enqueue
 from console.kafka import replay as kreplay
 from console.kafka.errors import KafkaConsoleError, NotFound
 from console.web import ConsoleRequest, cluster_view
+from topics.replay import report as _report  # noqa: F401 - registers the job page
 from topics.replay.formats import parse_csv, parse_jsonl
 from topics.replay.forms import (
     CopyForm,

@@ -7,6 +7,7 @@ from console.clusters import get_cluster
 from console.jobs import job_create
 from console.kafka.offsets import watermarks
 from console.kafka.replay import read_ranges
+from console.models import Job
 from topics.replay.services import plan, ranges_for, records_copy
 
 pytestmark = [pytest.mark.kafka]
@@ -121,3 +122,93 @@ def test_interrupted_copy_resumes_without_sending_twice(kafka, topic_factory, ma
     assert sum(after.values()) == 30_000
     assert {f"{dst}:{p}": n for p, n in after.items()} == dry["per_target"]
     assert result["delivered"] == 30_000
+
+
+def _preview_and_confirm(c, src, form) -> str:
+    from django.urls import reverse
+
+    r = c.post(reverse("topics:replay_copy", args=["local", src]), form)
+    assert r.status_code == 200, r.content.decode()[-3000:]
+    token = r.content.decode().split('name="token" value="')[1].split('"')[0]
+    r = c.post(reverse("topics:replay_confirm", args=["local", src]), {"token": token})
+    assert r.status_code == 302, r.content.decode()[-3000:]
+    return r.url.rstrip("/").split("/")[-1]
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+def test_bulk_republish_of_100000_delivers_exactly_100000(
+    celery_worker, kafka, topic_factory, client_for
+):
+    from tests.conftest import wait_job
+
+    src, dst = topic_factory(partitions=4), topic_factory(partitions=4)
+    fill(kafka, src, 100_000, 4)
+    c = client_for("operator")
+    job_id = _preview_and_confirm(
+        c,
+        src,
+        {
+            "target_cluster": "local",
+            "target_topic": dst,
+            "routing": "source",
+            "keep_timestamps": "on",
+        },
+    )
+    job = wait_job(job_id, timeout=180)
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.result["delivered"] == 100_000 and job.result["failed"] == 0
+    assert counts(dst, 4) == counts(src, 4) == dict.fromkeys(range(4), 25000)
+    assert job.result["per_target"] == {f"{dst}:{p}": 25_000 for p in range(4)}
+    print(f"bulk re-publish: {job.result['rate_per_s']:,} records/s")
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_halfway_resumes_and_sends_nothing_twice(
+    kafka, topic_factory, client_for, tmp_path
+):
+    """The pool process running the copy is killed after a checkpoint; Celery requeues the
+    task, a new process takes the job over (its heartbeat stopped) and resumes from the
+    checkpoint, skipping what the killed process delivered after it."""
+    import os
+    import signal
+    import time
+
+    from tests.conftest import start_celery_worker, wait_job
+
+    worker = start_celery_worker(
+        tmp_path, CONSOLE_REPLAY_CHECKPOINT_S="0.1", CONSOLE_JOB_HEARTBEAT_S="1"
+    )
+    try:
+        src, dst = topic_factory(partitions=4), topic_factory(partitions=6)
+        fill(kafka, src, 100_000, 4)
+        c = client_for("operator")
+        job_id = _preview_and_confirm(
+            c,
+            src,
+            {"target_cluster": "local", "target_topic": dst, "routing": "key"},
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            job = Job.objects.get(id=job_id)
+            ck = (job.progress or {}).get("checkpoint") or {}
+            if job.state == "running" and ck.get("delivered", 0) >= 30_000:
+                break
+            assert not job.finished and time.monotonic() < deadline, (job.state, job.progress)
+            time.sleep(0.02)
+        time.sleep(0.05)  # mid-way between checkpoints: records delivered past the last one
+        victim = int(job.worker.rsplit(" pid ", 1)[1])
+        assert victim != worker.popen.pid  # the pool process, not the worker
+        os.kill(victim, signal.SIGKILL)
+        job = wait_job(job_id, timeout=180)
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert job.attempts == 2 and job.result["resumed"]
+        assert job.result["delivered"] == 100_000
+        assert sum(counts(dst, 6).values()) == 100_000  # nothing sent twice, nothing lost
+        print(
+            f"killed at {ck['delivered']:,} checkpointed; resumed, "
+            f"{job.result['skipped_resent']:,} found delivered and not sent again"
+        )
+    finally:
+        worker.stop()
