@@ -9,6 +9,7 @@ attributes, JSON and Python code. Counts use django.contrib.humanize's `intcomma
     {{ -1|unlimited }}                        unlimited
     {{ c.value|config_value:c.name }}         by the name's suffix: .ms, .bytes, ...; else raw
     {{ job.created_at|utc }}                  2026-11-25 19:55:14 UTC
+    {{ m.message.timestamp_ms|utc_ms }}       2026-11-25 23:41:07.123 UTC (title: epoch ms)
     {{ job.created_at|age }}                  3 min ago        (title: the UTC time)
     {{ 12.34|rate }}                          12.3
     {{ c.name|wbr }}                          log.<wbr>retention.<wbr>ms (breaks at the dots)
@@ -221,6 +222,23 @@ def utc(value):
         return "" if value is None else value
     return format_html(
         '<time datetime="{}">{}</time>', when.strftime("%Y-%m-%dT%H:%M:%SZ"), iso_utc(when)
+    )
+
+
+@register.filter
+def utc_ms(value):
+    """A record's timestamp (epoch ms) to the millisecond, its raw value on hover; '' if none."""
+    when = _as_datetime(value)
+    if when is None:
+        return ""
+    ms = f"{when.microsecond // 1000:03d}"
+    return format_html(
+        '<time datetime="{}.{}Z" title="{} ms since the epoch">{}.{} UTC</time>',
+        when.strftime("%Y-%m-%dT%H:%M:%S"),
+        ms,
+        value,
+        when.strftime("%Y-%m-%d %H:%M:%S"),
+        ms,
     )
 
 
