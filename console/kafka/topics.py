@@ -329,7 +329,9 @@ def newest_sample(
         c.assign([TopicPartition(name, p, start) for p, (start, _end) in wanted.items()])
         pending = set(wanted)
         while pending and time.monotonic() < deadline:
-            for msg in c.consume(num_messages=1000, timeout=0.5):
+            # Ask for no more than is left: consume() waits out its timeout for a full batch.
+            left = sum(end - start for start, end in wanted.values()) - len(out)
+            for msg in c.consume(num_messages=max(1, min(1000, left)), timeout=0.5):
                 p = msg.partition()
                 if msg.error():
                     continue  # partition EOF or a transient error: the bounds decide
