@@ -27,6 +27,8 @@ LEVELS = (
     "NONE",
 )
 TYPES = ("AVRO", "JSON", "PROTOBUF")
+SUBJECT_PAGE = 1000
+MAX_SUBJECT_PAGES = 200
 
 
 class RegistryUnavailable(RegistryError):
@@ -121,8 +123,20 @@ class RegistryClient:
     # --- reads ---------------------------------------------------------------------------
 
     def subjects(self, *, deleted: bool = False) -> list[str]:
-        names = self.request("GET", "/subjects" + ("?deleted=true" if deleted else ""))
-        return [str(n) for n in names or []]
+        """Every subject. Apicurio answers at most 1,000 per request (its
+        apicurio.ccompat.max-subjects), so the list is read in pages by offset and limit;
+        a registry that ignores them answers everything at once."""
+        names: list[str] = []
+        seen: set[str] = set()
+        for _ in range(MAX_SUBJECT_PAGES):
+            query = f"?offset={len(names)}&limit={SUBJECT_PAGE}"
+            page = self.request("GET", "/subjects" + query + ("&deleted=true" if deleted else ""))
+            fresh = [str(n) for n in page or [] if str(n) not in seen]
+            names += fresh
+            seen.update(fresh)
+            if len(page or []) != SUBJECT_PAGE or not fresh:
+                break
+        return names
 
     def versions(self, subject: str, *, deleted: bool = False) -> list[int]:
         path = f"/subjects/{_q(subject)}/versions" + ("?deleted=true" if deleted else "")

@@ -75,6 +75,7 @@ class SubjectPage:
     global_level: str
     topics_known: bool
     elapsed_s: float = 0.0
+    soft_deleted: tuple[str, ...] = ()  # subjects with only soft-deleted versions
 
 
 def _row(client: RegistryClient, name: str, topics: set[str] | None) -> SubjectRow:
@@ -105,9 +106,15 @@ def subject_list_for(
     started = time.monotonic()
     client = registry(cluster)
     names = sorted(client.subjects(), reverse=desc)
+    live = set(names)
+    try:
+        soft = sorted(n for n in client.subjects(deleted=True) if n not in live)
+    except RegistryError:
+        soft = []
     if q:
         needle = q.lower()
         names = [n for n in names if needle in n.lower()]
+        soft = [n for n in soft if needle in n.lower()]
     pages = max(1, math.ceil(len(names) / PAGE_SIZE))
     page = min(max(page, 1), pages)
     chosen = names[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -134,6 +141,7 @@ def subject_list_for(
         global_level=global_level,
         topics_known=topics is not None,
         elapsed_s=time.monotonic() - started,
+        soft_deleted=tuple(soft),
     )
 
 

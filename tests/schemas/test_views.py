@@ -228,6 +228,9 @@ def test_soft_and_hard_delete_with_typed_confirmation(sr_clusters, registry_api,
     assert registry_api.versions(s) == [1]
     r = c.post(_url("delete", s), {"confirm": s})
     assert r.status_code == 302 and registry_api.versions(s) == []
+    # the list offers admins the hard delete of a soft-deleted subject
+    page = c.get(_url("list"), {"q": s}).content.decode()
+    assert f'data-hard-delete-subject="{s}"' in page and f'data-subject="{s}"' not in page
     r = c.post(_url("delete", s), {"permanent": "on", "confirm": s})
     assert r.status_code == 302 and registry_api.versions(s, deleted=True) == []
     actions = list(
@@ -320,3 +323,20 @@ def test_topic_page_links_its_subjects(sr_clusters, registry_api, client_for, to
     # the subject page links back to the topic
     page = c.get(_url("detail", f"{topic}-value")).content.decode()
     assert f'href="/clusters/sr/topics/{topic}/" id="subject-topic"' in page
+
+
+def test_more_subjects_than_one_registry_answer_holds(sr_clusters, schema_registry, registry_api):
+    """Apicurio answers at most 1,000 subjects per GET /subjects: the client pages."""
+    from console.schemas import registry as reg
+
+    for _ in range(3):
+        registry_api.register(unique_subject("page"), avro("id"))
+    client = reg.RegistryClient(schema_registry.url)
+    full = client.subjects()
+    saved = reg.SUBJECT_PAGE
+    reg.SUBJECT_PAGE = 2  # pages of two: the same subjects, each once
+    try:
+        paged = client.subjects()
+    finally:
+        reg.SUBJECT_PAGE = saved
+    assert sorted(paged) == sorted(full) and len(set(paged)) == len(paged) >= 3
