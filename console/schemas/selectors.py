@@ -4,6 +4,7 @@ a topic's subjects. Every read is bounded by the registry client's timeout."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import difflib
 import json
 import math
@@ -98,19 +99,20 @@ def _row(client: RegistryClient, name: str, topics: set[str] | None) -> SubjectR
 
 
 def subject_list_for(
-    *, cluster: Cluster, q: str = "", page: int = 1, desc: bool = False
+    *, cluster: Cluster, q: str = "", page: int = 1, desc: bool = False, deleted: bool = False
 ) -> SubjectPage:
     """One page of subjects matching `q` (substring, any case), by name, with each one's
     type, latest version and compatibility level read in parallel; a row that the
-    registry does not answer in time carries the reason instead."""
+    registry does not answer in time carries the reason instead. `deleted`: also the
+    subjects that only have soft-deleted versions (for admins, who may hard-delete them)."""
     started = time.monotonic()
     client = registry(cluster)
     names = sorted(client.subjects(), reverse=desc)
     live = set(names)
-    try:
-        soft = sorted(n for n in client.subjects(deleted=True) if n not in live)
-    except RegistryError:
-        soft = []
+    soft: list[str] = []
+    if deleted:
+        with contextlib.suppress(RegistryError):
+            soft = sorted(n for n in client.subjects(deleted=True) if n not in live)
     if q:
         needle = q.lower()
         names = [n for n in names if needle in n.lower()]

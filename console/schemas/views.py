@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.access import Capability
+from console.access import Capability, can
 from console.messages.schema_registry import TIMEOUT_S, RegistryError
 from console.schemas import services
 from console.schemas.forms import (
@@ -87,7 +87,11 @@ def subject_list(request: ConsoleRequest) -> TemplateResponse:
     q = request.GET.get("q", "").strip()[:255]
     desc = request.GET.get("desc") == "1"
     page = subject_list_for(
-        cluster=request.cluster, q=q, page=_int(request.GET.get("page"), 1), desc=desc
+        cluster=request.cluster,
+        q=q,
+        page=_int(request.GET.get("page"), 1),
+        desc=desc,
+        deleted=can(request.user, Capability.ADMIN) and not request.cluster.read_only,
     )
 
     def link(**changes) -> str:
