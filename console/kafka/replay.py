@@ -16,6 +16,7 @@ not sent again: nothing is sent twice.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from console.kafka.client import consumer, producer, timeout, translate
 from console.kafka.connection import Connection
 from console.kafka.messages import scan
-from console.kafka.produce import _plain, partition_for
+from console.kafka.produce import _plain
 from console.kafka.types import Message
 
 # (source partition, source offset, key, value, headers, timestamp ms or None)
@@ -43,63 +44,56 @@ def message_at(cluster: Connection, topic: str, partition: int, offset: int) -> 
     return None
 
 
-def partition_route(
-    *, topic: str, partitions: int, keep_partition: bool
-) -> Callable[[int, int, bytes | None], int]:
-    """The target partition of a record: its source partition, or the key's murmur2 hash
-    (a null key: spread by its offset, deterministically, so a resume routes it the same)."""
-    if keep_partition:
-        return lambda p, _o, _k: p
-    return lambda _p, o, k: partition_for(k, partitions) if k is not None else o % partitions
+BY_KEY = -1  # a target partition left to the producer's partitioner (murmur2, as Java)
 
 
 def read_ranges(
     cluster: Connection, topic: str, ranges: dict[int, tuple[int, int]], *, batch: int = 2000
 ) -> Iterator[Rec]:
-    """Every record of `ranges` (partition -> [start, end)), partition after partition in
-    offset order: the deterministic sequence a resume relies on."""
-    for p in sorted(ranges):
-        start, end = ranges[p]
-        if start >= end:
-            continue
-        yield from _read_partition(cluster, topic, p, start, end, batch)
-
-
-def _read_partition(cluster, topic, p, start, end, batch) -> Iterator[Rec]:
+    """Every record of `ranges` (partition -> [start, end)), each partition in offset order,
+    the partitions read together by one consumer (as fast as a plain consume loop)."""
+    ends = {p: end for p, (start, end) in ranges.items() if start < end}
+    if not ends:
+        return
     with consumer(
         cluster, **{"queued.max.messages.kbytes": 65536, "fetch.max.bytes": 52428800}
     ) as c:
-        c.assign([TopicPartition(topic, p, start)])
+        c.assign([TopicPartition(topic, p, ranges[p][0]) for p in ends])
         idle_deadline = time.monotonic() + timeout()
-        while True:
+        while ends:
             try:
                 msgs = c.consume(num_messages=batch, timeout=0.5)
             except KafkaException as exc:
                 raise translate(exc, what=f"reading {topic}") from None
             if not msgs:
-                # Markers or compacted offsets at the end are never delivered: the position says.
-                pos = c.position([TopicPartition(topic, p)])[0].offset
-                if pos >= end:
-                    return
-                if time.monotonic() > idle_deadline:
-                    raise translate(TimeoutError(), what=f"reading {topic}[{p}]")
+                # Markers or compacted offsets at the end are never delivered: positions say.
+                for tp in c.position([TopicPartition(topic, p) for p in ends]):
+                    if tp.offset >= ends[tp.partition]:
+                        del ends[tp.partition]
+                if ends and time.monotonic() > idle_deadline:
+                    raise translate(TimeoutError(), what=f"reading {topic}")
                 continue
             idle_deadline = time.monotonic() + timeout()
             for m in msgs:
+                p = m.partition()
+                end = ends.get(p)
+                if end is None:
+                    continue
                 err = m.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         if m.offset() >= end:
-                            return
+                            del ends[p]
                         continue
                     raise translate(err, what=f"reading {topic}[{p}]")
                 off = m.offset()
                 if off >= end:
-                    return
+                    del ends[p]
+                    continue
                 ts_type, ts = m.timestamp()
                 yield (p, off, m.key(), m.value(), m.headers(), ts if ts_type else None)
                 if off >= end - 1:
-                    return
+                    del ends[p]
 
 
 @dataclass
@@ -173,24 +167,26 @@ def target_ends(cluster: Connection, topics: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def _already_there(
-    cluster: Connection, since: dict[str, int]
-) -> dict[str, list[tuple[bytes | None, bytes | None, list]]]:
-    """The records written to each target partition since the checkpoint (resume check)."""
+def _already_there(cluster: Connection, since: dict[str, int]) -> dict[str, dict]:
+    """What was written to each target topic since the checkpoint (the resume check): a
+    multiset of (key, value, headers) per topic, so the order records arrived in (several
+    source partitions, librdkafka's partitioner) does not matter; each with the partitions
+    it was found in."""
     from console.kafka.offsets import watermarks
 
     parts = [(k.rpartition(":")[0], int(k.rpartition(":")[2])) for k in since]
     now = watermarks(cluster, parts, max_age=-1)
-    out: dict[str, list] = {}
+    ranges: dict[str, dict[int, tuple[int, int]]] = {}
     for tp, wm in now.items():
         if isinstance(wm, Exception):
             raise wm
-        k = _tkey(tp)
-        if wm.high > since[k]:
-            out[k] = [
-                (r[2], r[3], list(r[4] or []))
-                for r in read_ranges(cluster, tp[0], {tp[1]: (since[k], wm.high)})
-            ]
+        if wm.high > since[_tkey(tp)]:
+            ranges.setdefault(tp[0], {})[tp[1]] = (since[_tkey(tp)], wm.high)
+    out: dict[str, dict] = {}
+    for topic, rs in ranges.items():
+        seen: dict = out.setdefault(topic, {})
+        for r in read_ranges(cluster, topic, rs):
+            seen.setdefault((r[2], r[3], tuple(r[4] or ())), []).append(r[0])
     return out
 
 
@@ -207,7 +203,8 @@ def copy_records(
     resume_from: dict[str, int] | None = None,
     on_unrouted: Callable[[Rec], None] | None = None,
 ) -> CopyReport:
-    """Send `records` (from where `report.positions` says) to the targets `route` names.
+    """Send `records` (from where `report.positions` says) to the targets `route` names
+    ((topic, partition), the partition BY_KEY to let the key decide; None: not sent).
 
     `checkpoint(report)` is called with every record sent so far delivered; returning True
     cancels. `resume_from`: the target offsets of the last checkpoint of an interrupted run
@@ -225,27 +222,27 @@ def copy_records(
         },
     )
     found = _already_there(cluster, resume_from) if resume_from else {}
-    cursor: dict[str, int] = {}  # resume check: next index into found[k]
-    per_target = report.per_target
-    per_source = report.per_source
-    target_next = report.target_next
+    counts: Counter = Counter()  # (topic, partition) -> delivered in this run
+    next_offset: dict[tuple[str, int], int] = {}
     errors: list = []
     sent_pos: dict[int, int] = {}
+    per_source = report.per_source
+    base_per_target = Counter(report.per_target)
 
     def delivered(err, msg) -> None:
         if err is not None:
             errors.append(err)
             return
-        report.delivered += 1
-        k = f"{msg.topic()}:{msg.partition()}"
-        per_target[k] = per_target.get(k, 0) + 1
-        target_next[k] = msg.offset() + 1
+        tp = (msg.topic(), msg.partition())
+        counts[tp] += 1
+        next_offset[tp] = msg.offset() + 1
 
     def settle() -> bool:
         """Await every in-flight record; True when all were delivered."""
         deadline = time.monotonic() + max(timeout() * 2, 30)
         while len(p) and time.monotonic() < deadline:
             p.flush(1)
+        fold()
         if len(p):
             report.errors["not delivered in time (cluster unreachable?)"] = len(p)
             report.failed += len(p)
@@ -257,6 +254,16 @@ def copy_records(
             report.failed += len(errors)
             return False
         return True
+
+    def fold() -> None:
+        """This run's deliveries into the report (counts per target, next offsets)."""
+        total = Counter(base_per_target)
+        for (t, q), n in counts.items():
+            total[f"{t}:{q}"] += n
+        report.per_target = dict(total)
+        report.delivered = sum(total.values())
+        for (t, q), o in next_offset.items():
+            report.target_next[f"{t}:{q}"] = o
 
     started = time.monotonic() - report.elapsed_s
     next_ck = time.monotonic() + checkpoint_every_s
@@ -274,24 +281,18 @@ def copy_records(
                 sent_pos[sp] = off + 1
                 continue
             topic, part = target
-            if found:
-                k = f"{topic}:{part}"
-                there = found.get(k)
-                if there is not None:
-                    i = cursor.get(k, 0)
-                    want = (key, value, list(headers or []) + extra)
-                    j = next((j for j in range(i, len(there)) if there[j] == want), -1)
-                    if j >= 0:
-                        # Delivered by the interrupted run: counted, not sent again.
-                        cursor[k] = j + 1
-                        report.skipped_resent += 1
-                        report.delivered += 1
-                        per_target[k] = per_target.get(k, 0) + 1
-                        per_source[sp] = per_source.get(sp, 0) + 1
-                        sent_pos[sp] = off + 1
-                        continue
-                    del found[k]  # in order: nothing later to this partition got there
             hs = (list(headers) + extra) if extra and headers else (extra or headers)
+            if found:
+                there = found.get(topic)
+                want = (key, value, tuple(hs or ()))
+                where = there.get(want) if there else None
+                if where:
+                    # Delivered by the interrupted run: counted, not sent again.
+                    report.skipped_resent += 1
+                    base_per_target[f"{topic}:{where.pop()}"] += 1
+                    per_source[sp] = per_source.get(sp, 0) + 1
+                    sent_pos[sp] = off + 1
+                    continue
             while True:
                 try:
                     if keep_timestamps and ts:

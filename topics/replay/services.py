@@ -22,6 +22,7 @@ from console.kafka import replay as kreplay
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import NotFound
 from console.kafka.offsets import watermarks
+from console.kafka.produce import partition_for
 
 DLQ_HEADERS = ("kafka_dlt-original-topic", "x-original-topic")
 MAX_UNROUTED_LISTED = 200
@@ -99,30 +100,31 @@ def _header(headers, names: tuple[str, ...]) -> str | None:
 
 
 class Router:
-    """Target (topic, partition) of each record, or None with the reason kept."""
+    """Target (topic, partition) of each record, or None with the reason kept. A job leaves
+    key routing to the producer (BY_KEY); a preview computes the partition (murmur2)."""
 
-    def __init__(self, target: Cluster, params: dict) -> None:
+    def __init__(self, target: Cluster, params: dict, *, preview: bool = False) -> None:
         self.mode = params["mode"]
         self.keep_partition = bool(params.get("keep_partition"))
         self.header_names = tuple(params.get("header_names") or DLQ_HEADERS)
-        self.counts: dict[str, int] = {}
-        self.target = target
+        self.preview = preview
+        self.why: dict[tuple[int, int], str] = {}
         if self.mode == "redrive":
-            self.routes = {
-                t: kreplay.partition_route(topic=t, partitions=n, keep_partition=False)
-                for t, n in (params.get("destinations") or {}).items()
-            }
+            self.partitions = dict(params.get("destinations") or {})
+            self.keep_partition = False
         else:
-            topic = params["target_topic"]
-            n = int(params["target_partitions"])
-            self.only = topic
-            self.n = n
-            self.by_key = kreplay.partition_route(topic=topic, partitions=n, keep_partition=False)
+            self.only = params["target_topic"]
+            self.n = int(params["target_partitions"])
+            self.partitions = {self.only: self.n}
             # An imported record keeps the partition its line names.
             self.import_parts = (
                 [r.get("p") for r in params["records"]] if self.mode == "import" else None
             )
-        self.why: dict[tuple[int, int], str] = {}
+
+    def by_key(self, topic: str, key: bytes | None) -> int:
+        if not self.preview:
+            return kreplay.BY_KEY
+        return kreplay.BY_KEY if key is None else partition_for(key, self.partitions[topic])
 
     def __call__(self, rec: kreplay.Rec) -> kreplay.Target | None:
         sp, off, key, _v, headers, _ts = rec
@@ -131,16 +133,15 @@ class Router:
             if topic is None:
                 self.why[(sp, off)] = "no original-topic header"
                 return None
-            route = self.routes.get(topic)
-            if route is None:
+            if topic not in self.partitions:
                 self.why[(sp, off)] = f"unknown topic {topic[:200]!r}"
                 return None
-            return topic, route(sp, off, key)
+            return topic, self.by_key(topic, key)
         if not self.keep_partition:
-            return self.only, self.by_key(sp, off, key)
+            return self.only, self.by_key(self.only, key)
         p = self.import_parts[off] if self.import_parts is not None else sp
         if p is None:
-            return self.only, self.by_key(sp, off, key)
+            return self.only, self.by_key(self.only, key)
         if p >= self.n:
             self.why[(sp, off)] = f"partition {p} does not exist in the target"
             return None
@@ -180,7 +181,7 @@ def plan(source: Cluster, target: Cluster, params: dict, *, bound_s: float = 20.
         params["destinations"] = ok
     else:
         bad = {}
-    router = Router(target, params)
+    router = Router(target, params, preview=True)
     per_target: dict[str, int] = {}
     unrouted: list[dict] = []
     total = 0
@@ -208,7 +209,7 @@ def plan(source: Cluster, target: Cluster, params: dict, *, bound_s: float = 20.
         "rows": [
             (k.rpartition(":")[0], int(k.rpartition(":")[2]), n)
             for k, n in sorted(per_target.items(), key=_tp_order)
-        ],
+        ],  # partition -1: null keys, spread by the producer
         "unrouted": unrouted,
         "unrouted_count": total - sum(per_target.values()),
         "unknown_topics": bad,
