@@ -279,6 +279,8 @@ KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
 # moment wait for one Kafka request; an answer up to this many seconds old serves too (0:
 # only the one in flight; negative: every page reads afresh).
 CONSOLE_KAFKA_SHARED_READS_S = env_float("CONSOLE_KAFKA_SHARED_READS_S", 0.0)
+# Idle read-only consumers kept warm per cluster for page reads (browse, search); 0: none.
+CONSOLE_KAFKA_CONSUMER_POOL = int(os.environ.get("CONSOLE_KAFKA_CONSUMER_POOL", "4"))
 
 # --- Health and metrics (console/health.py, console/monitoring.py)
 # /readyz: the bound, in seconds, on each check (database, channel layer, task queue).

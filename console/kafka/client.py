@@ -273,6 +273,7 @@ def forget_clients() -> None:
     with _admins_lock:
         _admins.clear()
         _last_errors.clear()
+    close_pooled_consumers()
 
 
 @metrics.observed
@@ -329,6 +330,97 @@ def consumer(cluster: Connection, **overrides: Any) -> Iterator[Consumer]:
         yield cast("Consumer", Guarded(c))
     finally:
         c.close()
+
+
+# A warm, bounded pool of read-only consumers per cluster for page reads (browse, search):
+# a new consumer costs a bootstrap, a metadata round trip and a broker connection (about
+# two thirds of a "newest 50" request); a pooled one is re-assigned and reads at once.
+# Consumers never join a group and never commit, so reuse carries no state but the
+# assignment, which is cleared before a consumer goes back to the pool.
+POOL_SIZE = 4  # idle consumers kept per cluster and configuration (CONSOLE_KAFKA_CONSUMER_POOL)
+POOL_IDLE_S = 60.0  # closed when unused for longer
+_pool: dict[tuple, list[tuple[float, Consumer]]] = {}
+_pool_lock = threading.Lock()
+
+
+def _pool_key(cluster: Connection, overrides: dict[str, Any]) -> tuple:
+    conf = {**_base_config(cluster), **overrides}
+    return (cluster.name, tuple(sorted((k, repr(v)) for k, v in conf.items())))
+
+
+def _take_pooled(key: tuple) -> Consumer | None:
+    now = time.monotonic()
+    stale: list[Consumer] = []
+    found = None
+    with _pool_lock:
+        idle = _pool.get(key, [])
+        while idle:
+            since, c = idle.pop()
+            if now - since > POOL_IDLE_S:
+                stale.append(c)
+            else:
+                found = c
+                break
+        stale.extend(c for _since, c in idle if now - _since > POOL_IDLE_S)
+        idle[:] = [(t, c) for t, c in idle if now - t <= POOL_IDLE_S]
+    for c in stale:
+        with contextlib.suppress(Exception):
+            c.close()
+    return found
+
+
+def _pool_size() -> int:
+    return int(getattr(settings, "CONSOLE_KAFKA_CONSUMER_POOL", POOL_SIZE))
+
+
+def _give_back(key: tuple, c: Consumer) -> None:
+    with _pool_lock:
+        idle = _pool.setdefault(key, [])
+        if len(idle) < _pool_size():
+            idle.append((time.monotonic(), c))
+            return
+    c.close()
+
+
+@contextlib.contextmanager
+def pooled_consumer(cluster: Connection, **overrides: Any) -> Iterator[Consumer]:
+    """`consumer`, from the cluster's warm pool: returned unassigned after a clean use,
+    closed after an error (so a consumer in a doubtful state is never reused)."""
+    key = _pool_key(cluster, overrides)
+    c = _take_pooled(key)
+    if c is None:
+        try:
+            c = Consumer(consumer_config(cluster, **overrides))
+        except KafkaException as exc:
+            raise translate(exc, what="creating a consumer") from None
+    ok = False
+    try:
+        yield cast("Consumer", Guarded(c))
+        ok = True
+    except GeneratorExit:  # a reader left its loop early: the consumer is still sound
+        ok = True
+        raise
+    finally:
+        if ok:
+            try:
+                c.unassign()
+            except Exception:  # noqa: BLE001 - a consumer that cannot unassign is closed
+                ok = False
+        if ok:
+            _give_back(key, c)
+        else:
+            with contextlib.suppress(Exception):
+                c.close()
+
+
+def close_pooled_consumers() -> None:
+    """Close every idle pooled consumer (tests; a cluster's settings changed)."""
+    with _pool_lock:
+        idle = [c for entries in _pool.values() for _t, c in entries]
+        _pool.clear()
+    for c in idle:
+        with contextlib.suppress(Exception):
+            c.close()
 
 
 def producer(cluster: Connection, *, raw: bool = False, **overrides: Any) -> Producer:

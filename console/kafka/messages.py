@@ -25,7 +25,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from console.kafka.client import consumer, translate
+from console.kafka.client import pooled_consumer, translate
 from console.kafka.connection import Connection
 from console.kafka.types import Message
 
@@ -103,7 +103,11 @@ def scan(
         return
     yielded = False
     ends = {p: end for p, (_s, end) in ranges.items()}
-    with consumer(cluster, **{"queued.max.messages.kbytes": 16384}) as c:
+    # A short fetch wait: a pooled consumer's previous long poll (at a partition's end) holds
+    # back the first fetch of its next assignment for up to this long.
+    with pooled_consumer(
+        cluster, **{"queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 10}
+    ) as c:
         try:
             c.assign(
                 [
