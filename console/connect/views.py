@@ -77,18 +77,28 @@ def connect_view(
                 return _unavailable(request, found, exc)
             except ConnectNotFound as exc:
                 raise Http404(f"Kafka Connect {found.name!r}: {exc}") from None
+            except ConnectRefused as exc:  # e.g. a rebalance in progress: say so, no 500
+                return _unavailable(request, found, exc, status=502)
 
         return wrapper
 
     return decorator
 
 
-def _unavailable(request: ConsoleRequest, connect: ConnectCluster, exc: ConnectError):
+def _unavailable(
+    request: ConsoleRequest, connect: ConnectCluster, exc: ConnectError, status: int = 503
+):
     return TemplateResponse(
         request,
         "connect/unavailable.html",
-        {"cluster": request.cluster, "connect": connect, "error": str(exc), "timeout": timeout_s()},
-        status=503,
+        {
+            "cluster": request.cluster,
+            "connect": connect,
+            "error": str(exc),
+            "timeout": timeout_s(),
+            "status": status,
+        },
+        status=status,
     )
 
 

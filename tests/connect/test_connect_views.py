@@ -220,6 +220,15 @@ def test_viewer_is_refused_every_operation(connect_worker, client_for, topic, li
     assert connect_worker.get(f"/connectors/{name}/status")["connector"]["state"] == "RUNNING"
     denied = AuditEntry.objects.filter(target=f"main/{name}", outcome="denied").count()
     assert denied == 4
+    # without the CSRF token, even an admin's change is refused
+    from django.test import Client
+
+    admin = client_for("admin")
+    csrf = Client(enforce_csrf_checks=True)
+    csrf.cookies = admin.cookies
+    r = csrf.post(url + "pause/")
+    assert r.status_code == 403 and b"CSRF" in r.content
+    assert connect_worker.get(f"/connectors/{name}/status")["connector"]["state"] == "RUNNING"
     # the operator may pause, but not delete
     op = client_for("operator")
     assert op.get(url + "delete/").status_code == 403
@@ -325,3 +334,40 @@ def test_failed_sink_task_shows_its_trace_and_group(connect_worker, client_for, 
         re.S,
     )
     assert row and re.search(r'class="num failed"><span class="bad">1<', row.group(1))
+
+
+def test_a_worker_error_is_a_page_that_says_so_not_a_500(connect_worker, client_for):
+    """A worker that answers 500 (as during a rebalance): the page names its message."""
+    import dataclasses
+    import http.server
+    import threading
+
+    from console.clusters import ConnectCluster, all_clusters, get_cluster, reset_clusters
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = b'{"error_code": 500, "message": "Request timed out"}'
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    local = get_cluster("local")
+    broken = ConnectCluster("broken", f"http://127.0.0.1:{server.server_port}")
+    others = [c for c in all_clusters() if c.name != "local"]
+    reset_clusters([dataclasses.replace(local, connect=(*local.connect, broken)), *others])
+    try:
+        admin = client_for("admin")
+        for path in ("", "x/", "x/pause/", "+new/"):
+            r = admin.get(base(connect="broken") + path)
+            assert r.status_code == 502, (path, r.status_code)
+            assert b"Request timed out" in r.content and b'id="connect-unavailable"' in r.content
+    finally:
+        server.shutdown()
+        reset_clusters()
