@@ -1,6 +1,7 @@
 """Headless Chromium: open a topic's messages, search it (results stream in chunk by chunk),
 and read a JSON message opened from its collapsed line."""
 
+import contextlib
 import json
 import re
 import time
@@ -115,37 +116,41 @@ def test_stop_takes_the_button_away_and_continue_goes_on_from_there(
     # A server of its own with short chunks, so the records take several chunks on any
     # machine; once a chunk has scanned something and asked for the next, the browser holds
     # that next request back, so Stop is pressed while a chunk is on its way.
-    proc, base = start_asgi_server(tmp_path, CONSOLE_SEARCH_CHUNK_S="0.2")
+    proc, base = start_asgi_server(tmp_path, CONSOLE_SEARCH_CHUNK_S="0.05")
     held, passed = [], []
 
     def chunk(route):
-        if passed and not held:
-            held.append(route)
-            return
-        response = route.fetch()
-        body = response.text()
-        scanned = re.search(r'id="scanned"[^>]*>([\d,]+)<', body)
-        if 'id="search-next"' in body and scanned and scanned.group(1) not in ("0", ""):
-            passed.append(route.request.url)
-        route.fulfill(response=response)
+        try:
+            if passed and not held:
+                held.append(route)
+                return
+            response = route.fetch()
+            body = response.text()
+            scanned = re.search(r'id="scanned"[^>]*>([\d,]+)<', body)
+            if 'id="search-next"' in body and scanned and scanned.group(1) not in ("0", ""):
+                passed.append(route.request.url)
+            route.fulfill(response=response)
+        except Exception:  # noqa: BLE001 - the page went on (Stop, or the test ended)
+            with contextlib.suppress(Exception):
+                route.abort()
 
     page.route("**/messages/search/**", chunk)
     try:
         _stop_and_continue(page, base, login, topic_factory, produce, held)
     finally:
-        page.unroute("**/messages/search/**")
+        page.unroute_all(behavior="ignoreErrors")
         proc.stop()
 
 
 def _stop_and_continue(page, asgi_server, login, topic_factory, produce, held):
     t = topic_factory(partitions=2)
     slow = b"a" * 14 + b"!"  # the regex backtracks on these
-    n = 20_000
+    n = 8_000
     produce(
         t,
         [{"value": b"a needle" if i % 101 == 0 else slow, "partition": i % 2} for i in range(n)],
     )
-    matches = len(range(0, n, 101))  # 199
+    matches = len(range(0, n, 101))  # 80
     login(page, asgi_server, "operator")
     page.goto(
         f"{asgi_server}/clusters/local/topics/{t}/messages/"
@@ -161,13 +166,12 @@ def _stop_and_continue(page, asgi_server, login, topic_factory, produce, held):
     expect(state).to_have_attribute("data-state", "stopped")
     expect(page.locator("#search-stop")).to_have_count(0)
     assert held, "the second chunk was never asked for: the first one ended the search"
-    try:
+    with contextlib.suppress(Exception):
         held[0].continue_()  # the page has dropped it: its answer goes nowhere
-    except Exception:
-        pass
+    page.unroute_all(behavior="ignoreErrors")  # the continued search goes straight through
     assert rows.count() < matches
     page.get_by_role("button", name="Continue from here").click()
-    expect(state).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(state).to_have_attribute("data-state", "done", timeout=90_000)
     expect(page.locator("#search-stop")).to_have_count(0)
     shown = [
         (r.get_attribute("data-partition"), r.get_attribute("data-offset")) for r in rows.all()
