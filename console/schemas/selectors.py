@@ -318,3 +318,93 @@ def topic_subjects_for(*, cluster: Cluster, topic: str) -> list[TopicSubject]:
             raise
         out.append(TopicSubject(part, latest.subject, latest.version, latest.schema_type))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class TopicUse:
+    topic: str
+    part: str  # "key" or "value"
+    messages: int  # of the sampled messages, how many carry one of the subject's schema ids
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectUsage:
+    """Topics whose newest messages are framed with one of a subject's schema ids: how
+    producers using the record-name strategies (or any) are found."""
+
+    uses: tuple[TopicUse, ...]
+    schema_ids: tuple[int, ...]
+    checked: int
+    total: int
+    per_partition: int
+    cut_short: bool
+    elapsed_s: float
+    error: str = ""
+
+
+def subject_usage_for(
+    *, cluster: Cluster, subject: str, per_partition: int = 5, budget_s: float = 5.0
+) -> SubjectUsage:
+    """The newest `per_partition` messages of each partition of the cluster's topics, read
+    until `budget_s` runs out (topics whose names suggest the subject first), matched
+    against the schema ids of the subject's versions. Only ids are read, never contents."""
+    from console.kafka.cluster import cluster_snapshot
+    from console.kafka.offsets import Watermarks, watermarks
+    from console.kafka.topics import newest_sample
+    from console.messages.decoding import schema_id_of
+
+    started = time.monotonic()
+    client = registry(cluster)
+    versions = client.versions(subject)[-20:]
+    ids = tuple(sorted({client.version(subject, v).id for v in versions}))
+    wanted = set(ids)
+    try:
+        snapshot = cluster_snapshot(cluster)
+        topics = [t for t in snapshot.topics if not t.internal and not t.error]
+        marks = watermarks(cluster, [(t.name, p.id) for t in topics for p in t.partitions])
+    except KafkaConsoleError as exc:
+        return SubjectUsage((), ids, 0, 0, per_partition, False, 0.0, error=str(exc))
+    named = topic_of(subject)
+    short = subject.rsplit(".", 1)[-1].lower()
+
+    def rank(name: str) -> tuple[int, str]:
+        if named and named[0] == name:
+            return 0, name
+        if subject.startswith(name + "-") or short in name.lower():
+            return 1, name
+        return 2, name
+
+    by_topic: dict[str, dict[int, Watermarks]] = {}
+    for (name, pid), mark in marks.items():
+        if isinstance(mark, Watermarks) and mark.high > mark.low:
+            by_topic.setdefault(name, {})[pid] = mark
+    order = sorted(by_topic, key=rank)
+    uses: list[TopicUse] = []
+    checked = 0
+    cut = False
+    for name in order:
+        left = budget_s - (time.monotonic() - started)
+        if left <= 0.2:
+            cut = True
+            break
+        try:
+            sample, short_cut = newest_sample(
+                cluster, name, per_partition=per_partition, marks=by_topic[name], max_seconds=left
+            )
+        except KafkaConsoleError:
+            continue
+        checked += 1
+        cut = cut or short_cut
+        for part, field_of in (("key", lambda m: m.key), ("value", lambda m: m.value)):
+            n = sum(1 for m in sample if schema_id_of(field_of(m)) in wanted)
+            if n:
+                uses.append(TopicUse(name, part, n))
+    return SubjectUsage(
+        uses=tuple(uses),
+        schema_ids=ids,
+        checked=checked,
+        total=len(order),
+        per_partition=per_partition,
+        cut_short=cut or checked < len(order),
+        elapsed_s=time.monotonic() - started,
+    )

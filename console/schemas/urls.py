@@ -13,6 +13,7 @@ urlpatterns = [
     path("+compatibility/", views.compatibility_edit, name="global_compatibility"),
     path("+topic/<str:topic>/", views.topic_subjects, name="for_topic"),
     path("<str:subject>/", views.subject_detail, name="detail"),
+    path("<str:subject>/usage/", views.subject_usage, name="usage"),
     # Each change: GET previews it (nothing changes), POST confirms what was previewed.
     path("<str:subject>/register/", views.schema_register, name="register"),
     path("<str:subject>/compatibility/", views.compatibility_edit, name="compatibility"),

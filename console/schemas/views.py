@@ -32,6 +32,7 @@ from console.schemas.selectors import (
     registry,
     subject_detail_get,
     subject_list_for,
+    subject_usage_for,
     topic_subjects_for,
 )
 from console.web import ConsoleRequest, cluster_view
@@ -133,6 +134,20 @@ def subject_detail(request: ConsoleRequest, subject: str) -> TemplateResponse:
         template += "#diff"
     return TemplateResponse(
         request, template, {"cluster": request.cluster, "detail": detail, "subject": subject}
+    )
+
+
+@require_GET
+@cluster_view()
+@_registry_errors
+def subject_usage(request: ConsoleRequest, subject: str) -> TemplateResponse:
+    """Which topics' newest messages carry the subject's schema ids (any naming strategy);
+    a fragment for the subject page, or a page of its own."""
+    _subject_ok(subject)
+    usage = subject_usage_for(cluster=request.cluster, subject=subject)
+    template = "schemas/usage.html" + ("#usage" if request.htmx else "")
+    return TemplateResponse(
+        request, template, {"cluster": request.cluster, "subject": subject, "usage": usage}
     )
 
 

@@ -69,6 +69,7 @@ RULES: dict[str, dict[str, str]] = {
     "schemas:global_compatibility": {"GET": "admin", "POST": "admin"},
     "schemas:for_topic": {"GET": "viewer"},
     "schemas:detail": {"GET": "viewer"},
+    "schemas:usage": {"GET": "viewer"},
     "schemas:register": {"GET": "operator", "POST": "operator"},
     "schemas:compatibility": {"GET": "admin", "POST": "admin"},
     "schemas:delete": {"GET": "admin", "POST": "admin"},

@@ -340,3 +340,22 @@ def test_more_subjects_than_one_registry_answer_holds(sr_clusters, schema_regist
     finally:
         reg.SUBJECT_PAGE = saved
     assert sorted(paged) == sorted(full) and len(set(paged)) == len(paged) >= 3
+
+
+def test_topics_using_a_record_name_subject_are_found_in_recent_messages(
+    sr_clusters, registry_api, client_for, topic, produce
+):
+    subject = unique_subject("demo.rn")  # the record-name strategy: no topic in the name
+    schema_id = registry_api.register(subject, avro("id"))
+    framed = b"\x00" + schema_id.to_bytes(4, "big") + b"\x02a"
+    other = b"\x00" + (999999).to_bytes(4, "big") + b"\x02a"
+    produce(topic, [{"key": framed, "value": framed}, {"value": framed}, {"value": other}])
+    c = client_for("viewer")
+    page = c.get(_url("detail", subject)).content.decode()
+    assert f'hx-get="/clusters/sr/schemas/{subject}/usage/"' in page
+    frag = c.get(_url("usage", subject), HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in frag
+    rows = dict(re.findall(r'<tr data-topic="([^"]+)" data-part="value">(.*?)</tr>', frag, re.S))
+    assert topic in rows and '<td class="num">2</td>' in rows[topic]
+    assert f'<tr data-topic="{topic}" data-part="key">' in frag
+    assert f"schema id {schema_id}" in frag
