@@ -6,7 +6,8 @@ runs from the confirming POST until the job is recorded done (worker pickup, rea
 with an idempotent producer, checkpoints in the database, delivery awaited). Reference: one
 consumer assigned to every partition, `consume(1000)` batches, each record produced to the
 same partition of another topic with its key, value and headers (idempotent, linger 20 ms,
-lz4), then flushed. Target: ratio >= 0.7.
+lz4), then flushed; run before and after the task, the faster one counts. Target: ratio
+>= 0.7.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench.common import logged_in_client, setup_django, start_kafka, write_result
 
-RECORDS = 300_000
+RECORDS = 1_000_000
 PARTITIONS = 6
 
 
@@ -116,14 +117,14 @@ def main() -> None:
 
         reset_clusters()
         admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-        topics = ("rp-src", "rp-plain", "rp-task")
+        topics = ("rp-src", "rp-plain", "rp-plain2", "rp-task")
         for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics]).values():
             f.result(60)
         _fill(kafka.bootstrap_servers, "rp-src")
         client = logged_in_client("operator")  # also migrates the database
         worker = start_celery_worker(Path(tempfile.mkdtemp(prefix="bench-celery-")))
 
-        plain_s = _plain_copy(kafka.bootstrap_servers, "rp-src", "rp-plain")
+        plain_before = _plain_copy(kafka.bootstrap_servers, "rp-src", "rp-plain")
 
         r = client.post(
             "/clusters/bench/topics/rp-src/replay/copy/",
@@ -144,6 +145,9 @@ def main() -> None:
             time.sleep(0.02)
             assert time.perf_counter() - t0 < 600, job.progress
         task_s = time.perf_counter() - t0
+        # The machine is shared: the reference is the faster of a run before and one after.
+        plain_after = _plain_copy(kafka.bootstrap_servers, "rp-src", "rp-plain2")
+        plain_s = min(plain_before, plain_after)
         assert job.state == "succeeded", job.error
         assert job.result["delivered"] == RECORDS, job.result
         task_rate, plain_rate = RECORDS / task_s, RECORDS / plain_s
@@ -159,7 +163,11 @@ def main() -> None:
                 "in_task_records_per_s": job.result["rate_per_s"],
                 "per_target": job.result["per_target"],
             },
-            reference={"plain_s": round(plain_s, 2), "plain_records_per_s": round(plain_rate)},
+            reference={
+                "plain_s": round(plain_s, 2),
+                "plain_records_per_s": round(plain_rate),
+                "plain_runs_s": [round(plain_before, 2), round(plain_after, 2)],
+            },
             ratios={"task_vs_plain": round(task_rate / plain_rate, 3)},
             targets={"ratio": ">= 0.7"},
             notes="task time runs from the confirming POST to the job recorded done (worker "
