@@ -48,6 +48,10 @@ def test_browser_rows_show_iso_utc_with_epoch_ms_on_hover(topic_factory, produce
     # every row's cell is in this form (the old one was Python's isoformat, with a T and
     # "+00:00"); the copy button's JSON keeps the machine form
     assert page.count('<td class="ts small"') == 3
+    # a time as shown, pasted into the "a time" seek, finds that very message
+    url = reverse("topics:messages", args=["local", t])
+    seek = client_for(role).get(url, {"mode": "timestamp", "timestamp": SHOWN}).content.decode()
+    assert re.findall(r'data-partition="0" data-offset="(\d+)"', seek) == ["0", "1", "2"]
 
 
 @pytest.mark.kafka
