@@ -137,6 +137,21 @@ class ConnectorPage:
     config: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
+def offsets_shown(raw: list[dict] | None) -> list[dict[str, str]] | None:
+    """The worker's offsets with partition and offset as compact JSON, as a page shows them."""
+    import json
+
+    if raw is None:
+        return None
+    return [
+        {
+            "partition": json.dumps(o.get("partition"), separators=(", ", ": ")),
+            "offset": json.dumps(o.get("offset"), separators=(", ", ": ")),
+        }
+        for o in raw
+    ]
+
+
 def existing_topics(cluster: Cluster) -> set[str] | None:
     """Topic names of the Kafka cluster, or None when it cannot be asked now."""
     try:
@@ -164,7 +179,7 @@ def connector_page_get(*, cluster: Cluster, connect: ConnectCluster, name: str) 
         pass  # topic tracking can be disabled on the worker
     offsets, offsets_error = None, ""
     try:
-        offsets = client.offsets(name)
+        offsets = offsets_shown(client.offsets(name))
     except ConnectRefused as exc:
         offsets_error = str(exc)
     known = existing_topics(cluster)

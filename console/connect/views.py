@@ -334,7 +334,7 @@ def connector_action(
     offsets = None
     if verb in ("reset-offsets", "delete"):
         try:
-            offsets = client.offsets(name)
+            offsets = services.offsets_shown(client.offsets(name))
         except ConnectRefused:
             offsets = None
     context = {

@@ -161,6 +161,7 @@ def test_stop_then_reset_offsets(connect_worker, client_for, topic, lines_file, 
     wait_state(connect_worker, name, "STOPPED", tasks=False)
     preview = op.get(url + "reset-offsets/").content.decode()
     assert 'id="offset-table"' in preview and "These offsets are erased" in preview
+    assert "{&quot;position&quot;: " in preview  # the worker's offsets, as JSON
     assert op.post(url + "reset-offsets/", {"confirm": name}).status_code == 302
     assert connect_worker.get(f"/connectors/{name}/offsets")["offsets"] == []
     assert AuditEntry.objects.filter(action="connect.reset-offsets", outcome="ok").exists()
