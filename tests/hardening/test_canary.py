@@ -275,6 +275,10 @@ def canary(kafka, topic_factory, produce, make_user, celery_worker, tmp_path):
             "broker_id": [1],
             "job_id": jobs,
             "audit_id": [reset.id],
+            "connect": ["main"],
+            "name": ["canary-connector"],
+            "verb": ["pause"],
+            "task": [0],
         }
         yield topic, group, samples, file
     finally:
