@@ -100,8 +100,25 @@ class SchemaForm(forms.Form):
                     f"An {'Avro' if kind == 'AVRO' else 'JSON'} schema is JSON, and this is not: {exc}.",
                 )
                 return data
+        if kind == "AVRO" and not data.get("references"):
+            problem = _avro_problem(text)
+            if problem:
+                self.add_error("schema", f"This is not a valid Avro schema: {problem}")
+                return data
         data["schema"] = text
         return data
+
+
+def _avro_problem(text: str) -> str:
+    """Why fastavro cannot parse the Avro schema ('' when it can); with references the
+    named types live in other subjects, so it is left to the registry."""
+    import fastavro
+
+    try:
+        fastavro.parse_schema(json.loads(text))
+    except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds
+        return str(exc)[:300]
+    return ""
 
 
 class LevelForm(forms.Form):

@@ -53,7 +53,12 @@ def schema_check(
         versions = []
     level = client.subject_level(subject, default_to_global=True) if versions else None
     level = level or client.global_level()
-    answer = client.check(subject, schema, schema_type, references)
+    if not versions:
+        # Nothing to be compatible with (Confluent answers 404 here, Apicurio "true"); the
+        # registry still judges the schema itself when it is registered.
+        answer = CompatibilityAnswer(compatible=True, raw={"new_subject": True})
+    else:
+        answer = client.check(subject, schema, schema_type, references)
     explanation: list[str] = []
     same_as = None
     if versions:

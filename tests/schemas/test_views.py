@@ -171,6 +171,16 @@ def test_register_a_compatible_version_after_the_check(sr_clusters, registry_api
     # bad input: a clear message, not a 500
     r = c.post(_url("register", s), {"step": "check", "schema_type": "AVRO", "schema": "{nope"})
     assert r.status_code == 400 and "is JSON, and this is not" in r.content.decode()
+    r = c.post(
+        _url("create"),
+        {
+            "step": "check",
+            "subject": unique_subject("x"),
+            "schema_type": "AVRO",
+            "schema": '{"type": "record", "name": "R", "fields": [{"name": "a", "type": "strin"}]}',
+        },
+    )
+    assert r.status_code == 400 and "not a valid Avro schema" in r.content.decode()
 
 
 def test_compatibility_level_preview_then_confirm(sr_clusters, registry_api, client_for):
