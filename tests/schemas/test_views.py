@@ -313,6 +313,16 @@ def test_registry_down_or_hung_is_a_visible_error_within_the_timeout(
         assert elapsed < TIMEOUT_S * 2 + 1, elapsed
     if cluster == "sr-slow":
         assert f"no answer within {TIMEOUT_S:g} s" in page
+    # a change is a visible error too, and its failed attempt is audited
+    started = time.monotonic()
+    r = c.post(
+        _url("register", "x-value", cluster=cluster),
+        {"step": "register", "schema_type": "AVRO", "schema": avro("id")},
+    )
+    assert r.status_code == 503 and "Schema registry unreachable" in r.content.decode()
+    assert time.monotonic() - started < TIMEOUT_S * 2 + 1
+    entry = AuditEntry.objects.filter(cluster=cluster, action="schema.register").latest("at")
+    assert entry.outcome == AuditEntry.Outcome.ERROR and "unreachable" in entry.detail
     # the topic page's subject line says so too, inside the fragment (200 for htmx)
     r = c.get(_url("for_topic", "orders", cluster=cluster), HTTP_HX_REQUEST="true")
     assert r.status_code == 200 and "Schemas: schema registry unreachable" in r.content.decode()
