@@ -7,6 +7,7 @@ case for a timeout). Nothing skips: a worker that cannot start fails loudly with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -116,3 +117,19 @@ def lines_file(tmp_path):
         return str(f)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _delete_connectors_afterwards(request):
+    """Each test's connectors go when it ends: the session's worker stays light."""
+    yield
+    if "connect_worker" not in request.fixturenames:
+        return
+    import urllib.request
+
+    worker = request.getfixturevalue("connect_worker")
+    for name in worker.get("/connectors", timeout=10):
+        req = urllib.request.Request(f"{worker.url}/connectors/{name}", method="DELETE")
+        # gone already, or the worker is rebalancing: the next test's cleanup retries
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(req, timeout=30).close()
