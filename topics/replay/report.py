@@ -160,7 +160,11 @@ def replay_report(job: Job, cluster: str) -> JobReport:
         r.outcome = (
             f"delivered {_plural(delivered, 'record')} to "
             f"{_plural(len(per), 'partition')}"
-            + (f"; {_n(unrouted)} had no destination and were not sent." if unrouted else ".")
+            + (
+                f"; {_plural(unrouted, 'record')} had no destination: not sent."
+                if unrouted
+                else "."
+            )
         )
     elif job.state == Job.State.CANCELLED:
         r.outcome = (

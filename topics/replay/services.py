@@ -23,6 +23,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import NotFound
 from console.kafka.offsets import watermarks
 from console.kafka.produce import partition_for
+from console.kafka.types import Message
 
 DLQ_HEADERS = ("kafka_dlt-original-topic", "x-original-topic")
 MAX_UNROUTED_LISTED = 200
@@ -83,7 +84,34 @@ def _records(cluster: Cluster, params: dict, positions: dict[int, int]) -> Itera
             yield (0, i, unb64(r.get("k")), unb64(r.get("v")), headers or None, r.get("ts"))
         return
     ranges = {p: (max(a, positions.get(p, a)), b) for p, (a, b) in _ranges(params).items()}
-    yield from kreplay.read_ranges(cluster, params["source_topic"], ranges)
+    records = kreplay.read_ranges(cluster, params["source_topic"], ranges)
+    if not params.get("search"):
+        yield from records
+        return
+    # Only a search's matches: the same filter the message browser applies.
+    flt = search_filter(cluster, params["source_topic"], params["search"])
+    topic = params["source_topic"]
+    for rec in records:
+        msg = Message(topic, rec[0], rec[1], rec[5], "create", rec[2], rec[3], tuple(rec[4] or ()))
+        if flt.matches(msg):
+            yield rec
+
+
+def search_filter(cluster: Cluster, topic: str, query: str):
+    """The message browser's filter for `query` (its URL parameters); ValueError with the
+    reason when they are not a valid search."""
+    from django.http import QueryDict
+
+    from topics.browse.forms import BrowseForm
+
+    form = BrowseForm(QueryDict(query), partition_count=partition_count(cluster, topic))
+    if not form.is_valid():
+        raise ValueError(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()) or "invalid search"
+        )
+    if not form.searching:
+        raise ValueError("the parameters hold no search")
+    return form.message_filter()
 
 
 # --- where each record goes ---------------------------------------------------------------

@@ -30,7 +30,7 @@ from topics.replay.forms import (
     ReproduceForm,
     encode_for_form,
 )
-from topics.replay.services import b64, partition_count, plan, ranges_for
+from topics.replay.services import b64, partition_count, plan, ranges_for, search_filter
 from topics.replay.tasks import records_copy_task, replay_message_task
 
 SALT = "topics.replay"
@@ -171,6 +171,7 @@ def _page(request: ConsoleRequest, topic: str, status: int = 200, **forms) -> Te
         "redrive": forms.get("redrive") or RedriveForm(),
         "upload": forms.get("upload") or ImportForm(initial={"routing": "source"}),
         "import_errors": forms.get("import_errors"),
+        "search": forms.get("search", ""),
     }
     return TemplateResponse(request, "topics/replay/replay.html", ctx, status=status)
 
@@ -180,7 +181,24 @@ def _page(request: ConsoleRequest, topic: str, status: int = 200, **forms) -> Te
 def replay_page(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Copy a range, redrive a dead-letter topic, or import a file into this topic."""
     partition_count(request.cluster, topic)  # a missing topic is a 404 now
-    return _page(request, topic)
+    search = request.GET.urlencode() if request.GET else ""
+    if search:
+        try:
+            search_filter(request.cluster, topic, search)
+        except ValueError as exc:
+            return HttpResponse(f"Not a valid search: {exc}", status=400, content_type="text/plain")
+    return _page(request, topic, search=search)
+
+
+def _search(request, topic, form) -> str:
+    """The search a bulk form carries (the message browser's parameters), checked."""
+    search = request.POST.get("search", "")
+    if search:
+        try:
+            search_filter(request.cluster, topic, search)
+        except ValueError as exc:
+            form.add_error(None, f"Not a valid search: {exc}")
+    return search
 
 
 def _writable(form, field: str, cluster: Cluster | None) -> Cluster | None:
@@ -247,8 +265,9 @@ def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
             form.add_error(
                 "target_topic", "Choose another topic: a topic cannot be copied into itself."
             )
+    search = _search(request, topic, form)
     if form.errors:
-        return _page(request, topic, status=400, copy=form)
+        return _page(request, topic, status=400, copy=form, search=search)
     ranges = ranges_for(
         request.cluster,
         topic,
@@ -265,6 +284,7 @@ def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
         "target_partitions": n,
         "keep_partition": d["routing"] == "source",
         "keep_timestamps": d["keep_timestamps"],
+        "search": search,
     }
     return _preview(request, topic, params, target, "copy")
 
@@ -279,6 +299,9 @@ def replay_redrive(request: ConsoleRequest, topic: str) -> HttpResponse:
     d = form.cleaned_data
     if _writable(form, None, request.cluster) is None:
         return _page(request, topic, status=403, redrive=form)
+    search = _search(request, topic, form)
+    if form.errors:
+        return _page(request, topic, status=400, redrive=form, search=search)
     ranges = ranges_for(
         request.cluster,
         topic,
@@ -294,6 +317,7 @@ def replay_redrive(request: ConsoleRequest, topic: str) -> HttpResponse:
         "header_names": d["header_names"],
         "marker_header": d["marker_header"].strip(),
         "marker_value": topic,
+        "search": search,
     }
     return _preview(request, topic, params, request.cluster, "redrive")
 

@@ -197,3 +197,45 @@ def test_csv_import_and_size_limit(celery_worker, kafka, topic_factory, client_f
         reverse("topics:replay_import", args=["local", dst]), {"file": upload, "routing": "source"}
     )
     assert r.status_code == 400 and "at most 10" in r.content.decode()
+
+
+def test_redrive_of_a_search_sends_only_its_matches(
+    celery_worker, kafka, topic_factory, produce, client_for
+):
+    dlq, dest = topic_factory(partitions=2), topic_factory(partitions=2)
+    produce(
+        dlq,
+        [
+            {
+                "key": f"k{i}".encode(),
+                "value": f'{{"kind": "{"retry" if i % 3 else "poison"}"}}'.encode(),
+                "headers": [("x-original-topic", dest.encode())],
+            }
+            for i in range(30)
+        ],
+    )
+    c = client_for("operator")
+    page = c.get(reverse("topics:messages", args=["local", dlq]), {"q": "retry", "mode": "oldest"})
+    assert 'id="replay-matches"' in page.content.decode()
+    search = "mode=oldest&q=retry"
+    replay = c.get(reverse("topics:replay", args=["local", dlq]) + "?" + search).content.decode()
+    assert 'name="search" value="mode=oldest&amp;q=retry"' in replay
+    r = c.post(
+        reverse("topics:replay_redrive", args=["local", dlq]),
+        {"header_names": "x-original-topic", "search": search},
+    )
+    assert r.status_code == 200, r.content.decode()[-2000:]
+    html = r.content.decode()
+    assert 'data-to-send="20"' in html
+    token = html.split('name="token" value="')[1].split('"')[0]
+    job = wait_job(
+        job_of(c.post(reverse("topics:replay_confirm", args=["local", dlq]), {"token": token}))
+    )
+    assert job.state == "succeeded", job.error
+    got = everything(dest, 2)
+    assert len(got) == 20 and all(b"retry" in r[3] for r in got)
+    r = c.post(
+        reverse("topics:replay_redrive", args=["local", dlq]),
+        {"header_names": "x-original-topic", "search": "mode=bogus&q=("},
+    )
+    assert r.status_code == 400 and "Not a valid search" in r.content.decode()

@@ -57,7 +57,7 @@ def test_viewer_sees_no_reproduce_link(page, asgi_server, login, topic_factory, 
     expect(page.locator("nav.tabs")).not_to_contain_text("Replay")
 
 
-def test_redrive_through_preview_confirm_and_report(
+def test_redrive_from_a_search_through_preview_confirm_and_report(
     page, asgi_server, login, celery_worker, topic_factory, produce
 ):
     dlq, a, b = (
@@ -78,7 +78,10 @@ def test_redrive_through_preview_confirm_and_report(
         + [{"key": b"lost", "value": b"v"}],
     )
     login(page, asgi_server, "operator")
-    page.goto(f"{asgi_server}/clusters/local/topics/{dlq}/replay/")
+    # From a search of the dead-letter topic: all records carry "v", so all match.
+    page.goto(f"{asgi_server}/clusters/local/topics/{dlq}/messages/?mode=oldest&q=v")
+    page.click("#replay-matches")
+    expect(page.locator("#replay-search")).to_contain_text("only the records the search")
     page.click("#redrive-form button[type=submit]")
     preview = page.locator("#replay-preview")
     expect(preview).to_have_attribute("data-to-send", "10")
@@ -87,4 +90,6 @@ def test_redrive_through_preview_confirm_and_report(
     page.click("#confirm")
     status = page.locator("#job-status")
     expect(status).to_have_attribute("data-state", "succeeded", timeout=60_000)
-    expect(status).to_contain_text("10")
+    expect(status).to_contain_text("delivered 10 records")
+    expect(page.locator("#job-per-partition")).to_contain_text(a)
+    expect(page.locator("#job-unrouted")).to_contain_text("no original-topic header")
