@@ -67,6 +67,16 @@ class _Checker:
                 (v for k, v in names.items() if k.rsplit(".", 1)[-1] == schema), None
             )
             return found if found is not None else {"type": schema}
+        if (
+            isinstance(schema, dict)
+            and schema.get("type") in ("record", "error", "enum", "fixed")
+            and "_full" not in schema
+            and "name" in schema
+        ):  # the collected copy knows its full name (a nested one inherits the namespace)
+            full = _full(schema["name"], schema.get("namespace"))
+            return names.get(full) or next(
+                (v for k, v in names.items() if k.rsplit(".", 1)[-1] == schema["name"]), schema
+            )
         if isinstance(schema, dict) and isinstance(schema.get("type"), dict | list | str):
             kind = schema["type"]
             if isinstance(kind, dict | list):
