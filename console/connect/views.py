@@ -35,6 +35,25 @@ from console.connect.client import (
 from console.web import ConsoleRequest, cluster_view, partial
 
 REFRESH_S = 10
+# Sortable columns of the connector list: URL value -> key.
+SORTS: dict[str, Callable] = {
+    "name": lambda c: c.name,
+    "state": lambda c: (c.state, c.name),
+    "type": lambda c: (c.type, c.name),
+    "class": lambda c: (c.short_class, c.name),
+    "running": lambda c: (c.running_tasks, c.name),
+    "failed": lambda c: (c.failed_tasks, c.name),
+}
+
+
+COLUMNS = (
+    ("name", "Connector", ""),
+    ("state", "State", ""),
+    ("type", "Type", ""),
+    ("class", "Class", ""),
+    ("running", "Tasks running", "num"),
+    ("failed", "Tasks failed", "num"),
+)
 
 
 def connect_view(
@@ -125,9 +144,21 @@ def connector_list(request: ConsoleRequest) -> TemplateResponse:
         rows = [
             c for c in rows if q.lower() in c.name.lower() or q.lower() in c.connector_class.lower()
         ]
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in SORTS else "name"
+    desc = request.GET.get("desc") == "1"
+    rows = sorted(rows, key=SORTS[sort], reverse=desc)
     states: dict[str, int] = {}
     for c in rows:
         states[c.state] = states.get(c.state, 0) + 1
+    columns = []  # (key, header, css class, the link a click on the header follows)
+    for key, label, css in COLUMNS:
+        params = request.GET.copy()
+        params["sort"] = key
+        params.pop("desc", None)
+        if key == sort and not desc:
+            params["desc"] = "1"
+        columns.append((key, label, css, "?" + params.urlencode()))
     return TemplateResponse(
         request,
         partial(request, "connect/connector_list.html", "rows"),
@@ -138,6 +169,9 @@ def connector_list(request: ConsoleRequest) -> TemplateResponse:
             "total": total,
             "states": states,
             "q": q,
+            "sort": sort,
+            "desc": desc,
+            "columns": columns,
             "can_operate": can(request.user, Capability.OPERATE),
             "updated_at": timezone.now(),
             "refresh_s": REFRESH_S,

@@ -41,6 +41,18 @@ def test_list_shows_state_type_class_and_task_counts(connect_worker, client_for,
     frag = viewer.get(base(), HTTP_HX_REQUEST="true")
     assert b"<html" not in frag.content and name.encode() in frag.content
     assert b'href="/clusters/local/connect/"' in viewer.get("/clusters/local/").content
+    # sorted by a header: failed tasks first, and the search keeps the order
+    other = cname("list")
+    create_connector(
+        connect_worker,
+        other,
+        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
+    )
+    names = [c.name for c in viewer.get(base() + "?sort=name&desc=1").context["connectors"]]
+    assert names == sorted(names, reverse=True) and {name, other} <= set(names)
+    frag = viewer.get(base() + "?sort=name&desc=1&q=list-", HTTP_HX_REQUEST="true")
+    assert b'id="sort-fields" hx-swap-oob="true"' in frag.content
+    assert b'aria-sort="descending"' in frag.content
 
 
 def test_create_shows_the_workers_validation_field_by_field(connect_worker, client_for):
