@@ -121,8 +121,19 @@ def _avro_problem(text: str) -> str:
     return ""
 
 
+GLOBAL = "GLOBAL"  # a subject's choice: no level of its own, follow the global one
+
+
 class LevelForm(forms.Form):
     level = forms.ChoiceField(choices=[(lv, lv) for lv in LEVELS], label="New compatibility level")
+
+    def __init__(self, *args, subject: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if subject:
+            self.fields["level"].choices = [
+                (GLOBAL, "Follow the global level"),
+                *self.fields["level"].choices,
+            ]
 
 
 class LevelConfirmForm(LevelForm):

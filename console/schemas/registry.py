@@ -207,6 +207,14 @@ class RegistryClient:
         path = "/config" + (f"/{_q(subject)}" if subject else "")
         self.request("PUT", path, {"compatibility": level})
 
+    def delete_level(self, subject: str) -> None:
+        """Drop the subject's own level: it follows the global one again."""
+        try:
+            self.request("DELETE", f"/config/{_q(subject)}")
+        except RegistryAnswer as exc:
+            if exc.status != 404:  # it had none
+                raise
+
     def delete_version(self, subject: str, version: int, *, permanent: bool) -> None:
         path = f"/subjects/{_q(subject)}/versions/{version}"
         self.request("DELETE", path + ("?permanent=true" if permanent else ""))

@@ -109,22 +109,34 @@ def schema_register(
         return schema_id, version
 
 
+GLOBAL = "GLOBAL"  # a subject's choice: drop its own level, follow the global one
+
+
 @dataclass(frozen=True, slots=True)
 class LevelPlan:
     subject: str | None  # None: the global level
     old: str
-    new: str
+    new: str  # a level, or GLOBAL
     inherited: bool  # the subject had no level of its own
+    global_level: str = ""
+
+    @property
+    def unchanged(self) -> bool:
+        return (self.new == GLOBAL and self.inherited) or (
+            self.new == self.old and not self.inherited
+        )
 
 
 def compatibility_plan(*, cluster: Cluster, subject: str | None, level: str) -> LevelPlan:
     """What changing the compatibility level would change (nothing changes)."""
     client = registry(cluster)
+    global_level = client.global_level()
     if subject is None:
-        return LevelPlan(None, client.global_level(), level, False)
-    effective = client.subject_level(subject, default_to_global=True) or client.global_level()
+        return LevelPlan(None, global_level, level, False, global_level)
+    effective = client.subject_level(subject, default_to_global=True) or global_level
     own = client.subject_level(subject)
-    return LevelPlan(subject, effective, level, own is None or own != effective)
+    inherited = own is None or own != effective
+    return LevelPlan(subject, effective, level, inherited, global_level)
 
 
 def compatibility_set(
@@ -147,8 +159,12 @@ def compatibility_set(
                 f"The level changed to {plan.old} since the preview (it showed {seen}): "
                 "preview again."
             )
-        registry(cluster).set_level(subject, level)
-        m.after = {"level": level}
+        if level == GLOBAL and subject:
+            registry(cluster).delete_level(subject)
+            m.after = {"level": plan.global_level, "own": False}
+        else:
+            registry(cluster).set_level(subject, level)
+            m.after = {"level": level}
         return plan
 
 

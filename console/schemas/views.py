@@ -20,6 +20,7 @@ from console.access import Capability, can
 from console.messages.schema_registry import TIMEOUT_S, RegistryError
 from console.schemas import services
 from console.schemas.forms import (
+    GLOBAL,
     DeleteChoiceForm,
     LevelConfirmForm,
     LevelForm,
@@ -247,7 +248,7 @@ def compatibility_edit(request: ConsoleRequest, subject: str | None = None) -> H
         _subject_ok(subject)
     problem, status = "", 200
     if request.method == "POST":
-        confirm = LevelConfirmForm(request.POST)
+        confirm = LevelConfirmForm(request.POST, subject=subject is not None)
         if confirm.is_valid():
             level = confirm.cleaned_data["level"]
             try:
@@ -264,13 +265,14 @@ def compatibility_edit(request: ConsoleRequest, subject: str | None = None) -> H
                 problem, status = exc.message, 400
             else:
                 what = f"{subject}'s" if subject else "The global"
-                messages.success(request, f"{what} compatibility level is now {level}.")
+                now = "the global level" if level == GLOBAL else level
+                messages.success(request, f"{what} compatibility level is now {now}.")
                 if subject:
                     return redirect("schemas:detail", request.cluster.name, subject)
                 return redirect("schemas:list", request.cluster.name)
         else:
             problem, status = "Choose one of the levels and preview it first.", 400
-    form = LevelForm(request.GET if "level" in request.GET else None)
+    form = LevelForm(request.GET if "level" in request.GET else None, subject=subject is not None)
     plan = None
     if form.is_bound and form.is_valid():
         plan = services.compatibility_plan(
@@ -278,7 +280,10 @@ def compatibility_edit(request: ConsoleRequest, subject: str | None = None) -> H
         )
     elif not form.is_bound:
         current = services.compatibility_plan(cluster=request.cluster, subject=subject, level="")
-        form = LevelForm(initial={"level": current.old})
+        form = LevelForm(
+            initial={"level": GLOBAL if current.inherited else current.old},
+            subject=subject is not None,
+        )
     else:
         status = status if status != 200 else 400
     return TemplateResponse(

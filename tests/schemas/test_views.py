@@ -202,7 +202,15 @@ def test_compatibility_level_preview_then_confirm(sr_clusters, registry_api, cli
     r = c.post(_url("compatibility", s), {"level": "NONE", "seen": "BACKWARD"})
     assert r.status_code == 409 and "since the preview" in r.content.decode()
     assert registry_api.level(s) == "FULL_TRANSITIVE"
-    # the global level has the same preview
+    # back to the global level: the subject's own level goes
+    r = c.get(_url("compatibility", s), {"level": "GLOBAL"})
+    assert r.status_code == 200 and "followed from now on" in r.content.decode()
+    r = c.post(_url("compatibility", s), {"level": "GLOBAL", "seen": "FULL_TRANSITIVE"})
+    assert r.status_code == 302
+    global_level = registry_api.call("GET", "/config")["compatibilityLevel"]
+    assert registry_api.level(s) == global_level
+    # the global level has the same preview, without the "follow" choice
+    assert c.get(_url("global_compatibility"), {"level": "GLOBAL"}).status_code == 400
     r = c.get(_url("global_compatibility"), {"level": "FORWARD"})
     assert r.status_code == 200 and 'id="level-preview"' in r.content.decode()
     # an unknown level is a message, not a 500
