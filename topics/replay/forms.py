@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 
 from console.clusters import all_clusters
+from console.forms import UtcDateTimeField
 from console.web import TOPIC_NAME
 from topics.replay.services import DLQ_HEADERS
 
@@ -174,6 +175,15 @@ class RangeFields(forms.Form):
         help_text="Empty: the newest when you preview; later records are not copied.",
     )
 
+    from_time = UtcDateTimeField(
+        required=False, label="From time (UTC)", help_text="Empty: from the offsets alone."
+    )
+    to_time = UtcDateTimeField(
+        required=False,
+        label="Before time (UTC)",
+        help_text="Records at or after it are not copied; empty: no time bound.",
+    )
+
     def clean_partitions(self):
         return _partitions(self.cleaned_data.get("partitions", ""))
 
@@ -182,6 +192,12 @@ class RangeFields(forms.Form):
         a, b = data.get("from_offset"), data.get("to_offset")
         if a is not None and b is not None and b <= a:
             self.add_error("to_offset", "Give an offset after the “from” offset.")
+        t0, t1 = data.get("from_time"), data.get("to_time")
+        if t0 is not None and t1 is not None and t1 <= t0:
+            self.add_error("to_time", "Give a time after the “from” time.")
+        for name in ("from_time", "to_time"):
+            when = data.get(name)
+            data[f"{name}_ms"] = None if when is None else int(when.timestamp() * 1000)
         return data
 
 

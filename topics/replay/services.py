@@ -21,7 +21,7 @@ from console.jobs import job_progress
 from console.kafka import replay as kreplay
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import NotFound
-from console.kafka.offsets import watermarks
+from console.kafka.offsets import offsets_for_timestamp, watermarks
 from console.kafka.produce import partition_for
 from console.kafka.types import Message
 
@@ -56,17 +56,28 @@ def ranges_for(
     partitions: list[int] | None,
     start: int | None,
     end: int | None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
 ) -> dict[int, tuple[int, int]]:
-    """Offset range per partition: [max(start, low), min(end, high)), high as of now."""
+    """Offset range per partition: [max(start, low), min(end, high)), high as of now, and
+    within [start_ms, end_ms) by timestamp (the first offset at or after each time)."""
     n = partition_count(cluster, topic)
     wanted = [p for p in (partitions or range(n)) if 0 <= p < n]
-    marks = watermarks(cluster, [(topic, p) for p in wanted], max_age=-1)
+    tps = [(topic, p) for p in wanted]
+    marks = watermarks(cluster, tps, max_age=-1)
+    since = offsets_for_timestamp(cluster, tps, start_ms) if start_ms is not None else {}
+    until = offsets_for_timestamp(cluster, tps, end_ms) if end_ms is not None else {}
     out = {}
     for (_t, p), wm in marks.items():
-        if isinstance(wm, Exception):
-            raise wm
+        for found in (wm, since.get((topic, p), 0), until.get((topic, p), 0)):
+            if isinstance(found, Exception):
+                raise found
         lo = wm.low if start is None else max(start, wm.low)
         hi = wm.high if end is None else min(end, wm.high)
+        if start_ms is not None:
+            lo = max(lo, since[(topic, p)])
+        if end_ms is not None:
+            hi = min(hi, until[(topic, p)])
         out[p] = (lo, max(lo, hi))
     return out
 

@@ -274,6 +274,8 @@ def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
         partitions=d["partitions"],
         start=d["from_offset"],
         end=d["to_offset"],
+        start_ms=d["from_time_ms"],
+        end_ms=d["to_time_ms"],
     )
     params = {
         "mode": "copy",
@@ -308,6 +310,8 @@ def replay_redrive(request: ConsoleRequest, topic: str) -> HttpResponse:
         partitions=d["partitions"],
         start=d["from_offset"],
         end=d["to_offset"],
+        start_ms=d["from_time_ms"],
+        end_ms=d["to_time_ms"],
     )
     params = {
         "mode": "redrive",

@@ -212,3 +212,37 @@ def test_worker_killed_halfway_resumes_and_sends_nothing_twice(
         )
     finally:
         worker.stop()
+
+
+@pytest.mark.django_db
+def test_a_time_range_selects_by_timestamp(kafka, topic_factory, client_for):
+    from django.urls import reverse
+
+    src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
+    p = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    base = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
+    for i in range(40):
+        p.produce(src, value=b"v%d" % i, partition=i % 2, timestamp=base + i * 60_000)
+    assert p.flush(30) == 0
+    ranges = ranges_for(
+        get_cluster("local"),
+        src,
+        partitions=None,
+        start=None,
+        end=None,
+        start_ms=base + 10 * 60_000,
+        end_ms=base + 20 * 60_000,
+    )
+    assert ranges == {0: (5, 10), 1: (5, 10)}  # minutes 10..19: ten records
+    r = client_for("operator").post(
+        reverse("topics:replay_copy", args=["local", src]),
+        {
+            "target_cluster": "local",
+            "target_topic": dst,
+            "routing": "source",
+            "from_time": "2023-11-14 22:23:20",
+            "to_time": "2023-11-14 22:33:20",
+        },
+    )
+    assert r.status_code == 200, r.content.decode()[-2000:]
+    assert 'data-to-send="10"' in r.content.decode()
