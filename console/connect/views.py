@@ -186,8 +186,10 @@ def connector_detail(request: ConsoleRequest, name: str) -> TemplateResponse:
     page = services.connector_page_get(cluster=request.cluster, connect=request.connect, name=name)
     return TemplateResponse(
         request,
-        "connect/connector_detail.html",
+        partial(request, "connect/connector_detail.html", "live"),
         {
+            "updated_at": timezone.now(),
+            "refresh_s": REFRESH_S,
             "cluster": request.cluster,
             "connect": request.connect,
             "page": page,

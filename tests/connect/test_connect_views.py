@@ -99,6 +99,8 @@ def test_create_a_valid_connector_then_see_it(connect_worker, client_for, topic,
     assert f'href="/clusters/local/topics/{topic}/" data-topic="{topic}"' in html
     assert re.search(r'<tr data-task="0" data-state="RUNNING">', html)
     assert re.search(r'data-key="file"', html) and 'id="missing-topics"' not in html
+    live = op.get(r.url, HTTP_HX_REQUEST="true").content.decode()  # the refreshing part
+    assert "<html" not in live and 'id="live"' in live and 'data-task="0"' in live
 
 
 def test_pause_resume_restart_delete_each_previewed(connect_worker, client_for, topic, lines_file):
