@@ -9,17 +9,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console.access import Capability
-from console.audit import mutation
+from console.access import Capability, role_of
+from console.audit import audit_record, mutation
 from console.clusters import Cluster, get_cluster
 from console.jobs import job_create, job_enqueue
 from console.kafka import replay as kreplay
 from console.kafka.errors import KafkaConsoleError, NotFound
+from console.messages.masking import rules_for
 from console.web import ConsoleRequest, cluster_view
 from topics.replay import report as _report  # noqa: F401 - registers the job page
 from topics.replay.formats import parse_csv, parse_jsonl
@@ -70,6 +72,27 @@ def _initial_from(msg, topic: str) -> tuple[dict, int]:
     return initial, len(msg.headers) + 2
 
 
+def _unmasked(request: ConsoleRequest, topic: str) -> None:
+    """Refuse (403, audited for a POST) what would show or copy a topic's raw bytes to a role
+    that sees them masked: a form or a copy elsewhere would reveal what masking hides."""
+    if not rules_for(request.cluster, topic, role_of(request.user)):
+        return
+    why = (
+        f"Masking applies to {topic} for the {role_of(request.user)} role: re-producing or "
+        "copying its records would reveal what is masked."
+    )
+    if request.method == "POST":
+        audit_record(
+            user=request.user,
+            cluster=request.cluster.name,
+            action="replay.refused",
+            target=topic,
+            outcome="denied",
+            detail=why,
+        )
+    raise PermissionDenied(why)
+
+
 def _position(request: ConsoleRequest) -> tuple[int, int]:
     try:
         p, o = int(request.GET.get("partition", "")), int(request.GET.get("offset", ""))
@@ -85,6 +108,7 @@ def _position(request: ConsoleRequest) -> tuple[int, int]:
 def replay_message(request: ConsoleRequest, topic: str) -> HttpResponse:
     """The produce form filled with one message (key, value, headers, partition): edit it,
     choose the topic and the headers to carry, send it (a job)."""
+    _unmasked(request, topic)
     p, o = _position(request)
     ctx = {
         "cluster": request.cluster,
@@ -251,6 +275,7 @@ def _bound(request, what: str, error: str):
 @cluster_view(Capability.OPERATE)
 def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Preview a copy of an offset range to a topic (here or on another cluster)."""
+    _unmasked(request, topic)
     form = CopyForm(request.POST)
     if not form.is_valid():
         return _page(request, topic, status=400, copy=form)
@@ -295,6 +320,7 @@ def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
 @cluster_view(Capability.OPERATE)
 def replay_redrive(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Preview sending each record of this (dead-letter) topic back to the topic it names."""
+    _unmasked(request, topic)
     form = RedriveForm(request.POST)
     if not form.is_valid():
         return _page(request, topic, status=400, redrive=form)
@@ -406,6 +432,8 @@ def replay_confirm(request: ConsoleRequest, topic: str) -> HttpResponse:
         return HttpResponse(
             "The preview is for another topic.", status=400, content_type="text/plain"
         )
+    if params["mode"] != "import":
+        _unmasked(request, topic)
     target = get_cluster(params["target_cluster"])
     if target is None:
         raise Http404("No such cluster is configured.")

@@ -131,3 +131,28 @@ def test_reproduce_with_edit_and_header_left_out(
     assert msg.key == b"user-1" and msg.value == BINARY + b"!"
     assert msg.headers == (("keep", b"\x00\x01"),)
     assert AuditEntry.objects.filter(action="replay.message", target=dst).exists()
+
+
+@pytest.mark.django_db
+def test_a_masked_role_cannot_reproduce_or_copy(kafka, topic, produce, client_for):
+    import re as regex
+
+    from console.clusters import MaskRule
+
+    produce(topic, [{"value": b'{"email": "ann@example.com"}', "partition": 0}])
+    saved = all_clusters()
+    rule = MaskRule(topics=regex.compile(".*"), json_paths=("$.email",), roles=("operator",))
+    reset_clusters([*saved, Cluster("masked", kafka.bootstrap_servers, masking=(rule,))])
+    try:
+        c = client_for("operator")
+        r = c.get(_url(topic, cluster="masked"))
+        assert r.status_code == 403 and b"ann@example.com" not in r.content
+        r = c.post(
+            reverse("topics:replay_copy", args=["masked", topic]),
+            {"target_cluster": "local", "target_topic": topic + "x", "routing": "key"},
+        )
+        assert r.status_code == 403 and b"Masking applies" in r.content
+        assert client_for("admin").get(_url(topic, cluster="masked")).status_code == 200
+    finally:
+        reset_clusters(saved)
+    assert AuditEntry.objects.filter(outcome="denied", action="replay.refused").count() == 1
