@@ -386,3 +386,33 @@ def test_a_worker_error_is_a_page_that_says_so_not_a_500(connect_worker, client_
     finally:
         server.shutdown()
         reset_clusters()
+
+
+def test_a_sink_reads_its_topic_and_its_offsets_reset_when_stopped(
+    connect_worker, client_for, topic, produce, tmp_path
+):
+    produce(topic, [f"sunk-{i}".encode() for i in range(6)])
+    out = tmp_path / "sink.txt"
+    name = cname("sink-ok")
+    create_connector(
+        connect_worker,
+        name,
+        {"connector.class": SINK, "file": str(out), "topics": topic, "tasks.max": "1"},
+    )
+    deadline = time.monotonic() + 60
+    while not (out.exists() and len(out.read_text().splitlines()) == 6):
+        assert time.monotonic() < deadline, out.read_text() if out.exists() else "no file"
+        time.sleep(0.5)
+    op = client_for("operator")
+    url = base() + f"{name}/"
+    html = op.get(url).content.decode()
+    assert f'id="connector-group" href="/clusters/local/groups/connect-{name}/"' in html
+    # the sink's group commits (offset.flush.interval.ms=1000): wait for its offsets
+    deadline = time.monotonic() + 30
+    while not connect_worker.get(f"/connectors/{name}/offsets")["offsets"]:
+        assert time.monotonic() < deadline, "no sink offsets committed"
+        time.sleep(0.5)
+    assert op.post(url + "stop/").status_code == 302
+    wait_state(connect_worker, name, "STOPPED", tasks=False)
+    assert op.post(url + "reset-offsets/", {"confirm": name}).status_code == 302
+    assert connect_worker.get(f"/connectors/{name}/offsets")["offsets"] == []
