@@ -156,6 +156,74 @@ def _read(
     return by_p, state
 
 
+def _read_page(
+    cluster: Cluster,
+    topic: str,
+    bounds: dict[int, int],
+    marks: dict[int, Watermarks],
+    n: int,
+    *,
+    backward: bool,
+) -> tuple[dict[int, tuple[int, int]], dict[int, list[Message]], ScanState]:
+    """Read enough from each partition's boundary for the `n` records `merge` takes.
+
+    `merge` walks each partition's records in order from its boundary and takes the next
+    head by timestamp, so a partition's unread records can only matter once every record
+    read from it was taken. So read a few per partition first (about 2n/partitions), merge,
+    and read further back (forward) only where all that was read was taken and more is
+    there; repeat. The page is exactly the one reading n from every partition would give,
+    for a fraction of the records (12 partitions: 120 instead of 600; 100: ~300, not 5,000).
+    """
+    deadline = time.monotonic() + READ_BOUND_S
+    step = min(n, max(4, -(-2 * n // max(1, len(bounds))) + 1))
+    want = dict.fromkeys(bounds, step)
+    ranges: dict[int, tuple[int, int]] = {}
+    by_p: dict[int, list[Message]] = {p: [] for p in bounds}
+    finished: set[int] = set()
+    errors: dict[int, str] = {}
+    scanned = 0
+    todo = dict(bounds)
+    while todo:
+        # Each round reads only the extension of the partitions that need more.
+        reads: dict[int, tuple[int, int]] = {}
+        for p, b in todo.items():
+            if backward:
+                start = max(marks[p].low, b - want[p])
+                old = ranges.get(p, (b, b))
+                ranges[p] = (start, b)
+                reads[p] = (start, old[0])
+            else:
+                end = min(marks[p].high, b + want[p])
+                old = ranges.get(p, (b, b))
+                ranges[p] = (b, end)
+                reads[p] = (old[1], end)
+        got, st = _read(cluster, topic, reads, max(0.0, deadline - time.monotonic()))
+        scanned += st.scanned
+        errors.update(st.errors)
+        for p in reads:
+            more = got.get(p, [])
+            by_p[p] = more + by_p[p] if backward else by_p[p] + more
+            if p in st.finished:
+                finished.add(p)
+            else:
+                finished.discard(p)
+        if not st.done or time.monotonic() >= deadline:
+            break
+        taken = Counter(m.partition for m in merge(by_p, n, backward=backward))
+        todo = {}
+        for p, b in bounds.items():
+            start, end = ranges[p]
+            room = start > marks[p].low if backward else end < marks[p].high
+            if room and p not in errors and taken[p] == len(by_p[p]) and want[p] < n:
+                want[p] = min(n, want[p] * 4)
+                todo[p] = b
+    state = ScanState(ranges=dict(ranges), finished=finished, errors=errors)
+    state.scanned = scanned
+    for p, (start, end) in ranges.items():
+        state.positions[p] = start if backward else end
+    return ranges, by_p, state
+
+
 def _ts(m: Message) -> int:
     return m.timestamp_ms if m.timestamp_ms is not None else -1
 
@@ -273,11 +341,7 @@ def browse_page(
         backward, bounds = True, {p: m.high for p, m in marks.items()}
     else:
         backward, bounds = False, start_offsets(cluster, topic, seek, topo, notes)
-    if backward:
-        ranges = {p: (max(marks[p].low, b - n), b) for p, b in bounds.items()}
-    else:
-        ranges = {p: (b, min(marks[p].high, b + n)) for p, b in bounds.items()}
-    by_p, state = _read(cluster, topic, ranges, READ_BOUND_S)
+    ranges, by_p, state = _read_page(cluster, topic, bounds, marks, n, backward=backward)
     for p, why in state.errors.items():
         topo.unavailable[p] = why
     chosen = merge(by_p, n, backward=backward)
