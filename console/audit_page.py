@@ -26,6 +26,10 @@ ACTIONS = {
     "topic.delete": "delete topic",
     "topic.partitions": "add partitions",
     "topic.purge": "purge records",
+    "schema.register": "register schema version",
+    "schema.compatibility": "change compatibility level",
+    "schema.delete_version": "delete schema version",
+    "schema.delete_subject": "delete schema subject",
 }
 # What each outcome is called on the page, and its colour (a console.css pill class).
 OUTCOMES = {
@@ -125,6 +129,10 @@ def _target_url(e: AuditEntry, configured: set[str]) -> str:
         return _url("topics:detail", e.cluster, e.target)
     if e.action.startswith("group."):
         return _url("groups:detail", e.cluster, e.target)
+    if e.action.startswith("schema.") and e.target != "(global)":
+        if e.action == "schema.delete_subject" and e.outcome == AuditEntry.Outcome.OK:
+            return ""
+        return _url("schemas:detail", e.cluster, e.target)
     return ""
 
 

@@ -153,6 +153,8 @@ def test_register_a_compatible_version_after_the_check(sr_clusters, registry_api
     assert registry_api.versions(s) == [1, 2]
     entry = AuditEntry.objects.get(action="schema.register", target=s)
     assert entry.outcome == AuditEntry.Outcome.OK and entry.after["version"] == 2
+    audit = client_for("admin").get(reverse("console:audit"), {"q": s}).content.decode()
+    assert "register schema version" in audit and f'href="{_url("detail", s)}"' in audit
     # an upload wins over the text box; a new subject from the list page
     from django.core.files.uploadedfile import SimpleUploadedFile
 
