@@ -212,7 +212,7 @@ def destinations_check(target: Cluster, names: set[str]) -> tuple[dict[str, int]
     return ok, bad
 
 
-def plan(source: Cluster, target: Cluster, params: dict, *, bound_s: float = 20.0) -> dict:
+def plan(source: Cluster, target: Cluster, params: dict, *, bound_s: float = 10.0) -> dict:
     """The dry run: how many records go to each target partition (and which go nowhere),
     reading what will be sent (bounded by `bound_s`); nothing is sent."""
     params = dict(params)
@@ -362,7 +362,8 @@ def records_copy(*, user, job_id, cluster: Cluster, params: dict, progress: dict
         result.pop("target_next", None)
         result["resumed"] = resumed
         result["unrouted_list"] = unrouted
-        result["not_sent"] = max(0, total - report.delivered - report.unrouted)
+        finished = not (report.cancelled or report.stopped_on_failure)
+        result["not_sent"] = 0 if finished else max(0, total - report.delivered - report.unrouted)
         m.after = {k: result[k] for k in ("delivered", "failed", "unrouted", "not_sent")}
         if report.failed:
             m.outcome = "error"

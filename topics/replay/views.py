@@ -244,7 +244,11 @@ def _preview(request, topic, params: dict, target: Cluster, what: str) -> Templa
             status=400 if isinstance(exc, NotFound) else 503,
             **{what: _bound(request, what, str(exc))},
         )
-    params = {**params, "expected": dry["to_send"] + dry["unrouted_count"]}
+    expected = dry["to_send"] + dry["unrouted_count"]
+    if not dry["complete"]:
+        # The preview stopped at its time bound: the offsets in the ranges bound the count.
+        expected = sum(b - a for a, b in params["ranges"].values())
+    params = {**params, "expected": expected, "expected_exact": dry["complete"]}
     if params["mode"] == "redrive":
         params["destinations"] = dry["destinations"]
     token = signing.dumps(params, salt=SALT, compress=True)

@@ -246,3 +246,22 @@ def test_a_time_range_selects_by_timestamp(kafka, topic_factory, client_for):
     )
     assert r.status_code == 200, r.content.decode()[-2000:]
     assert 'data-to-send="10"' in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_preview_cut_by_its_time_bound_still_copies_everything(kafka, topic_factory, make_user):
+    src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
+    fill(kafka, src, 5000, 2)
+    params = params_for(src, dst, n=5000, parts=2)
+    dry = plan(get_cluster("local"), get_cluster("local"), params, bound_s=0)
+    assert not dry["complete"] and dry["to_send"] < 5000
+    params["expected"] = 5000  # what the view takes then: the offsets of the ranges
+    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
+    result = records_copy(
+        user=make_user("operator"),
+        job_id=job.id,
+        cluster=get_cluster("local"),
+        params=params,
+        progress={},
+    )
+    assert result["delivered"] == 5000 and result["not_sent"] == 0
