@@ -168,6 +168,7 @@ def connector_list(request: ConsoleRequest) -> TemplateResponse:
             "connectors": rows,
             "total": total,
             "states": states,
+            "failed_tasks": sum(c.failed_tasks for c in rows),
             "q": q,
             "sort": sort,
             "desc": desc,

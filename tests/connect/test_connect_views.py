@@ -349,6 +349,7 @@ def test_failed_sink_task_shows_its_trace_and_group(connect_worker, client_for, 
         re.S,
     )
     assert row and re.search(r'class="num failed"><span class="bad">1<', row.group(1))
+    assert 'id="failed-tasks">1 failed task<' in client_for("viewer").get(base()).content.decode()
 
 
 def test_a_worker_error_is_a_page_that_says_so_not_a_500(connect_worker, client_for):
