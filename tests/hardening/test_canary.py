@@ -279,6 +279,7 @@ def canary(kafka, topic_factory, produce, make_user, celery_worker, tmp_path):
             "name": ["canary-connector"],
             "verb": ["pause"],
             "task": [0],
+            "subject": [f"{topic}-value"],
         }
         yield topic, group, samples, file
     finally:
