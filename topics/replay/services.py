@@ -353,7 +353,9 @@ def records_copy(*, user, job_id, cluster: Cluster, params: dict, progress: dict
             keep_timestamps=bool(params.get("keep_timestamps")),
             extra_headers=extra,
             checkpoint=checkpoint,
-            checkpoint_every_s=settings.CONSOLE_REPLAY_CHECKPOINT_S,
+            checkpoint_every_s=float(
+                params.get("checkpoint_s") or settings.CONSOLE_REPLAY_CHECKPOINT_S
+            ),
             resume_from=resume_from,
             on_unrouted=note_unrouted,
         )

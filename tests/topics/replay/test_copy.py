@@ -166,11 +166,13 @@ def test_bulk_republish_of_100000_delivers_exactly_100000(
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_halfway_resumes_and_sends_nothing_twice(
-    kafka, topic_factory, client_for, tmp_path
+    kafka, topic_factory, make_user, tmp_path, redis_server
 ):
     """The pool process running the copy is killed after a checkpoint; Celery requeues the
     task, a new process takes the job over (its heartbeat stopped) and resumes from the
-    checkpoint, skipping what the killed process delivered after it."""
+    checkpoint, skipping what the killed process delivered after it. The worker uses a
+    Redis broker of its own, as production does (the SQLite broker's worker can crash
+    when a pool process is killed), so only it takes the task."""
     import os
     import signal
     import time
@@ -178,17 +180,26 @@ def test_worker_killed_halfway_resumes_and_sends_nothing_twice(
     from tests.conftest import start_celery_worker, wait_job
 
     worker = start_celery_worker(
-        tmp_path, CONSOLE_REPLAY_CHECKPOINT_S="0.1", CONSOLE_JOB_HEARTBEAT_S="1"
+        tmp_path, CELERY_BROKER_URL=redis_server, CONSOLE_JOB_HEARTBEAT_S="1"
     )
     try:
         src, dst = topic_factory(partitions=4), topic_factory(partitions=6)
         fill(kafka, src, 100_000, 4)
-        c = client_for("operator")
-        job_id = _preview_and_confirm(
-            c,
-            src,
-            {"target_cluster": "local", "target_topic": dst, "routing": "key"},
+        # Created as the confirm view does (checkpoints every 0.1 s), sent to that broker.
+        from console.celery import app
+        from topics.replay.tasks import records_copy_task
+
+        params = {**params_for(src, dst, n=100_000, keep=False, parts=6), "checkpoint_s": 0.1}
+        job = job_create(
+            kind="replay.copy",
+            cluster="local",
+            target=dst,
+            params=params,
+            user=make_user("operator"),
         )
+        with app.connection_for_write(redis_server) as conn:
+            records_copy_task.apply_async(kwargs={"job_id": str(job.id)}, connection=conn)
+        job_id = job.id
         deadline = time.monotonic() + 120
         while True:
             job = Job.objects.get(id=job_id)
