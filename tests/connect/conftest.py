@@ -29,7 +29,7 @@ CONNECT_VARS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def silent_port() -> Iterator[int]:
     """A loopback port that accepts connections (the kernel's backlog) and never answers."""
     s = socket.socket()
@@ -39,10 +39,12 @@ def silent_port() -> Iterator[int]:
     s.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def connect_worker(kafka, silent_port) -> Iterator[LocalConnect]:
-    """One Connect worker for the session (topic creation off: connectors never create
-    their topics), registered on clusters ``local`` and ``local-ro`` as ``main``."""
+    """One Connect worker for the session's Connect tests (topic creation off: connectors
+    never create their topics), registered on clusters ``local`` and ``local-ro`` as
+    ``main``. Package-scoped: the worker and its registration go once tests/connect is
+    done, so the rest of the suite sees the clusters it always saw."""
     from console.clusters import reset_clusters
 
     base = Path(tempfile.mkdtemp(prefix="connect-"))

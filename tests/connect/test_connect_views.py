@@ -48,6 +48,7 @@ def test_list_shows_state_type_class_and_task_counts(connect_worker, client_for,
         other,
         {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
     )
+    wait_state(connect_worker, other, "RUNNING")
     names = [c.name for c in viewer.get(base() + "?sort=name&desc=1").context["connectors"]]
     assert names == sorted(names, reverse=True) and {name, other} <= set(names)
     frag = viewer.get(base() + "?sort=name&desc=1&q=list-", HTTP_HX_REQUEST="true")
@@ -190,6 +191,7 @@ def test_edit_config_previews_the_change_then_applies_it(
         name,
         {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
     )
+    wait_state(connect_worker, name, "RUNNING")
     admin = client_for("admin")
     url = base() + f"{name}/edit/"
     text = admin.get(url).context["config_text"]
