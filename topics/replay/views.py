@@ -3,8 +3,10 @@ file, each previewed (a dry run: what goes where) and then confirmed as a Celery
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -43,6 +45,15 @@ def _imports_dir() -> Path:
     d = Path(settings.VAR_DIR) / "replay-imports"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def _imports_prune() -> None:
+    """Forget checked files whose preview expired (never confirmed)."""
+    cutoff = time.time() - TOKEN_MAX_AGE_S
+    for f in _imports_dir().glob("*.json"):
+        with contextlib.suppress(OSError):
+            if f.stat().st_mtime < cutoff:
+                f.unlink()
 
 
 # --- re-produce one message ------------------------------------------------------------------
@@ -382,6 +393,7 @@ def replay_import(request: ConsoleRequest, topic: str) -> HttpResponse:
                 "nothing was sent. Fix them and upload again.",
             )
         return _page(request, topic, status=400, upload=form, import_errors=parsed.errors)
+    _imports_prune()
     name = secrets.token_hex(16)
     (_imports_dir() / f"{name}.json").write_text(json.dumps(parsed.records))
     n = partition_count(request.cluster, topic)
