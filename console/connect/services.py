@@ -11,6 +11,7 @@ from console.audit import mutation
 from console.clusters import SECRET_KEYS, Cluster, ConnectCluster
 from console.connect.client import (
     ConnectClient,
+    ConnectNotFound,
     Connector,
     ConnectRefused,
     Validation,
@@ -96,6 +97,29 @@ ACTIONS: dict[str, Action] = {
         ),
     )
 }
+
+
+def _settle(check, limit: float = 5.0) -> None:
+    """Wait (bounded) until `check()` holds: a worker answers a create or delete before its
+    own reads show it, and the next page must not say "not found" or show it still there."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except ConnectRefused:
+            pass
+        time.sleep(0.1)
+
+
+def _exists(client: ConnectClient, name: str) -> bool:
+    try:
+        client.connector(name)
+    except ConnectNotFound:
+        return False
+    return True
 
 
 def client_for(connect: ConnectCluster) -> ConnectClient:
@@ -273,6 +297,7 @@ def connector_create(
             )
         client.create(name, {**config, "name": name})
         m.detail = f"created {klass}"
+    _settle(lambda: _exists(client, name))
 
 
 def connector_config_update(
@@ -355,6 +380,7 @@ def connector_act(
         elif verb == "delete":
             m.before["config"] = {k: v for k, v, _secret in masked_config(current.config)}
             client.delete(name)
+            _settle(lambda: not _exists(client, name))
         m.after = {"state": action.after} if action.after else None
         m.detail = said
         return said
