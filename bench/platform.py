@@ -19,6 +19,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -105,10 +106,13 @@ def schemas() -> dict[str, Any]:
 
         client = logged_in_client("viewer")
 
+        reads: list[float] = []  # the selector's own time, as the page states it
+
         def first_page() -> float:
             t0 = time.perf_counter()
             r = client.get("/clusters/bench/schemas/")
             elapsed = time.perf_counter() - t0
+            reads.append(float(re.search(rb"Read in ([0-9.]+) s", r.content).group(1)))
             assert r.status_code == 200, r.status_code
             assert r.content.count(b"<tr data-subject=") == 50
             assert b"data-topic=" in r.content and b'class="error"' not in r.content
@@ -163,6 +167,7 @@ def schemas() -> dict[str, Any]:
             "registry": f"Apicurio Registry {registry.version} (ccompat API, in-memory)",
             "first_page_s": round(page_s, 4),
             "first_page_runs_s": [round(x, 4) for x in page_runs],
+            "first_page_registry_and_kafka_reads_s": statistics.median(reads[1:]),
             "search_fragment_s": round(search_s, 4),
             "page_40_s": round(last_s, 4),
             "reference": {
@@ -175,8 +180,8 @@ def schemas() -> dict[str, Any]:
             "targets": {"first_page_s": TARGET_S, "met": page_s < TARGET_S},
             "setup": {"register_2000_s": round(load_s, 2), "topics": TOPICS},
             "notes": "First page = 50 subjects by name, each with type, latest version, "
-            "schema id, compatibility level and topic link; the per-subject reads run 8 at a "
-            "time. Django test client in-process, HTML rendered.",
+            "schema id, compatibility level and topic link; the page's 101 registry reads run "
+            "12 at a time. Django test client in-process, HTML rendered.",
         }
     finally:
         registry.stop()
