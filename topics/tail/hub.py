@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.template.loader import get_template
 
 from console import metrics
 from console.clusters import Cluster
@@ -46,6 +45,7 @@ from console.messages.filters import MessageFilter
 from console.messages.masking import mask_view, rules_for
 from console.messages.presenters import MessageView, present
 from console.messages.schema_registry import registry_for
+from topics.rows import message_row
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ MAX_BATCH = 500
 RENDER_SLICE = 25  # rows rendered between two yields to the event loop
 RETRY_MAX_S = 10.0
 _GROUP_OK = re.compile(r"[A-Za-z0-9._-]+")
-_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 
 
 def group_name(cluster: str, topic: str) -> str:
@@ -129,9 +128,8 @@ def summary(viewers: int, consumers: int) -> str:
     return f"{who} {what} (no consumer group, no committed offsets)"
 
 
-def _row_html(template, view: MessageView) -> str:
-    # One row per line: the template's indentation would be most of the bytes sent.
-    return _BETWEEN_TAGS.sub(">\n<", template.render({"m": view}).strip())
+def _row_html(view: MessageView) -> str:
+    return message_row(view)
 
 
 def _seen_as(view: MessageView) -> Message:
@@ -161,7 +159,6 @@ def render_batch(
     Decoding, masking and rendering happen once per message and view, whatever the
     viewer count.
     """
-    template = get_template("topics/_message.html")
     registry = registry_for(cluster.schema_registry_url)
     rows: dict[str, list[str]] = {}
     shown: dict[str, list[MessageView]] = {}
@@ -181,7 +178,7 @@ def render_batch(
             for m in messages
         ]
         shown[key] = presented
-        rows[key] = [json.dumps(_row_html(template, v)) for v in presented]
+        rows[key] = [json.dumps(_row_html(v)) for v in presented]
     matches: dict[str, list[int]] = {}
     for match_key, (view, filt) in filters.items():
         presented = shown[view.key]

@@ -27,3 +27,18 @@ def header_badge(name, value, hl, width: int = 80):
     if not hl:
         return format_html("{}={}", name, Truncator(value).chars(width))
     return hl.header_html(name, value, width)
+
+
+@register.simple_tag(takes_context=True)
+def message_rows(context, views):
+    """`{% message_rows page.views %}`: the rows of topics.rows, with the page's role, search
+    highlight and cluster taken from the context."""
+    from topics.rows import message_rows as rows
+
+    return rows(
+        views,
+        hide_contents=bool(context.get("hide_contents")),
+        hl=context.get("hl"),
+        cluster=context.get("current_cluster"),
+        can_operate=bool(context.get("can_operate")),
+    )
