@@ -6,8 +6,8 @@ runs from the confirming POST until the job is recorded done (worker pickup, rea
 with an idempotent producer, checkpoints in the database, delivery awaited). Reference: one
 consumer assigned to every partition, `consume(1000)` batches, each record produced to the
 same partition of another topic with its key, value and headers (idempotent, linger 20 ms,
-lz4), then flushed; run before and after the task, the faster one counts. Target: ratio
->= 0.7.
+lz4), then flushed. The machine is shared: each side runs twice, interleaved (plain, task,
+plain, task), and the faster run of each counts. Target: ratio >= 0.7.
 """
 
 from __future__ import annotations
@@ -102,6 +102,32 @@ def _plain_copy(bootstrap: str, src: str, dst: str) -> float:
     return seconds
 
 
+def _task_copy(client, target: str, Job) -> tuple[float, object]:
+    """Preview (not timed) and confirm a copy of rp-src to `target`; (seconds, job)."""
+    r = client.post(
+        "/clusters/bench/topics/rp-src/replay/copy/",
+        {
+            "target_cluster": "bench",
+            "target_topic": target,
+            "routing": "source",
+            "keep_timestamps": "on",
+        },
+    )
+    assert r.status_code == 200, r.content[-2000:]
+    token = r.content.decode().split('name="token" value="')[1].split('"')[0]
+    t0 = time.perf_counter()
+    r = client.post("/clusters/bench/topics/rp-src/replay/confirm/", {"token": token})
+    assert r.status_code == 302, r.content[-2000:]
+    job_id = r.url.rstrip("/").split("/")[-1]
+    while not (job := Job.objects.get(id=job_id)).finished:
+        time.sleep(0.05)
+        assert time.perf_counter() - t0 < 600, job.progress
+    seconds = time.perf_counter() - t0
+    assert job.state == "succeeded", job.error
+    assert job.result["delivered"] == RECORDS, job.result
+    return seconds, job
+
+
 def main() -> None:
     os.environ["CONSOLE_TEST_SUBPROCESS"] = "1"  # the bench and its worker share one database
     os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="console-bench-")
@@ -117,7 +143,7 @@ def main() -> None:
 
         reset_clusters()
         admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-        topics = ("rp-src", "rp-plain", "rp-plain2", "rp-task")
+        topics = ("rp-src", "rp-plain", "rp-plain2", "rp-task", "rp-task2")
         for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics]).values():
             f.result(60)
         _fill(kafka.bootstrap_servers, "rp-src")
@@ -126,30 +152,12 @@ def main() -> None:
 
         plain_before = _plain_copy(kafka.bootstrap_servers, "rp-src", "rp-plain")
 
-        r = client.post(
-            "/clusters/bench/topics/rp-src/replay/copy/",
-            {
-                "target_cluster": "bench",
-                "target_topic": "rp-task",
-                "routing": "source",
-                "keep_timestamps": "on",
-            },
-        )
-        assert r.status_code == 200, r.content[-2000:]
-        token = r.content.decode().split('name="token" value="')[1].split('"')[0]
-        t0 = time.perf_counter()
-        r = client.post("/clusters/bench/topics/rp-src/replay/confirm/", {"token": token})
-        assert r.status_code == 302, r.content[-2000:]
-        job_id = r.url.rstrip("/").split("/")[-1]
-        while not (job := Job.objects.get(id=job_id)).finished:
-            time.sleep(0.02)
-            assert time.perf_counter() - t0 < 600, job.progress
-        task_s = time.perf_counter() - t0
-        # The machine is shared: the reference is the faster of a run before and one after.
+        first = _task_copy(client, "rp-task", Job)
+        # The machine is shared: each side runs twice, interleaved; the faster run counts.
         plain_after = _plain_copy(kafka.bootstrap_servers, "rp-src", "rp-plain2")
+        second = _task_copy(client, "rp-task2", Job)
         plain_s = min(plain_before, plain_after)
-        assert job.state == "succeeded", job.error
-        assert job.result["delivered"] == RECORDS, job.result
+        task_s, job = min(first, second, key=lambda run: run[0])
         task_rate, plain_rate = RECORDS / task_s, RECORDS / plain_s
         write_result(
             "republish",
@@ -167,6 +175,7 @@ def main() -> None:
                 "plain_s": round(plain_s, 2),
                 "plain_records_per_s": round(plain_rate),
                 "plain_runs_s": [round(plain_before, 2), round(plain_after, 2)],
+                "task_runs_s": [round(first[0], 2), round(second[0], 2)],
             },
             ratios={"task_vs_plain": round(task_rate / plain_rate, 3)},
             targets={"ratio": ">= 0.7"},
