@@ -156,3 +156,45 @@ def test_a_masked_role_cannot_reproduce_or_copy(kafka, topic, produce, client_fo
     finally:
         reset_clusters(saved)
     assert AuditEntry.objects.filter(outcome="denied", action="replay.refused").count() == 1
+
+
+@pytest.mark.django_db
+def test_bulk_operations_refused_on_read_only_clusters(kafka, topic_factory, client_for):
+    from django.core import signing
+
+    from topics.replay.views import SALT
+
+    src, dst = topic_factory(partitions=1), topic_factory(partitions=1)
+    saved = all_clusters()
+    reset_clusters([*saved, Cluster("ro", kafka.bootstrap_servers, read_only=True)])
+    try:
+        c = client_for("operator")
+        # Copying from a read-only cluster is reading; copying into one is refused.
+        r = c.post(
+            reverse("topics:replay_copy", args=["local", src]),
+            {"target_cluster": "ro", "target_topic": dst, "routing": "key"},
+        )
+        assert r.status_code == 400 and "read-only" in r.content.decode()
+        r = c.post(
+            reverse("topics:replay_redrive", args=["ro", src]), {"header_names": "x-original-topic"}
+        )
+        assert r.status_code == 403 and "read-only" in r.content.decode()
+        token = signing.dumps(
+            {
+                "mode": "copy",
+                "source_topic": src,
+                "ranges": {"0": [0, 0]},
+                "target_cluster": "ro",
+                "target_topic": dst,
+                "target_partitions": 1,
+            },
+            salt=SALT,
+            compress=True,
+        )
+        r = c.post(reverse("topics:replay_confirm", args=["local", src]), {"token": token})
+        assert r.status_code == 403 and b"read-only" in r.content
+        r = c.post(reverse("topics:replay_confirm", args=["local", src]), {"token": token + "x"})
+        assert r.status_code == 400
+    finally:
+        reset_clusters(saved)
+    assert AuditEntry.objects.filter(outcome="denied", action="replay.copy.request").count() == 1
