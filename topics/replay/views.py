@@ -135,7 +135,8 @@ def replay_message(request: ConsoleRequest, topic: str) -> HttpResponse:
         initial, rows = _initial_from(msg, topic)
         form = ReproduceForm(initial=initial, header_rows=rows)
         return TemplateResponse(request, "topics/replay/message.html", {**ctx, "form": form})
-    rows = min(int(request.POST.get("header_rows", "3") or 3), 200)
+    rows = request.POST.get("header_rows", "")
+    rows = min(int(rows), 200) if rows.isdigit() else 3
     form = ReproduceForm(request.POST, header_rows=rows)
     if not form.is_valid():
         return TemplateResponse(

@@ -70,6 +70,8 @@ def test_missing_message_and_bad_input_are_clear(kafka, topic, client_for):
     )
     assert r.status_code == 400
     assert "not valid base64" in r.content.decode() and "topic name" in r.content.decode()
+    r = c.post(_url(topic), {"header_rows": "abc", "key_encoding": "zzz"})
+    assert r.status_code == 400
 
 
 @pytest.mark.django_db
