@@ -73,3 +73,44 @@ def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
 def partial(request: ConsoleRequest, template: str, name: str) -> str:
     """The page's template, or only its ``name`` partial for an htmx request."""
     return f"{template}#{name}" if request.htmx else template
+
+
+# --- list pages (topics, groups): links that keep the search, filter, sort and page -------
+
+
+def query_with(request: HttpRequest, **changes: str | None) -> str:
+    """The current query with `changes` (None drops a key): links keep search and filter."""
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return "?" + params.urlencode()
+
+
+def sort_links(request: HttpRequest, sorts, sort: str, desc: bool) -> dict[str, str]:
+    """Per sortable column, where a click on its header goes: that sort from page 1, or the
+    current one turned round."""
+    return {
+        name: query_with(
+            request, sort=name, desc="1" if name == sort and not desc else None, page=None
+        )
+        for name in sorts
+    }
+
+
+def page_links(request: HttpRequest, page: int, pages: int) -> dict[str, str]:
+    """The previous and next pages' links ("" at either end)."""
+    return {
+        "previous": query_with(request, page=str(page - 1)) if page > 1 else "",
+        "next": query_with(request, page=str(page + 1)) if page < pages else "",
+    }
+
+
+def int_param(value: str | None, default: int) -> int:
+    """A whole-number query parameter; `default` when missing or not a number."""
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default

@@ -18,13 +18,12 @@ from console.jobs import job_create, job_enqueue
 from console.kafka.errors import InvalidRequest
 from console.kafka.groups import STATES
 from console.models import AuditEntry, Job
-from console.web import ConsoleRequest, cluster_view, partial
+from console.web import ConsoleRequest, cluster_view, int_param, page_links, partial, sort_links
 from groups import services
 from groups.forms import GroupDeleteForm, ResetForm
 from groups.selectors import (
     HISTORY_RANGES,
     SORTS,
-    GroupPage,
     group_detail_get,
     group_list_for,
     lag_history_get,
@@ -32,14 +31,6 @@ from groups.selectors import (
 )
 from groups.services import ResetSpec, parse_offsets
 from groups.tasks import group_offsets_reset
-
-
-def _int(value, default: int) -> int:
-    try:
-        return int(value) if value else default
-    except ValueError:
-        return default
-
 
 # Live pages refresh themselves this often (htmx polling, paused while hidden or typing).
 REFRESH_S = 10
@@ -60,7 +51,7 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
         state=state,
         sort=sort if sort in SORTS else "group",
         desc=request.GET.get("desc") == "1",
-        page=_int(request.GET.get("page"), 1),
+        page=int_param(request.GET.get("page"), 1),
     )
     return TemplateResponse(
         request,
@@ -71,41 +62,12 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
             "q": q,
             "state": state,
             "states": STATES,
-            "sort_links": _sort_links(request, page),
-            "page_links": _page_links(request, page),
+            "sort_links": sort_links(request, SORTS, page.sort, page.desc),
+            "page_links": page_links(request, page.page, page.pages),
             "updated_at": timezone.now(),
             "refresh_s": REFRESH_S,
         },
     )
-
-
-def _query(request: ConsoleRequest, **changes) -> str:
-    """The current query with `changes` (None drops a key): links keep search and filter."""
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return "?" + params.urlencode()
-
-
-def _sort_links(request: ConsoleRequest, page: GroupPage) -> dict[str, str]:
-    """Per sortable column, the link a click on its header follows: that sort, or the
-    current one turned round."""
-    return {
-        name: _query(
-            request, sort=name, desc="1" if name == page.sort and not page.desc else None, page=None
-        )
-        for name in SORTS
-    }
-
-
-def _page_links(request: ConsoleRequest, page: GroupPage) -> dict[str, str]:
-    return {
-        "previous": _query(request, page=str(page.page - 1)) if page.page > 1 else "",
-        "next": _query(request, page=str(page.page + 1)) if page.page < page.pages else "",
-    }
 
 
 @require_GET

@@ -17,7 +17,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import InvalidRequest
 from console.kafka.topics import broker_defaults
 from console.messages.masking import rules_for
-from console.web import ConsoleRequest, cluster_view
+from console.web import ConsoleRequest, cluster_view, int_param, page_links, sort_links
 from topics import services
 from topics.forms import (
     ConfigConfirmForm,
@@ -31,7 +31,6 @@ from topics.forms import (
 )
 from topics.selectors import (
     SORTS,
-    TopicPage,
     topic_config_table,
     topic_detail_get,
     topic_list_for,
@@ -55,42 +54,6 @@ def _live_partial(request: ConsoleRequest, template: str, name: str) -> str:
     return template
 
 
-def _query(request: ConsoleRequest, **changes: str | None) -> str:
-    """The current query with `changes` (None drops a key): links keep search and filter."""
-    params = request.GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return "?" + params.urlencode()
-
-
-def _sort_links(request: ConsoleRequest, page: TopicPage) -> dict[str, str]:
-    """Per sortable column, where a click on its header goes: that sort from page 1, or the
-    current one turned round."""
-    return {
-        name: _query(
-            request, sort=name, desc="1" if name == page.sort and not page.desc else None, page=None
-        )
-        for name in SORTS
-    }
-
-
-def _page_links(request: ConsoleRequest, page: TopicPage) -> dict[str, str]:
-    return {
-        "previous": _query(request, page=str(page.page - 1)) if page.page > 1 else "",
-        "next": _query(request, page=str(page.page + 1)) if page.page < page.pages else "",
-    }
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value else default
-    except ValueError:
-        return default
-
-
 @require_GET
 @cluster_view()
 def topic_list(request: ConsoleRequest) -> TemplateResponse:
@@ -106,7 +69,7 @@ def topic_list(request: ConsoleRequest) -> TemplateResponse:
         internal=internal,
         sort=sort if sort in SORTS else "name",
         desc=desc,
-        page=_int(request.GET.get("page"), 1),
+        page=int_param(request.GET.get("page"), 1),
     )
     return TemplateResponse(
         request,
@@ -117,8 +80,8 @@ def topic_list(request: ConsoleRequest) -> TemplateResponse:
             "q": q,
             "internal": internal,
             "sorts": SORTS,
-            "sort_links": _sort_links(request, page),
-            "page_links": _page_links(request, page),
+            "sort_links": sort_links(request, SORTS, page.sort, page.desc),
+            "page_links": page_links(request, page.page, page.pages),
             "updated_at": timezone.now(),
             "refresh_s": REFRESH_S,
         },
@@ -141,8 +104,10 @@ def topic_create(request: ConsoleRequest) -> HttpResponse:
         defaults = broker_defaults(request.cluster)
         form = TopicCreateForm(
             initial={
-                "partitions": _int(defaults.get("num.partitions"), 1),
-                "replication": min(_int(defaults.get("default.replication.factor"), 1), live or 1),
+                "partitions": int_param(defaults.get("num.partitions"), 1),
+                "replication": min(
+                    int_param(defaults.get("default.replication.factor"), 1), live or 1
+                ),
             }
         )
     return TemplateResponse(
@@ -221,7 +186,7 @@ def topic_configs(request: ConsoleRequest, topic: str) -> TemplateResponse:
 @cluster_view()
 def topic_skew(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Share of messages and bytes per partition, hot partitions and their top keys."""
-    sample = min(max(_int(request.GET.get("sample"), 500), 10), 5000)
+    sample = min(max(int_param(request.GET.get("sample"), 500), 10), 5000)
     skew = topic_skew_get(
         cluster=request.cluster,
         topic=topic,
