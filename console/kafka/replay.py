@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from console.kafka.client import consumer, producer, timeout, translate
 from console.kafka.connection import Connection
+from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import scan
 from console.kafka.produce import _plain
 from console.kafka.types import Message
@@ -243,17 +244,21 @@ def copy_records(
         while len(p) and time.monotonic() < deadline:
             p.flush(1)
         fold()
+        late = "not delivered in time (cluster unreachable?)"
         if len(p):
-            report.errors["not delivered in time (cluster unreachable?)"] = len(p)
-            report.failed += len(p)
+            if late not in report.errors:  # counted once, however often settle() runs
+                report.errors[late] = len(p)
+                report.failed += len(p)
+            report.stopped_on_failure = True
             return False
         if errors:
             for e in errors:
                 text = str(_plain(e, "target", 0))
                 report.errors[text] = report.errors.get(text, 0) + 1
             report.failed += len(errors)
-            return False
-        return True
+            errors.clear()  # counted once, however often settle() runs
+            report.stopped_on_failure = True
+        return not report.stopped_on_failure
 
     def fold() -> None:
         """This run's deliveries into the report (counts per target, next offsets)."""
@@ -327,6 +332,14 @@ def copy_records(
                     if checkpoint and checkpoint(report):
                         report.cancelled = True
                         break
+    except KafkaConsoleError:
+        # Reading the source failed (or a produce was refused): what was sent is awaited
+        # and recorded, so the job's failure says how far it got.
+        if settle() and checkpoint:
+            report.positions.update(sent_pos)
+            report.elapsed_s = time.monotonic() - started
+            checkpoint(report)
+        raise
     finally:
         ok = settle()
         if ok and not report.stopped_on_failure:

@@ -276,3 +276,40 @@ def test_a_preview_cut_by_its_time_bound_still_copies_everything(kafka, topic_fa
         progress={},
     )
     assert result["delivered"] == 5000 and result["not_sent"] == 0
+
+
+@pytest.mark.django_db
+def test_a_source_read_failure_records_how_far_the_copy_got(
+    kafka, topic_factory, make_user, settings
+):
+    import topics.replay.services as services
+    from console.kafka.errors import ClusterUnavailable
+
+    settings.CONSOLE_REPLAY_CHECKPOINT_S = 3600.0  # no checkpoint but the failure's
+    src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
+    fill(kafka, src, 6000, 2)
+    params = params_for(src, dst, n=6000, parts=2)
+    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
+    real = services._records
+
+    def failing(cluster, params, positions):
+        for i, rec in enumerate(real(cluster, params, positions)):
+            if i == 4321:
+                raise ClusterUnavailable("source gone")
+            yield rec
+
+    services._records = failing
+    try:
+        with pytest.raises(ClusterUnavailable):
+            records_copy(
+                user=make_user("operator"),
+                job_id=job.id,
+                cluster=get_cluster("local"),
+                params=params,
+                progress={},
+            )
+    finally:
+        services._records = real
+    job.refresh_from_db()
+    assert job.progress["checkpoint"]["delivered"] == 4321
+    assert sum(counts(dst, 2).values()) == 4321
