@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "groups",
     "console.schemas",
     "console.connect",
+    "console.acls",
 ]
 
 MIDDLEWARE = [

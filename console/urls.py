@@ -23,6 +23,7 @@ urlpatterns = [
     path("clusters/<str:cluster>/groups/", include("groups.urls")),
     path("clusters/<str:cluster>/schemas/", include("console.schemas.urls")),
     path("clusters/<str:cluster>/connect/", include("console.connect.urls")),
+    path("clusters/<str:cluster>/acls/", include("console.acls.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Probes and the scrape endpoint; console.health.ProbeMiddleware answers them first.

@@ -455,3 +455,17 @@ class LocalKafka:
         if result.returncode != 0:
             raise RuntimeError(f"{main} failed ({result.returncode}): {result.stderr[-2000:]}")
         return result.stdout
+
+
+def authorizer_config(*super_users: str, allow_if_no_acl: bool = True) -> dict[str, str]:
+    """broker_config for KRaft's StandardAuthorizer (the ACL tests use it on their own broker).
+
+    User:ANONYMOUS (the PLAINTEXT and CONTROLLER listeners, so the controller and plain
+    clients) is always a super user; `super_users` adds others (e.g. "User:admin" on SASL).
+    With `allow_if_no_acl`, a resource without ACLs stays open to everyone, as before."""
+    users = ["User:ANONYMOUS", *super_users]
+    return {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "true" if allow_if_no_acl else "false",
+        "super.users": ";".join(dict.fromkeys(users)),
+    }

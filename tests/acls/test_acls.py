@@ -1,0 +1,320 @@
+"""Kafka ACLs against a real broker with KRaft's StandardAuthorizer on a SASL/SCRAM listener.
+
+The broker is this module's own (the session broker has no authorizer, and keeps none: a
+test here also checks the "no authorizer" message on it). allow.everyone.if.no.acl.found is
+true, so alice reads until a DENY names her, and reads again once it is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from django.urls import reverse
+
+from console.clusters import Cluster, all_clusters, reset_clusters
+from console.models import AuditEntry
+from tools.kafka.local import LocalKafka, authorizer_config
+
+pytestmark = [pytest.mark.django_db, pytest.mark.kafka, pytest.mark.slow]
+
+ADMIN_PW = "acl-admin-pw-1"
+ALICE_PW = "acl-alice-pw-1"
+
+
+@pytest.fixture(scope="module")
+def acl_kafka(tmp_path_factory):
+    k = LocalKafka(
+        tmp_path_factory.mktemp("acl"),
+        nodes=1,
+        scram_users={"admin": ADMIN_PW, "alice": ALICE_PW},
+        broker_config=authorizer_config("User:admin"),
+    )
+    k.start()
+    yield k
+    k.destroy()
+
+
+def sasl(k: LocalKafka, user: str, pw: str) -> dict[str, str]:
+    return {
+        "bootstrap.servers": k.sasl_bootstrap_servers,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": user,
+        "sasl.password": pw,
+    }
+
+
+@pytest.fixture
+def clusters(acl_kafka):
+    """'acl' (the console as SASL super user admin) and 'acl-ro' (the same, read-only)."""
+    props = {
+        k: v for k, v in sasl(acl_kafka, "admin", ADMIN_PW).items() if k != "bootstrap.servers"
+    }
+    saved = all_clusters()
+    reset_clusters(
+        [
+            *saved,
+            Cluster("acl", acl_kafka.sasl_bootstrap_servers, properties=props),
+            Cluster("acl-ro", acl_kafka.sasl_bootstrap_servers, properties=props, read_only=True),
+        ]
+    )
+    yield
+    reset_clusters(saved)
+
+
+@pytest.fixture
+def acl_topic(acl_kafka):
+    """A one-partition topic on the ACL broker holding one message."""
+    name = f"acl-{uuid.uuid4().hex[:8]}"
+    conf = sasl(acl_kafka, "admin", ADMIN_PW)
+    admin = AdminClient(conf)
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(30)
+    p = Producer(conf)
+    deadline = time.monotonic() + 20
+    while True:
+        p.produce(name, value=b"hello", partition=0)
+        if p.flush(10) == 0:
+            break
+        assert time.monotonic() < deadline, "could not produce to the ACL broker"
+    return name
+
+
+def alice_reads(k: LocalKafka, topic: str, timeout: float = 15) -> str:
+    """'ok' when alice's consumer reads the message, else the error name the broker gave
+    (as a consumer error or through the error callback)."""
+    seen: list[str] = []
+    c = Consumer(
+        {
+            **sasl(k, "alice", ALICE_PW),
+            "group.id": f"alice-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "error_cb": lambda err: seen.append(err.name()),
+        }
+    )
+    try:
+        c.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    seen.append(m.error().name())
+            elif m is not None:
+                return "ok"
+            if denied := [e for e in seen if "AUTHORIZATION" in e]:
+                return denied[0]
+        return f"timeout {seen}"
+    finally:
+        c.close()
+
+
+def test_deny_read_refuses_alice_until_the_console_deletes_it(
+    acl_kafka, acl_topic, clusters, client_for
+):
+    t0 = time.monotonic()
+    assert alice_reads(acl_kafka, acl_topic) == "ok"
+    admin = client_for("admin")
+    url = reverse("acls:create", args=["acl"])
+    fields = {
+        "principal": "User:alice",
+        "resource_type": "topic",
+        "resource_name": acl_topic,
+        "pattern_type": "literal",
+        "operation": "read",
+        "permission": "deny",
+        "host": "*",
+    }
+    # The preview changes nothing.
+    preview = admin.post(url, fields)
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert 'id="create-preview"' in html and acl_topic in html and "DENY" in html
+    listing = admin.get(reverse("acls:list", args=["acl"]), {"principal": "User:alice"})
+    assert 'id="no-acls"' in listing.content.decode()
+    # Confirmed: created, audited, and the broker refuses alice.
+    r = admin.post(url, {**fields, "confirm": "1"})
+    assert r.status_code == 302, r.content.decode()[-1500:]
+    assert AuditEntry.objects.filter(action="acl.create", outcome="ok", cluster="acl").exists()
+    assert alice_reads(acl_kafka, acl_topic) == "TOPIC_AUTHORIZATION_FAILED"
+
+    # The list, filtered, shows it; other filters do not.
+    listing = admin.get(
+        reverse("acls:list", args=["acl"]),
+        {"principal": "User:alice", "resource_name": acl_topic, "permission": "deny"},
+    ).content.decode()
+    assert listing.count('class="acl-row"') == 1 and acl_topic in listing
+    other = admin.get(
+        reverse("acls:list", args=["acl"]), {"resource_name": acl_topic, "operation": "write"}
+    ).content.decode()
+    assert 'id="no-acls"' in other
+    # Per topic and per principal.
+    topic_page = admin.get(reverse("acls:topic", args=["acl", acl_topic])).content.decode()
+    denied = topic_page.split('data-operation="read"')[1].split("</tr>")[0]
+    assert "User:alice" in denied.split('class="denied"')[1]
+    who = admin.get(reverse("acls:principal", args=["acl"]), {"principal": "User:alice"})
+    assert f"TOPIC:{acl_topic}" in who.content.decode().replace('data-resource="topic:', "TOPIC:")
+
+    # Delete through the console: preview, confirm; alice reads again.
+    delete_url = reverse("acls:delete", args=["acl"])
+    preview = admin.get(delete_url, {"principal": "User:alice", "resource_name": acl_topic})
+    html = preview.content.decode()
+    assert preview.status_code == 200 and html.count('class="acl-row"') == 1
+    plan = re.search(r'name="plan" value="([^"]+)"', html).group(1)
+    r = admin.post(delete_url, {"plan": plan})
+    assert r.status_code == 302
+    entry = AuditEntry.objects.get(action="acl.delete", cluster="acl", outcome="ok")
+    assert len(entry.after) == 1 and entry.after[0]["principal"] == "User:alice"
+    assert alice_reads(acl_kafka, acl_topic) == "ok"
+    print(f"deny/delete round trip {time.monotonic() - t0:.1f} s")
+
+
+def test_delete_preview_shows_exactly_the_matching_bindings(acl_kafka, clusters, client_for):
+    admin = client_for("admin")
+    a, b = f"pre-{uuid.uuid4().hex[:6]}", f"pre-{uuid.uuid4().hex[:6]}"
+    url = reverse("acls:create", args=["acl"])
+    for principal, name, op in (
+        ("User:bob", a, "read"),
+        ("User:bob", a, "write"),
+        ("User:bob", b, "read"),
+        ("User:carol", a, "read"),
+    ):
+        r = admin.post(
+            url,
+            {
+                "principal": principal,
+                "resource_type": "topic",
+                "resource_name": name,
+                "pattern_type": "literal",
+                "operation": op,
+                "permission": "allow",
+                "host": "*",
+                "confirm": "1",
+            },
+        )
+        assert r.status_code == 302
+    delete_url = reverse("acls:delete", args=["acl"])
+    html = admin.get(delete_url, {"principal": "User:bob", "resource_name": a}).content.decode()
+    table = html.split('id="delete-table"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr class="acl-row">(.*?)</tr>', table)
+    assert len(rows) == 2
+    assert all("User:bob" in r and a in r for r in rows)
+    assert {("READ" in r, "WRITE" in r) for r in rows} == {(True, False), (False, True)}
+    # A binding added after the preview is not deleted by its confirmation.
+    plan = re.search(r'name="plan" value="([^"]+)"', html).group(1)
+    admin.post(
+        url,
+        {
+            "principal": "User:bob",
+            "resource_type": "topic",
+            "resource_name": a,
+            "pattern_type": "literal",
+            "operation": "describe",
+            "permission": "allow",
+            "host": "*",
+            "confirm": "1",
+        },
+    )
+    assert admin.post(delete_url, {"plan": plan}).status_code == 302
+    left = admin.get(reverse("acls:list", args=["acl"]), {"resource_name": a}).content.decode()
+    ops = re.findall(r'data-operation="(\w+)"', left)
+    assert sorted(ops) == ["describe", "read"]  # bob's describe and carol's read stay
+    # A forged or missing plan deletes nothing.
+    assert admin.post(delete_url, {"plan": plan + "x"}).status_code == 400
+    assert admin.post(delete_url, {}).status_code == 400
+
+
+def test_empty_delete_filter_is_refused(acl_kafka, clusters, client_for):
+    admin = client_for("admin")
+    url = reverse("acls:delete", args=["acl"])
+    for params in ({}, {"operation": "read"}, {"resource_type": "topic", "permission": "allow"}):
+        r = admin.get(url, params)
+        assert r.status_code == 400
+        assert "empty filter" in r.content.decode()
+        assert 'name="plan"' not in r.content.decode()
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_viewer_and_operator_may_not_create_or_delete(
+    role, acl_kafka, acl_topic, clusters, client_for
+):
+    c = client_for(role)
+    fields = {
+        "principal": "User:mallory",
+        "resource_type": "topic",
+        "resource_name": acl_topic,
+        "pattern_type": "literal",
+        "operation": "all",
+        "permission": "allow",
+        "host": "*",
+        "confirm": "1",
+    }
+    assert c.get(reverse("acls:create", args=["acl"])).status_code == 403
+    assert c.post(reverse("acls:create", args=["acl"]), fields).status_code == 403
+    assert c.get(reverse("acls:delete", args=["acl"]), {"principal": "User:x"}).status_code == 403
+    assert c.post(reverse("acls:delete", args=["acl"]), {"plan": "x"}).status_code == 403
+    assert AuditEntry.objects.filter(outcome="denied", cluster="acl").count() >= 2
+    # They may still look.
+    listing = c.get(reverse("acls:list", args=["acl"]))
+    assert listing.status_code == 200 and 'id="new-acl"' not in listing.content.decode()
+    assert "User:mallory" not in listing.content.decode()
+
+
+def test_read_only_cluster_refuses_changes(acl_kafka, acl_topic, clusters, client_for):
+    admin = client_for("admin")
+    fields = {
+        "principal": "User:mallory",
+        "resource_type": "topic",
+        "resource_name": acl_topic,
+        "pattern_type": "literal",
+        "operation": "all",
+        "permission": "allow",
+        "host": "*",
+        "confirm": "1",
+    }
+    assert admin.post(reverse("acls:create", args=["acl-ro"]), fields).status_code == 403
+    r = admin.get(reverse("acls:delete", args=["acl-ro"]), {"principal": "User:alice"})
+    assert r.status_code == 403
+    assert admin.post(reverse("acls:delete", args=["acl-ro"]), {"plan": "x"}).status_code == 403
+    assert AuditEntry.objects.filter(cluster="acl-ro", outcome="denied").count() == 3
+    listing = admin.get(reverse("acls:list", args=["acl-ro"])).content.decode()
+    assert 'id="read-only"' in listing and 'id="new-acl"' not in listing
+    who = admin.get(reverse("acls:list", args=["acl"]), {"principal": "User:mallory"})
+    assert 'id="no-acls"' in who.content.decode()
+
+
+def test_bad_input_is_a_400_not_a_500(acl_kafka, clusters, client_for):
+    admin = client_for("admin")
+    r = admin.post(
+        reverse("acls:create", args=["acl"]),
+        {"principal": "alice", "resource_type": "topic", "resource_name": "x"},
+    )
+    assert r.status_code == 400
+    assert "Type:name" in r.content.decode()
+    r = admin.get(reverse("acls:list", args=["acl"]), {"operation": "fly"})
+    assert r.status_code == 400
+    r = admin.get(reverse("acls:principal", args=["acl"]), {"principal": "nobody"})
+    assert r.status_code == 400
+
+
+def test_broker_without_authorizer_says_so(kafka, topic, client_for):
+    admin = client_for("admin")
+    for url in (
+        reverse("acls:list", args=["local"]),
+        reverse("acls:topic", args=["local", topic]),
+        reverse("acls:principal", args=["local"]) + "?principal=User:alice",
+    ):
+        r = admin.get(url)
+        assert r.status_code == 200, url
+        html = r.content.decode()
+        assert 'id="acls-disabled"' in html and "no authorizer" in html
+
+
+def test_topic_page_links_to_its_acls(acl_kafka, acl_topic, clusters, client_for):
+    html = client_for("viewer").get(reverse("topics:detail", args=["acl", acl_topic]))
+    assert reverse("acls:topic", args=["acl", acl_topic]) in html.content.decode()
