@@ -80,6 +80,11 @@ RULES: dict[str, dict[str, str]] = {
     "connect:edit": {"GET": "admin", "POST": "admin"},
     "connect:task_restart": {"GET": "operator", "POST": "operator"},
     "connect:action": {"GET": "operator", "POST": "operator"},  # the sample verb: pause
+    "acls:list": {"GET": "viewer"},
+    "acls:create": {"GET": "admin", "POST": "admin"},
+    "acls:delete": {"GET": "admin", "POST": "admin"},
+    "acls:principal": {"GET": "viewer"},
+    "acls:topic": {"GET": "viewer"},
 }
 
 
