@@ -1,16 +1,18 @@
 """Copying records byte for byte: read offset ranges, send them to routed targets, resumably.
 
-Retry-safety. Records are sent by an idempotent producer (in order per target partition,
-no duplicates within one producer session), in a deterministic sequence: the source
-partitions one after another, each in offset order, each record to a target partition
-computed here (the source partition, or murmur2 of the key as Java clients hash it). At a
-checkpoint every in-flight record is awaited, then the position reached (next source
-offset per source partition, next target offset per target partition) is handed to
-`checkpoint`, which records it in the Job. A task redelivered after its worker was killed
-resumes from that position; the records it sent after the checkpoint may already be in
-the target, so before sending, each target partition is read from its checkpoint offset
-and the records found there in order (others' records in between are skipped over) are
-not sent again: nothing is sent twice.
+Retry-safety. Records are sent by an idempotent producer (no duplicates or reordering
+within one producer session). The source partitions are read together, each in offset
+order; a record goes to its source partition or, when the key decides, to librdkafka's
+murmur2 partitioner (as Java clients hash). At a checkpoint every in-flight record is
+awaited, then the position reached (next source offset per source partition, next target
+offset per target partition) is handed to `checkpoint`, which records it in the Job. A
+task redelivered after its worker was killed resumes from that position; what it sent
+after the checkpoint may already be in the target, so before sending, each target
+partition is read from its checkpoint offset and those records are collected per target
+topic (as a multiset of key, value and headers, so arrival order does not matter): a
+record found there is counted as delivered and not sent again. The one blind spot: a
+record some other producer wrote there in that interval, with the very same key, value and
+headers, is taken for ours.
 """
 
 from __future__ import annotations
