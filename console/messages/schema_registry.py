@@ -20,6 +20,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import fastavro
@@ -164,31 +165,21 @@ class Registry:
     def encode(self, subject: str, value: Any) -> tuple[bytes, int]:
         """`value` (parsed JSON) in the Confluent wire format under `subject`'s latest
         schema; RegistryError says why it does not fit."""
-        sid, kind, schema = self.latest(subject)
-        header = b"\x00" + sid.to_bytes(4, "big")
-        if kind == "AVRO":
-            out = io.BytesIO()
-            try:
-                fastavro.schemaless_writer(out, schema, _from_json(schema, value))
-            except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds
-                raise RegistryError(
-                    f"the value does not fit {subject!r} (schema id {sid}): {str(exc)[:300]}"
-                ) from None
-            return header + out.getvalue(), sid
-        if kind == "JSON":
-            try:
-                import jsonschema
+        write, sid = self.encoder(subject)
+        return write(value), sid
 
-                jsonschema.validate(value, json.loads(schema))
-            except ImportError:
-                pass
-            except Exception as exc:  # noqa: BLE001 - ValidationError, SchemaError
-                msg = getattr(exc, "message", str(exc))
-                raise RegistryError(
-                    f"the value does not fit {subject!r} (schema id {sid}): {msg[:300]}"
-                ) from None
-            return header + json.dumps(value, separators=(",", ":")).encode(), sid
-        raise RegistryError(f"{kind.lower()} encoding is not supported by the console")
+    def encoder(self, subject: str) -> tuple[Callable[[Any], bytes], int]:
+        """A function writing values (parsed JSON) under `subject`'s latest schema, asked
+        for once, and its id."""
+        pinned = self.pinned(subject)
+        return writer_for(pinned), pinned["id"]
+
+    def pinned(self, subject: str) -> dict[str, Any]:
+        """`subject`'s latest schema as plain data (subject, id, type, schema text): what a
+        task needs to encode with exactly this version, with no registry of its own."""
+        sid, kind, _parsed = self.latest(subject)
+        raw = self._get(f"/schemas/ids/{sid}")
+        return {"subject": subject, "id": sid, "type": kind, "schema": raw.get("schema", "")}
 
     def decode(self, data: bytes) -> Decoded:
         sid = schema_id_of(data)
@@ -346,3 +337,51 @@ def _proto_decode(file, data: bytes) -> Any:
     except Exception as exc:  # noqa: BLE001 - DecodeError and friends
         raise RegistryError(f"not a valid {desc.full_name} message: {str(exc)[:200]}") from None
     return json_format.MessageToDict(msg, preserving_proto_field_name=True)
+
+
+def writer_for(pinned: dict[str, Any]) -> Callable[[Any], bytes]:
+    """A function writing values (parsed JSON) in the Confluent wire format under the
+    schema `pinned` (from Registry.pinned); RegistryError says why a value does not fit."""
+    subject, sid, kind, text = (
+        pinned["subject"],
+        int(pinned["id"]),
+        pinned["type"],
+        pinned["schema"],
+    )
+    header = b"\x00" + sid.to_bytes(4, "big")
+    if kind == "AVRO":
+        try:
+            schema = fastavro.parse_schema(json.loads(text))
+        except Exception as exc:  # noqa: BLE001 - a bad schema is a reason, not a crash
+            raise RegistryError(f"the Avro schema does not parse: {str(exc)[:200]}") from None
+
+        def write_avro(value: Any) -> bytes:
+            out = io.BytesIO()
+            try:
+                fastavro.schemaless_writer(out, schema, _from_json(schema, value))
+            except Exception as exc:  # noqa: BLE001 - fastavro raises many kinds
+                raise RegistryError(
+                    f"the value does not fit {subject!r} (schema id {sid}): {str(exc)[:300]}"
+                ) from None
+            return header + out.getvalue()
+
+        return write_avro
+    if kind == "JSON":
+        parsed = json.loads(text)
+
+        def write_json(value: Any) -> bytes:
+            try:
+                import jsonschema
+
+                jsonschema.validate(value, parsed)
+            except ImportError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - ValidationError, SchemaError
+                msg = getattr(exc, "message", str(exc))
+                raise RegistryError(
+                    f"the value does not fit {subject!r} (schema id {sid}): {msg[:300]}"
+                ) from None
+            return header + json.dumps(value, separators=(",", ":")).encode()
+
+        return write_json
+    raise RegistryError(f"{kind.lower()} encoding is not supported by the console")

@@ -187,8 +187,60 @@ class GenerateForm(forms.Form):
         label="Events per second",
         help_text="… and how many events each second.",
     )
+    # Not "schema_subject": the one-message form on the same page has a field of that name.
+    encode_subject = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Encode with the schema of subject",
+        help_text="Each event's value (JSON) written with this registry subject's latest "
+        "version (Avro or JSON Schema); empty: sent as generated.",
+    )
+
+    def __init__(self, *args, registry=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.registry = registry
+        if registry is None:
+            del self.fields["encode_subject"]
+
+    def _check_schema(self, data: dict) -> None:
+        """With a subject: the first event must encode, so a wrong subject or events that
+        do not fit its schema are refused here, not in the middle of a run."""
+        subject = (data.get("encode_subject") or "").strip()
+        data["encode_subject"] = subject
+        if not subject or self.registry is None or self.errors:
+            return
+        from console.generators import events
+        from console.messages.schema_registry import RegistryError, writer_for
+
+        first = next(
+            events(
+                template=data.get("template") or "clickstream",
+                key_template=data.get("key_template") or "",
+                value_template=data.get("value_template") or "",
+                seed=1,
+                start=0,
+                count=1,
+            )
+        )
+        try:
+            value = json_strict(first[1].decode())
+        except ValueError as exc:
+            self.add_error("encode_subject", f"The events' values must be JSON to encode: {exc}.")
+            return
+        try:
+            pinned = self.registry.pinned(subject)
+            writer_for(pinned)(value)
+        except RegistryError as exc:
+            self.add_error("encode_subject", f"The first event does not encode: {exc}")
+            return
+        data["schema"] = pinned  # the task encodes with exactly this version
 
     def clean(self):
+        data = self._clean_amount()
+        self._check_schema(data)
+        return data
+
+    def _clean_amount(self):
         data = super().clean()
         # The way chosen decides which fields count; without a choice (an older form, a
         # script), a number of events wins, and seconds with a rate pace it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 from console.access import Capability
@@ -10,6 +11,7 @@ from console.clusters import Cluster
 from console.generators import events
 from console.jobs import job_progress
 from console.kafka import produce as kafka_produce
+from console.messages.schema_registry import writer_for
 
 
 def message_produce(
@@ -60,6 +62,8 @@ def events_generate(
     `start` (the delivered count recorded by an interrupted run)."""
     total = params["total"]
     audit = {k: params.get(k) for k in ("template", "total", "rate", "seconds")}
+    if params.get("schema"):
+        audit["schema"] = f"{params['schema']['subject']} (id {params['schema']['id']})"
     with mutation(
         user=user,
         cluster=cluster,
@@ -80,17 +84,20 @@ def events_generate(
                 total=total,
             )
 
+        stream = events(
+            template=params["template"],
+            key_template=params.get("key_template", ""),
+            value_template=params.get("value_template", ""),
+            seed=params["seed"],
+            start=start,
+            count=total,
+        )
+        if params.get("schema"):
+            stream = _encoded(params["schema"], stream)
         report = kafka_produce.produce_stream(
             cluster,
             topic=topic,
-            events=events(
-                template=params["template"],
-                key_template=params.get("key_template", ""),
-                value_template=params.get("value_template", ""),
-                seed=params["seed"],
-                start=start,
-                count=total,
-            ),
+            events=stream,
             rate=params.get("rate") if params.get("seconds") else None,
             progress=progress,
         )
@@ -112,6 +119,15 @@ def events_generate(
             m.outcome = "error"
             m.detail = "; ".join(f"{n} × {e}" for e, n in report.errors.items())
         return result
+
+
+def _encoded(pinned: dict, stream):
+    """The events with each value (JSON) written under the schema chosen on the form
+    (pinned there: the run encodes with that version, needing no registry of its own). A
+    value that does not fit ends the run with the reason."""
+    write = writer_for(pinned)
+    for key, value, headers in stream:
+        yield key, write(json.loads(value)), headers
 
 
 def new_seed() -> int:

@@ -56,6 +56,11 @@ def _queue(request: ConsoleRequest, topic: str, task, *, kind: str, params: dict
     return redirect("console:job", job_id=job.id)
 
 
+def _generate_form(request: ConsoleRequest, **kwargs) -> GenerateForm:
+    """The generator form, with the schema field when the cluster has a registry."""
+    return GenerateForm(registry=registry_for(request.cluster.schema_registry_url), **kwargs)
+
+
 def _page(request, topic, produce_form, generate_form, status=200) -> TemplateResponse:
     return TemplateResponse(
         request,
@@ -77,7 +82,7 @@ def _page(request, topic, produce_form, generate_form, status=200) -> TemplateRe
 def produce_page(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Forms to produce one message or a generated stream to the topic."""
     form = _produce_form(request, topic, initial={"schema_subject": ""})
-    return _page(request, topic, form, GenerateForm(initial={"count": 1000}))
+    return _page(request, topic, form, _generate_form(request, initial={"count": 1000}))
 
 
 @require_GET
@@ -115,7 +120,7 @@ def produce_message(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Queue one message; the job page shows its delivery report or Kafka's refusal."""
     form = _produce_form(request, topic, data=request.POST)
     if not form.is_valid():
-        return _page(request, topic, form, GenerateForm(), status=400)
+        return _page(request, topic, form, _generate_form(request), status=400)
     d = form.cleaned_data
     return _queue(
         request,
@@ -138,7 +143,7 @@ def produce_message(request: ConsoleRequest, topic: str) -> HttpResponse:
 @cluster_view(Capability.OPERATE)
 def produce_generate(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Queue a generator run; its job page shows live progress and can cancel it."""
-    form = GenerateForm(request.POST)
+    form = _generate_form(request, data=request.POST)
     if not form.is_valid():
         return _page(request, topic, _produce_form(request, topic), form, status=400)
     d = form.cleaned_data
@@ -157,5 +162,6 @@ def produce_generate(request: ConsoleRequest, topic: str) -> HttpResponse:
             "seconds": d.get("seconds"),
             "rate": d.get("rate"),
             "seed": new_seed(),
+            "schema": d.get("schema"),
         },
     )
