@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django import forms
 
 from console.kafka.acls import (
@@ -15,6 +17,33 @@ from console.kafka.acls import (
 )
 
 NAME_MAX = 255
+# The operations that mean something on each resource type (Kafka's authorization docs);
+# the broker stores any combination, so a meaningless one is refused here.
+VALID_OPERATIONS = {
+    "topic": {
+        "all",
+        "read",
+        "write",
+        "create",
+        "delete",
+        "alter",
+        "describe",
+        "describe_configs",
+        "alter_configs",
+    },
+    "group": {"all", "read", "delete", "describe", "describe_configs", "alter_configs"},
+    "cluster": {
+        "all",
+        "create",
+        "alter",
+        "describe",
+        "cluster_action",
+        "describe_configs",
+        "alter_configs",
+        "idempotent_write",
+    },
+    "transactional_id": {"all", "describe", "write"},
+}
 PRINCIPAL_HELP = "Type:name, e.g. User:alice (User:* is everyone)."
 
 
@@ -99,7 +128,26 @@ class AclCreateForm(forms.Form):
             d["pattern_type"] = "literal"
         elif "resource_name" in d and not d["resource_name"].strip():
             self.add_error("resource_name", "Name the resource, or * for all of them.")
+        kind, op = d.get("resource_type"), d.get("operation")
+        if kind and op and op not in VALID_OPERATIONS[kind]:
+            self.add_error(
+                "operation",
+                f"{op.upper()} means nothing on a {kind.replace('_', ' ')}; it takes "
+                + ", ".join(sorted(o.upper() for o in VALID_OPERATIONS[kind]))
+                + ".",
+            )
         return d
+
+    def clean_host(self) -> str:
+        host = self.cleaned_data["host"].strip() or "*"
+        if host != "*":
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise forms.ValidationError(
+                    "A host is * (any) or one IP address; Kafka matches no names or ranges."
+                ) from None
+        return host
 
     def acl(self) -> Acl:
         d = self.cleaned_data

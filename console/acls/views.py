@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from console.access import Capability, can
 from console.acls import services
 from console.acls.forms import AclCreateForm, AclFilterForm
+from console.kafka import InvalidRequest
 from console.kafka.acls import Acl, AclFilter, AclsDisabled
 from console.web import ConsoleRequest, cluster_view
 
@@ -130,7 +131,11 @@ def acl_create(request: ConsoleRequest) -> HttpResponse:
             "acls/acl_create.html",
             {**ctx, "form": form, "preview": acl, "exists": exists},
         )
-    services.create(request.user, request.cluster, acl)
+    try:
+        services.create(request.user, request.cluster, acl)
+    except InvalidRequest as exc:
+        form.add_error(None, f"Kafka refused the binding: {exc}")
+        return TemplateResponse(request, "acls/acl_create.html", {**ctx, "form": form}, status=400)
     messages.success(
         request,
         f"Created: {acl.permission.upper()} {acl.operation.upper()} for {acl.principal} on "

@@ -221,6 +221,26 @@ def test_bad_input_is_a_400_not_a_500(acl_kafka, clusters, client_for):
     )
     assert r.status_code == 400
     assert "Type:name" in r.content.decode()
+    base = {
+        "principal": "User:x",
+        "resource_type": "cluster",
+        "resource_name": "",
+        "pattern_type": "literal",
+        "operation": "read",
+        "permission": "allow",
+        "host": "*",
+        "confirm": "1",
+    }
+    r = admin.post(reverse("acls:create", args=["acl"]), base)
+    assert r.status_code == 400 and "READ means nothing on a cluster" in r.content.decode()
+    r = admin.post(
+        reverse("acls:create", args=["acl"]),
+        {**base, "resource_type": "topic", "resource_name": "t", "host": "10.0.0.x"},
+    )
+    assert r.status_code == 400 and "one IP address" in r.content.decode()
+    assert not AuditEntry.objects.filter(
+        action="acl.create", cluster="acl", target__contains="User:x"
+    )
     r = admin.get(reverse("acls:list", args=["acl"]), {"operation": "fly"})
     assert r.status_code == 400
     r = admin.get(reverse("acls:principal", args=["acl"]), {"principal": "nobody"})
@@ -243,3 +263,18 @@ def test_broker_without_authorizer_says_so(kafka, topic, client_for):
 def test_topic_page_links_to_its_acls(acl_kafka, acl_topic, clusters, client_for):
     html = client_for("viewer").get(reverse("topics:detail", args=["acl", acl_topic]))
     assert reverse("acls:topic", args=["acl", acl_topic]) in html.content.decode()
+
+
+def test_unreachable_cluster_is_a_visible_error_in_bounded_time(client_for):
+    from tools.kafka.local import free_port
+
+    saved = all_clusters()
+    reset_clusters([*saved, Cluster("acl-down", f"127.0.0.1:{free_port()}")])
+    try:
+        t0 = time.monotonic()
+        r = client_for("viewer").get(reverse("acls:list", args=["acl-down"]))
+        elapsed = time.monotonic() - t0
+        assert r.status_code == 503 and "unreachable" in r.content.decode()
+        assert elapsed < 20, elapsed
+    finally:
+        reset_clusters(saved)
