@@ -146,7 +146,8 @@ def plain(value) -> str:
         return intcomma(value)
     if isinstance(value, dict):
         items = [
-            f"{str(k).replace('_', ' ')} = {plain(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))[:SHOWN_ITEMS]
+            f"{str(k).replace('_', ' ')} = {plain(v)}"
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))[:SHOWN_ITEMS]
         ]
         more = len(value) - SHOWN_ITEMS
         return ", ".join(items) + (f" and {more} more" if more > 0 else "") or "—"
