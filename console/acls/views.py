@@ -41,7 +41,9 @@ def acl_view(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(request: ConsoleRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "POST":
-            services.refuse_if_read_only(request.user, request.cluster, f"acl.{view.__name__}")
+            services.refuse_if_read_only(
+                request.user, request.cluster, view.__name__.replace("acl_", "acl.", 1)
+            )
         try:
             request.acl_settings = services.authorizer(request.cluster)
             return view(request, *args, **kwargs)
