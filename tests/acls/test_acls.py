@@ -283,3 +283,38 @@ def test_unreachable_cluster_is_a_visible_error_in_bounded_time(client_for):
         assert elapsed < 20, elapsed
     finally:
         reset_clusters(saved)
+
+
+def test_topic_page_shows_literal_prefixed_and_wildcard_bindings(acl_kafka, clusters, client_for):
+    from console.kafka import acls
+
+    cluster = next(c for c in all_clusters() if c.name == "acl")
+    stem = f"zz-{uuid.uuid4().hex[:6]}"
+    topic = f"{stem}.orders"
+    made = [
+        acls.Acl("topic", topic, "literal", "User:carol", "*", "read", "allow"),
+        acls.Acl("topic", f"{stem}.", "prefixed", "User:dave", "*", "write", "allow"),
+        acls.Acl("topic", "*", "literal", "User:nobody", "*", "all", "deny"),
+        acls.Acl("topic", f"{stem}-other", "literal", "User:erin", "*", "read", "allow"),
+    ]
+    acls.create_acls(cluster, made)
+    try:
+        html = client_for("viewer").get(reverse("acls:topic", args=["acl", topic])).content.decode()
+        table = html.split('id="topic-acl-table"')[1].split("</table>")[0]
+        assert table.count('class="acl-row"') == 3
+        assert "User:erin" not in html  # another topic's binding
+        rows = {
+            op: html.split(f'<tr data-operation="{op}">')[1].split("</tr>")[0]
+            for op in ("read", "write")
+        }
+        assert "User:carol" in rows["read"].split('class="denied"')[0]
+        assert "User:dave" in rows["write"].split('class="denied"')[0]
+        assert all("User:nobody" in r.split('class="denied"')[1] for r in rows.values())
+        # "What may dave do?": his prefixed binding, by resource.
+        who = client_for("viewer").get(
+            reverse("acls:principal", args=["acl"]), {"principal": "User:dave"}
+        )
+        assert f'data-resource="topic:{stem}."' in who.content.decode()
+    finally:
+        acls.delete_acls(cluster, made)
+    assert not acls.describe_acls(cluster, acls.AclFilter(resource_name="*"))
