@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.urls import reverse
 
 from console import metrics
+from console.access import ROLES, Capability
 from console.clusters import Cluster
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotAllowed, NotFound
 from console.kafka.tail import TailReader, open_readers
@@ -128,8 +130,16 @@ def summary(viewers: int, consumers: int) -> str:
     return f"{who} {what} (no consumer group, no committed offsets)"
 
 
-def _row_html(view: MessageView) -> str:
-    return message_row(view)
+def _row_html(view: MessageView, reproduce_url: str = "") -> str:
+    return message_row(view, reproduce_url=reproduce_url)
+
+
+def _reproduce_url(cluster: Cluster, topic: str, role: str, masked: bool) -> str:
+    """The re-produce form's address for rows a role sees: none on a read-only cluster, for
+    a role that may not operate, or one that sees the topic masked (refused there)."""
+    if cluster.read_only or masked or Capability.OPERATE not in ROLES.get(role, ()):
+        return ""
+    return reverse("topics:replay_message", args=[cluster.name, topic])
 
 
 def _seen_as(view: MessageView) -> Message:
@@ -178,7 +188,8 @@ def render_batch(
             for m in messages
         ]
         shown[key] = presented
-        rows[key] = [json.dumps(_row_html(v)) for v in presented]
+        url = _reproduce_url(cluster, topic, view.role, masked[key])
+        rows[key] = [json.dumps(_row_html(v, url)) for v in presented]
     matches: dict[str, list[int]] = {}
     for match_key, (view, filt) in filters.items():
         presented = shown[view.key]
