@@ -107,6 +107,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    """Whether a listener could bind `port` on loopback now."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -159,7 +169,9 @@ class LocalKafka:
         self.nodes: list[Node] = []
         for i in range(nodes):
             p = first + 2 * i if first else free_port()
-            cp = first + 2 * i + 1 if first else free_port()
+            # Beside the broker's port when free; otherwise any free one (a port picked as
+            # free by a caller says nothing of the one after it).
+            cp = first + 2 * i + 1 if first and port_free(first + 2 * i + 1) else free_port()
             self.nodes.append(Node(i + 1, p, cp, self.base_dir / f"node{i + 1}"))
             if self.scram_users:
                 self.nodes[-1].sasl_port = free_port()
