@@ -28,12 +28,20 @@ def test_snapshot_of_missing_topic_is_not_found(kafka):
 def test_three_brokers_racks_replication_and_a_stopped_broker(kafka3, topic_factory):
     cluster = get_cluster("triple")
     name = topic_factory(partitions=3, replication=3, bootstrap=kafka3.bootstrap_servers)
-    overview = cluster_overview(cluster)
-    assert overview.reachable, overview.error
-    snap = overview.snapshot
+    # The broker the console asks may learn of the new topic a moment after the one the
+    # factory asked: wait (bounded) until the overview lists it.
+    deadline = time.monotonic() + 20
+    while True:
+        overview = cluster_overview(cluster)
+        assert overview.reachable, overview.error
+        snap = overview.snapshot
+        t = next((t for t in snap.topics if t.name == name), None)
+        if t is not None and len(t.partitions) == 3:
+            break
+        assert time.monotonic() < deadline, f"{name} never showed in the overview"
+        time.sleep(0.5)
     assert [b.id for b in snap.brokers] == [1, 2, 3]
     assert {b.rack for b in snap.brokers} == {"rack-1", "rack-2"}
-    t = next(t for t in snap.topics if t.name == name)
     assert t.replication_factor == 3 and t.under_replicated == 0
 
     kafka3.stop_node(3)
