@@ -7,7 +7,6 @@ Changes are admin-only, refused on read-only clusters and audited (`broker.confi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django import forms
@@ -15,6 +14,7 @@ from django import forms
 from console.access import Capability, CapabilityDenied, ReadOnlyCluster, require
 from console.audit import audit_record, mutation
 from console.clusters import Cluster
+from console.forms import ConfigChangeForm, SeenValueConfirm
 from console.kafka.brokers import broker_config_alter, broker_config_get
 from console.kafka.cluster import broker_configs, cluster_snapshot
 from console.kafka.errors import InvalidRequest
@@ -121,7 +121,7 @@ class PreviewStale(InvalidRequest):
     """The config changed since the preview. Preview again."""
 
 
-class BrokerConfigForm(forms.Form):
+class BrokerConfigForm(ConfigChangeForm):
     name = forms.CharField(
         max_length=200,
         label="Config",
@@ -130,35 +130,15 @@ class BrokerConfigForm(forms.Form):
     value = forms.CharField(required=False, max_length=10_000)
     reset = forms.BooleanField(required=False, label="Remove the dynamic value")
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if not re.fullmatch(r"[a-z0-9._-]+", name):
-            raise forms.ValidationError("Config names are lower-case words joined by dots.")
-        return name
-
-    def clean(self):
-        data = super().clean()
-        if data.get("reset") and data.get("value"):
-            self.add_error("value", "Either give a new value or remove the dynamic one, not both.")
-        elif not data.get("reset") and not data.get("value"):
-            self.add_error("value", "Give the new value, or remove the dynamic value.")
-        return data
-
-    @property
-    def new_value(self) -> str | None:
-        """The value to set; None removes the dynamic value."""
-        return None if self.cleaned_data["reset"] else self.cleaned_data["value"]
+    name_pattern = r"[a-z0-9._-]+"
+    both_error = "Either give a new value or remove the dynamic one, not both."
+    neither_error = "Give the new value, or remove the dynamic value."
 
 
-class BrokerConfigConfirmForm(BrokerConfigForm):
+class BrokerConfigConfirmForm(SeenValueConfirm, BrokerConfigForm):
     """The previewed change; refused when the value it replaces is no longer the one seen."""
 
-    def clean(self):
-        data = super().clean()
-        if "seen_value" not in self.data:
-            raise forms.ValidationError(NO_PREVIEW)
-        data["seen_value"] = self.data["seen_value"]
-        return data
+    no_preview = NO_PREVIEW
 
 
 @dataclass(frozen=True, slots=True)

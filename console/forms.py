@@ -130,3 +130,46 @@ class AuditFilterForm(forms.Form):
             )
             self.fields[name].choices = [("", every), *values]
         self.fields["outcome"].choices = [("", "any outcome"), *outcomes]
+
+
+class ConfigChangeForm(forms.Form):
+    """One config to change (topic or broker): a new value, or `reset` to remove the one
+    set. Subclasses declare the fields (`name`, `value`, `reset`) with their own words, and
+    say which names they take and what their errors say."""
+
+    name_pattern = r"[a-z0-9.]+"
+    both_error = "Either give a new value or remove the set one, not both."
+    neither_error = "Give the new value, or remove the set one."
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not re.fullmatch(self.name_pattern, name):
+            raise forms.ValidationError("Config names are lower-case words joined by dots.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reset") and data.get("value"):
+            self.add_error("value", self.both_error)
+        elif not data.get("reset") and not data.get("value"):
+            self.add_error("value", self.neither_error)
+        return data
+
+    @property
+    def new_value(self) -> str | None:
+        """The value to set; None removes the one set."""
+        return None if self.cleaned_data["reset"] else self.cleaned_data["value"]
+
+
+class SeenValueConfirm:
+    """Mixed into a ConfigChangeForm: the confirmation of a previewed change carries the
+    value the preview saw (`seen_value`), so a change made since then is refused."""
+
+    no_preview = "This change was not previewed: preview it first, then confirm."
+
+    def clean(self):
+        data = super().clean()
+        if "seen_value" not in self.data:
+            raise forms.ValidationError(self.no_preview)
+        data["seen_value"] = self.data["seen_value"]
+        return data

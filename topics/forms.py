@@ -6,6 +6,7 @@ import re
 
 from django import forms
 
+from console.forms import ConfigChangeForm, SeenValueConfirm
 from console.messages.filters import FilterError, parse_partitions
 
 LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -172,7 +173,7 @@ class PartitionsConfirmForm(PartitionsAddForm):
         return data
 
 
-class ConfigEditForm(forms.Form):
+class ConfigEditForm(ConfigChangeForm):
     name = forms.CharField(
         max_length=200,
         label="Config",
@@ -181,35 +182,14 @@ class ConfigEditForm(forms.Form):
     value = forms.CharField(required=False, max_length=10_000, label="New value")
     reset = forms.BooleanField(required=False, label="Remove the override (back to default)")
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if not re.fullmatch(r"[a-z0-9.]+", name):
-            raise forms.ValidationError("Config names are lower-case words joined by dots.")
-        return name
-
-    def clean(self):
-        data = super().clean()
-        if data.get("reset") and data.get("value"):
-            self.add_error("value", "Either give a new value or remove the override, not both.")
-        elif not data.get("reset") and not data.get("value"):
-            self.add_error("value", "Give the new value, or tick “remove the override”.")
-        return data
-
-    @property
-    def new_value(self) -> str | None:
-        """The value to set; None removes the override."""
-        return None if self.cleaned_data["reset"] else self.cleaned_data["value"]
+    both_error = "Either give a new value or remove the override, not both."
+    neither_error = "Give the new value, or tick “remove the override”."
 
 
-class ConfigConfirmForm(ConfigEditForm):
+class ConfigConfirmForm(SeenValueConfirm, ConfigEditForm):
     """The previewed change, refused when the value it replaces is no longer the one seen."""
 
-    def clean(self):
-        data = super().clean()
-        if "seen_value" not in self.data:
-            raise forms.ValidationError(NO_PREVIEW)
-        data["seen_value"] = self.data["seen_value"]
-        return data
+    no_preview = NO_PREVIEW
 
 
 class PurgeForm(forms.Form):
