@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The system packages the test suite needs: Debian's chromium (driven by Playwright, no
 # browser download), redis-server, and PostgreSQL's server (tools/postgres runs a throwaway
-# one for CI); kcat is the reference of bench/search.py. Installs what is missing when run
-# as root.
+# one for CI); kcat is the reference of bench/search.py; slapd and ldap-utils for the LDAP
+# tests (tools/ldap), libldap2-dev and libsasl2-dev to build python-ldap. Installs what is
+# missing when run as root.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -10,6 +11,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v kcat >/dev/null || missing+=(kcat)
+[ -x /usr/sbin/slapd ] || missing+=(slapd)
+command -v ldapsearch >/dev/null || missing+=(ldap-utils)
+[ -f /usr/include/ldap.h ] || missing+=(libldap2-dev)
+[ -f /usr/include/sasl/sasl.h ] || missing+=(libsasl2-dev)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null ||
   missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
