@@ -9,6 +9,7 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         from console.access import ensure_roles
         from console.clusters import all_clusters
+        from console.identity import roles  # noqa: F401 - connects the log-in audit signals
 
         # The role groups are data the code depends on: recreate them after every migrate
         # (and after test flushes, which re-send post_migrate).

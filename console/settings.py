@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from console.identity.config import check_default_role, parse_role_map
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -163,6 +165,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Who may log in (console/identity): local accounts (the demo, a break-glass admin) can be
+# switched off once LDAP or OIDC is configured; each of those adds its backend below.
+CONSOLE_LOCAL_ACCOUNTS = os.environ.get("CONSOLE_LOCAL_ACCOUNTS", "1").lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
+AUTHENTICATION_BACKENDS = (
+    ["django.contrib.auth.backends.ModelBackend"] if CONSOLE_LOCAL_ACCOUNTS else []
+)
+# Provider groups -> console roles, e.g. "kafka-admins=admin,kafka-operators=operator";
+# the highest mapped role wins, and no mapped group means CONSOLE_DEFAULT_ROLE ("" = no
+# access). Read at every log-in through LDAP or OIDC.
+CONSOLE_ROLE_MAP = parse_role_map(os.environ.get("CONSOLE_ROLE_MAP", ""))
+CONSOLE_DEFAULT_ROLE = check_default_role(os.environ.get("CONSOLE_DEFAULT_ROLE", "").strip())
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"

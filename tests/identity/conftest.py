@@ -1,0 +1,1 @@
+"""Fixtures of the identity tests: OIDC (Keycloak) and LDAP (slapd) add theirs below."""
