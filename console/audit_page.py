@@ -30,6 +30,10 @@ ACTIONS = {
     "schema.compatibility": "change compatibility level",
     "schema.delete_version": "delete schema version",
     "schema.delete_subject": "delete schema subject",
+    "login": "log in",
+    "login.failed": "failed log-in",
+    "login.role": "role from provider",
+    "logout": "log out",
 }
 # What each outcome is called on the page, and its colour (a console.css pill class).
 OUTCOMES = {
