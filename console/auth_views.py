@@ -19,7 +19,8 @@ import ipaddress
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import ImproperlyConfigured
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -94,8 +95,21 @@ def client_address(request) -> str:
     return str(hops[0] if hops else peer)[:64]
 
 
+class LoginForm(AuthenticationForm):
+    """Django's form; a backend that says why it refused (``request.login_refusal``: no
+    role, directory unreachable) is shown instead of the wrong-password message."""
+
+    def get_invalid_login_error(self) -> ValidationError:
+        refusal = getattr(self.request, "login_refusal", "")
+        if refusal:
+            return ValidationError(refusal, code=getattr(self.request, "login_refusal_code", ""))
+        return super().get_invalid_login_error()
+
+
 class ThrottledLoginView(auth_views.LoginView):
     """Django's LoginView: wrong credentials answer 400, repeated failures 429."""
+
+    form_class = LoginForm
 
     def post(self, request, *args, **kwargs) -> HttpResponse:
         self.username = request.POST.get("username", "")[:150].lower()

@@ -181,6 +181,24 @@ AUTHENTICATION_BACKENDS = (
 # access). Read at every log-in through LDAP or OIDC.
 CONSOLE_ROLE_MAP = parse_role_map(os.environ.get("CONSOLE_ROLE_MAP", ""))
 CONSOLE_DEFAULT_ROLE = check_default_role(os.environ.get("CONSOLE_DEFAULT_ROLE", "").strip())
+# LDAP (console/identity/ldap.py), on when CONSOLE_LDAP_SERVER_URI is set: the CONSOLE_LDAP_*
+# variables become django-auth-ldap's AUTH_LDAP_* settings (README "LDAP").
+from console.identity.ldap_settings import BACKEND as _LDAP_BACKEND  # noqa: E402
+from console.identity.ldap_settings import ldap_settings  # noqa: E402
+
+_ldap = ldap_settings(os.environ)
+if _ldap:
+    globals().update(_ldap)
+    AUTHENTICATION_BACKENDS.append(_LDAP_BACKEND)
+# OIDC single sign-on (console/identity/oidc.py), on when CONSOLE_OIDC_ISSUER (or every
+# CONSOLE_OIDC_*_ENDPOINT) is set: authorization code flow with PKCE, roles from a claim.
+from console.identity.oidc_config import BACKEND as _OIDC_BACKEND  # noqa: E402
+from console.identity.oidc_config import oidc_settings  # noqa: E402
+
+_oidc = oidc_settings(os.environ)
+globals().update(_oidc)
+if _oidc["CONSOLE_OIDC_ENABLED"]:
+    AUTHENTICATION_BACKENDS.append(_OIDC_BACKEND)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"
