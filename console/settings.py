@@ -190,6 +190,15 @@ _ldap = ldap_settings(os.environ)
 if _ldap:
     globals().update(_ldap)
     AUTHENTICATION_BACKENDS.append(_LDAP_BACKEND)
+# OIDC single sign-on (console/identity/oidc.py), on when CONSOLE_OIDC_ISSUER (or every
+# CONSOLE_OIDC_*_ENDPOINT) is set: authorization code flow with PKCE, roles from a claim.
+from console.identity.oidc_config import BACKEND as _OIDC_BACKEND  # noqa: E402
+from console.identity.oidc_config import oidc_settings  # noqa: E402
+
+_oidc = oidc_settings(os.environ)
+globals().update(_oidc)
+if _oidc["CONSOLE_OIDC_ENABLED"]:
+    AUTHENTICATION_BACKENDS.append(_OIDC_BACKEND)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"
