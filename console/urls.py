@@ -1,8 +1,9 @@
-from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from console import health, monitoring, views
 from console.auth_views import ThrottledLoginView
+from console.identity.oidc import OIDCCallbackView, OIDCLoginView, ProviderLogoutView
 
 app_name = "console"
 
@@ -25,7 +26,15 @@ urlpatterns = [
     path("clusters/<str:cluster>/connect/", include("console.connect.urls")),
     path("clusters/<str:cluster>/acls/", include("console.acls.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Ends the provider's session too when the user came through OIDC.
+    path("accounts/logout/", ProviderLogoutView.as_view(), name="logout"),
+    # OIDC single sign-on (404 unless configured): to the provider, and back.
+    path("accounts/oidc/login/", login_not_required(OIDCLoginView.as_view()), name="oidc_login"),
+    path(
+        "accounts/oidc/callback/",
+        login_not_required(OIDCCallbackView.as_view()),
+        name="oidc_callback",
+    ),
     # Probes and the scrape endpoint; console.health.ProbeMiddleware answers them first.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -1,0 +1,69 @@
+"""`python -m tools.keycloak fetch` / `run [--port 18080]`.
+
+`fetch` has Maven fetch and unpack Keycloak's server distribution (CI and `make test` call
+it ahead of the tests). `run` starts Keycloak in the foreground with the test realm
+(realm.json: realm "console", client "kafka-console", users ada, olga, vic and nog), prints
+the settings that point the console at it, and stops it on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from tools.keycloak.local import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    USERS,
+    KeycloakStartError,
+    LocalKeycloak,
+    choose_java,
+    ensure_dist,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.keycloak", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="fetch and unpack Keycloak, then exit")
+    run = sub.add_parser("run", help="run Keycloak in the foreground until Ctrl-C")
+    run.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "fetch":
+            java = choose_java()
+            print(f"{ensure_dist()} (Java {java.major}: {java.home})")
+            return 0
+        keycloak = LocalKeycloak(port=args.port).start()
+    except KeycloakStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Keycloak up in {keycloak.startup_seconds:.1f}s (log: {keycloak.log_file})\n"
+        f"  admin console: {keycloak.base_url}/admin/ "
+        f"({keycloak.admin_user} / {keycloak.admin_password})\n"
+        f"  users: " + ", ".join(f"{u}/{pw} ({g or 'no group'})" for u, (pw, g) in USERS.items()),
+        f"\nPoint the console at it:\n"
+        f"  CONSOLE_OIDC_ISSUER={keycloak.issuer}\n"
+        f"  CONSOLE_OIDC_CLIENT_ID={CLIENT_ID}\n"
+        f"  CONSOLE_OIDC_CLIENT_SECRET={CLIENT_SECRET}\n"
+        f"  CONSOLE_OIDC_PROVIDER_NAME=Keycloak\n"
+        f"  CONSOLE_ROLE_MAP=kafka-admins=admin,kafka-operators=operator,kafka-viewers=viewer",
+        flush=True,
+    )
+    stopping = []
+    # Ctrl-C or a plain `kill` both stop the JVM too (it runs in a session of its own).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    try:
+        while not stopping and keycloak.process and keycloak.process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        keycloak.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

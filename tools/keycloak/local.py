@@ -1,0 +1,303 @@
+"""Start and stop a real Keycloak on loopback: the OIDC identity provider of the tests.
+
+Keycloak's server distribution is on Maven Central
+(`org.keycloak:keycloak-quarkus-dist:<version>:zip`); `ensure_dist()` has Maven fetch and
+unpack it under `tools/keycloak/.cache/` once. `LocalKeycloak` runs `kc.sh start-dev` on a
+free loopback port with an in-memory database (`--db=dev-mem`) and `--import-realm`, so
+every start is a fresh realm from `realm.json` (realm "console", client "kafka-console",
+users ada/olga/vic/nog); the admin REST API answers a bootstrap admin with a random
+password, for tests that change a user's groups.
+
+Keycloak 26 needs Java 21+: the newest JDK found (e.g. /usr/lib/jvm/temurin-25-jdk-amd64)
+is put first on the PATH of kc.sh only; the machine's default java is left alone.
+`KEYCLOAK_JAVA_HOME` forces a JDK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tools.kafka.local import free_port, stop_process_group
+from tools.registry.local import Java, find_javas
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+POM = HERE / "pom.xml"
+REALM_FILE = HERE / "realm.json"
+
+VERSION = "26.7.3"
+REALM = "console"
+CLIENT_ID = "kafka-console"
+CLIENT_SECRET = "kafka-console-test-secret"  # a throwaway test realm's, not a real secret
+# The realm's users (realm.json): user name -> (password, Keycloak group or None).
+USERS = {
+    "ada": ("ada-password", "kafka-admins"),
+    "olga": ("olga-password", "kafka-operators"),
+    "vic": ("vic-password", "kafka-viewers"),
+    "nog": ("nog-password", None),
+}
+JAVA_NEEDED = 21
+
+
+class KeycloakStartError(RuntimeError):
+    """Keycloak could not be fetched or did not come up; the message says what to do."""
+
+
+def choose_java() -> Java:
+    """The newest JDK on this machine, if it is 21+ (KEYCLOAK_JAVA_HOME first)."""
+    forced = os.environ.get("KEYCLOAK_JAVA_HOME")
+    javas = find_javas()
+    if forced:
+        javas.sort(key=lambda j: j.home != Path(forced).resolve())
+    java = next((j for j in javas if j.major >= JAVA_NEEDED), None)
+    if java is None:
+        raise KeycloakStartError(
+            f"Keycloak {VERSION} needs Java {JAVA_NEEDED}+, found only "
+            + (", ".join(f"{j.home} ({j.major})" for j in javas) or "none")
+            + ": install one (e.g. /usr/lib/jvm/temurin-25-jdk-amd64) or set KEYCLOAK_JAVA_HOME."
+        )
+    return java
+
+
+def ensure_dist(version: str = VERSION) -> Path:
+    """Fetch and unpack Keycloak `version` with Maven once; the distribution's home."""
+    unpacked = CACHE / f"unpacked-{version}"
+    home = unpacked / f"keycloak-{version}"
+    marker = unpacked / ".complete"
+    if marker.exists():
+        return home
+    if shutil.which("mvn") is None:
+        raise KeycloakStartError("Maven (mvn) is not on PATH: install Maven (Debian: maven).")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    cmd = [
+        "mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
+        f"-Dkeycloak.version={version}", "dependency:unpack",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 or not (home / "bin" / "kc.sh").exists():
+        raise KeycloakStartError(
+            f"mvn could not fetch Keycloak {version}:\n" + (result.stdout + result.stderr)[-4000:]
+        )
+    marker.write_text("ok\n")
+    return home
+
+
+class LocalKeycloak:
+    """One Keycloak (dev mode, in-memory database) on 127.0.0.1 with realm.json imported."""
+
+    def __init__(
+        self,
+        base_dir: Path | str | None = None,
+        *,
+        port: int | None = None,
+        heap_mb: int = 512,
+        realm_file: Path = REALM_FILE,
+    ) -> None:
+        self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="keycloak-"))
+        self.port = port or free_port()
+        self.management_port = free_port()
+        self.heap_mb = heap_mb
+        self.realm_file = realm_file
+        self.admin_user = "admin"
+        self.admin_password = secrets.token_urlsafe(16)
+        self.java: Java | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup_seconds: float | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        """The realm's issuer URL (CONSOLE_OIDC_ISSUER)."""
+        return f"{self.base_url}/realms/{REALM}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.base_dir / "keycloak.log"
+
+    def _prepare(self) -> tuple[list[str], dict[str, str]]:
+        home = ensure_dist()
+        self.java = choose_java()
+        # start-dev --import-realm reads the distribution's data/import/; the realm is the
+        # same for every instance, and each has its own in-memory database.
+        imports = home / "data" / "import"
+        imports.mkdir(parents=True, exist_ok=True)
+        target = imports / "console-realm.json"
+        if not target.exists() or target.read_bytes() != self.realm_file.read_bytes():
+            tmp = imports / f".console-realm.{os.getpid()}.tmp"
+            shutil.copyfile(self.realm_file, tmp)
+            tmp.replace(target)
+        env = dict(os.environ)
+        env.update(
+            JAVA_HOME=str(self.java.home),
+            PATH=f"{self.java.home / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            JAVA_OPTS_KC_HEAP=f"-Xms64m -Xmx{self.heap_mb}m",
+            JAVA_OPTS_APPEND=" ".join(
+                [
+                    "-XX:TieredStopAtLevel=1",  # C1 only: starts faster, plenty for tests
+                    f"-Djava.io.tmpdir={self.base_dir}",
+                    # Each instance keeps its transaction log in its own folder.
+                    "-Dquarkus.transaction-manager.object-store.directory="
+                    f"{self.base_dir / 'transaction-logs'}",
+                ]
+            ),
+            KC_BOOTSTRAP_ADMIN_USERNAME=self.admin_user,
+            KC_BOOTSTRAP_ADMIN_PASSWORD=self.admin_password,
+        )
+        cmd = [
+            str(home / "bin" / "kc.sh"),
+            "start-dev",
+            "--db=dev-mem",
+            "--import-realm",
+            "--http-host=127.0.0.1",
+            f"--http-port={self.port}",
+            f"--http-management-port={self.management_port}",
+            "--cache=local",
+        ]
+        return cmd, env
+
+    def start(self, timeout: float = 180.0) -> LocalKeycloak:
+        """Start Keycloak and return once the realm's discovery document answers."""
+        if self.process and self.process.poll() is None:
+            return self
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        cmd, env = self._prepare()
+        began = time.monotonic()
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(
+                cmd,
+                cwd=self.base_dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise KeycloakStartError(
+                    f"Keycloak exited with code {self.process.returncode}: read "
+                    f"{self.log_file}\n{self._log_tail()}"
+                )
+            if self.discovery() is not None:
+                return
+            if time.monotonic() > deadline:
+                raise KeycloakStartError(
+                    f"Keycloak did not answer {self.issuer} in {timeout:.0f}s: read "
+                    f"{self.log_file}\n{self._log_tail()}"
+                )
+            time.sleep(0.3)
+
+    def discovery(self) -> dict[str, Any] | None:
+        """The realm's .well-known/openid-configuration, or None while not answering."""
+        try:
+            url = self.issuer + "/.well-known/openid-configuration"
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return json.loads(resp.read())
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+
+    def rss_bytes(self) -> int:
+        """Resident memory of Keycloak's processes (kc.sh and its JVM)."""
+        if self.process is None:
+            return 0
+        total = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            with contextlib.suppress(OSError):
+                text = status.read_text()
+                fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+                pgid = os.getpgid(int(status.parent.name))
+                if pgid == self.process.pid and "VmRSS" in fields:
+                    total += int(fields["VmRSS"].split()[0]) * 1024
+        return total
+
+    # --- the admin REST API (master realm's bootstrap admin) -------------------------
+
+    def _admin_token(self) -> str:
+        data = urllib.parse.urlencode(
+            {
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": self.admin_user,
+                "password": self.admin_password,
+            }
+        ).encode()
+        url = f"{self.base_url}/realms/master/protocol/openid-connect/token"
+        with urllib.request.urlopen(url, data=data, timeout=10) as resp:
+            return json.loads(resp.read())["access_token"]
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """One admin REST call, e.g. admin("GET", "/users?username=ada"); JSON or None."""
+        request = urllib.request.Request(
+            f"{self.base_url}/admin/realms/{REALM}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {self._admin_token()}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def user_id(self, username: str) -> str:
+        users = self.admin("GET", f"/users?exact=true&username={urllib.parse.quote(username)}")
+        if not users:
+            raise KeyError(f"no Keycloak user {username!r} in realm {REALM}")
+        return users[0]["id"]
+
+    def set_user_groups(self, username: str, groups: list[str]) -> None:
+        """Make `username` a member of exactly `groups` (top-level group names)."""
+        uid = self.user_id(username)
+        by_name = {g["name"]: g["id"] for g in self.admin("GET", "/groups")}
+        for group in self.admin("GET", f"/users/{uid}/groups"):
+            if group["name"] not in groups:
+                self.admin("DELETE", f"/users/{uid}/groups/{group['id']}")
+        for name in groups:
+            self.admin("PUT", f"/users/{uid}/groups/{by_name[name]}")
+
+    def user_sessions(self, username: str) -> list[dict[str, Any]]:
+        """The user's open sessions at Keycloak (an RP-initiated log-out ends them)."""
+        return self.admin("GET", f"/users/{self.user_id(username)}/sessions")
+
+    def _log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop Keycloak (SIGTERM, then SIGKILL); its in-memory realm goes with it."""
+        proc, self.process = self.process, None
+        stop_process_group(proc, timeout)
+
+    def __enter__(self) -> LocalKeycloak:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
