@@ -47,8 +47,7 @@ def check_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImproperlyConfigured(
-            f"{name}={value!r}: expected an https:// URL, e.g. "
-            "https://sso.example.com/realms/main"
+            f"{name}={value!r}: expected an https:// URL, e.g. https://sso.example.com/realms/main"
         )
     if parts.scheme == "http" and not _loopback(parts.hostname):
         raise ImproperlyConfigured(
