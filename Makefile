@@ -31,9 +31,9 @@ demo: setup
 test: system-deps setup registry-app
 	$(PY) -m pytest
 
-# The fast unit tests only: no broker, no browser, no worker.
+# The fast unit tests only: no broker, no browser, no worker, no directory server.
 test-fast: $(VENV)/.deps
-	$(PY) -m pytest -m "not kafka and not kafka3 and not browser and not celery"
+	$(PY) -m pytest -m "not kafka and not kafka3 and not browser and not celery and not ldap"
 
 # The whole suite on a throwaway PostgreSQL (what CI runs; tools/postgres starts and removes it).
 test-postgres: system-deps setup registry-app
