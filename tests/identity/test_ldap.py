@@ -302,3 +302,12 @@ def test_stopped_directory_refuses_at_once(ldap_on, client, slapd):
     assert "cannot be reached" in response.content.decode()
     assert time.monotonic() - t0 < TIMEOUT_S + 1
     down.destroy()
+
+
+@pytest.mark.ldap
+@pytest.mark.parametrize("name", ["*", "ada)(uid=*", "a*"])
+def test_filter_characters_in_a_user_name_match_nobody(ldap_on, client, name):
+    response = client.post(reverse("login"), {"username": name, "password": PASSWORDS["ada"]})
+    assert response.status_code == 400
+    assert "enter a correct username and password" in response.content.decode()
+    assert not get_user_model().objects.filter(username__in=["ada", name]).exists()
