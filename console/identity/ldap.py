@@ -58,6 +58,15 @@ def describe(exc: Exception) -> tuple[str, str]:
             "accounts cannot log in right now. Try again in a few minutes; if it goes on, "
             "tell an administrator."
         )
+    if getattr(settings, "AUTH_LDAP_START_TLS", False) and isinstance(
+        exc, ldap.CONNECT_ERROR | ldap.PROTOCOL_ERROR
+    ):
+        # libldap says little more than "Connect error" for an untrusted certificate.
+        return "config", (
+            "The secure (StartTLS) connection to the directory (LDAP) failed: it does not "
+            "offer StartTLS, or its certificate is not trusted or not for its host name. "
+            "Tell an administrator (CONSOLE_LDAP_START_TLS, CONSOLE_LDAP_CA_FILE)."
+        )
     if isinstance(exc, ldap.SERVER_DOWN | ldap.CONNECT_ERROR):
         return "unavailable", (
             "The directory (LDAP) cannot be reached, so directory accounts cannot log in "
@@ -71,9 +80,10 @@ def describe(exc: Exception) -> tuple[str, str]:
             "accounts cannot log in. Tell an administrator (CONSOLE_LDAP_BIND_DN and "
             "CONSOLE_LDAP_BIND_PASSWORD)."
         )
-    desc = exc.args[0].get("desc", "") if exc.args and isinstance(exc.args[0], dict) else ""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    what = ": ".join(str(info[k]) for k in ("desc", "info") if info.get(k))
     return "error", (
-        f"The directory (LDAP) answered with an error ({desc or type(exc).__name__}), so "
+        f"The directory (LDAP) answered with an error ({what or type(exc).__name__}), so "
         "you cannot log in right now. Try again; if it goes on, tell an administrator."
     )
 

@@ -311,3 +311,46 @@ def test_filter_characters_in_a_user_name_match_nobody(ldap_on, client, name):
     assert response.status_code == 400
     assert "enter a correct username and password" in response.content.decode()
     assert not get_user_model().objects.filter(username__in=["ada", name]).exists()
+
+
+@pytest.fixture(scope="module")
+def slapd_tls() -> Iterator[LocalLdap]:
+    server = LocalLdap(tls=True).start()
+    yield server
+    server.destroy()
+
+
+@pytest.mark.ldap
+def test_start_tls_with_the_directory_ca_logs_in(settings, slapd_tls, db, client):
+    env = {
+        **slapd_tls.settings(),
+        "CONSOLE_LDAP_START_TLS": "true",
+        "CONSOLE_LDAP_CA_FILE": str(slapd_tls.ca_file),
+        "CONSOLE_LDAP_TIMEOUT": str(TIMEOUT_S),
+    }
+    for name, value in ldap_settings(env).items():
+        setattr(settings, name, value)
+    settings.AUTHENTICATION_BACKENDS = [BACKEND]
+    settings.CONSOLE_ROLE_MAP = ROLE_MAP
+    assert log_in(client, "olga").status_code == 302
+    assert role_of(get_user_model().objects.get(username="olga")) == "operator"
+
+
+@pytest.mark.ldap
+def test_start_tls_without_trusting_the_certificate_says_so(settings, slapd_tls, db, client):
+    env = {**slapd_tls.settings(), "CONSOLE_LDAP_START_TLS": "true"}
+    for name, value in ldap_settings(env).items():
+        setattr(settings, name, value)
+    settings.AUTHENTICATION_BACKENDS = [BACKEND]
+    settings.CONSOLE_ROLE_MAP = ROLE_MAP
+    response = log_in(client, "olga")
+    assert response.status_code == 400
+    assert "CONSOLE_LDAP_CA_FILE" in response.content.decode()
+
+
+@pytest.mark.ldap
+def test_start_tls_against_a_directory_without_tls_says_so(ldap_on, client):
+    ldap_on.AUTH_LDAP_START_TLS = True
+    response = log_in(client, "olga")
+    assert response.status_code == 400
+    assert "does not offer StartTLS" in response.content.decode()

@@ -1,4 +1,4 @@
-"""`python -m tools.ldap run [--port N] [--dir DIR]`: a test OpenLDAP until Ctrl-C.
+"""`python -m tools.ldap run [--port N] [--dir DIR] [--tls]`: a test OpenLDAP until Ctrl-C.
 
 Starts slapd on loopback with the test directory of local.py (users ada, olga, vic, nog;
 groups kafka-admins, kafka-operators, kafka-viewers), prints the CONSOLE_LDAP_* settings
@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="serve a test directory until Ctrl-C")
     run.add_argument("--port", type=int, default=None)
     run.add_argument("--dir", type=Path, default=None, help="keep config and data here")
+    run.add_argument("--tls", action="store_true", help="offer StartTLS (a throwaway CA)")
     args = parser.parse_args(argv)
-    server = LocalLdap(args.dir, port=args.port)
+    server = LocalLdap(args.dir, port=args.port, tls=args.tls)
     try:
         server.start()
     except LdapError as exc:
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, value in server.settings().items():
             print(f"{name}={value}")
+        if args.tls:
+            print(f"CONSOLE_LDAP_START_TLS=true\nCONSOLE_LDAP_CA_FILE={server.ca_file}")
         for uid, (_name, _password, group) in USERS.items():
             print(f"# {uid} / {PASSWORDS[uid]}  ({group or 'no group'})")
         print(f"# slapd pid {server.pid}, log {server.log_file}; Ctrl-C stops it", flush=True)

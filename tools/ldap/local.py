@@ -8,7 +8,8 @@ then SIGKILL) and `destroy()` also deletes the folder. Nothing is read from or w
 
 The directory (see `DIRECTORY_LDIF`): ``ou=people`` with ada, olga, vic and nog,
 ``ou=groups`` with the groupOfNames kafka-admins (ada), kafka-operators (olga) and
-kafka-viewers (vic); nog is in no group. ``cn=console,ou=services`` is the read-only
+kafka-viewers (vic); nog is in no group. `LocalLdap(tls=True)` also offers StartTLS with a
+certificate for 127.0.0.1 from a throwaway CA (`ca_file`), made with the openssl program. ``cn=console,ou=services`` is the read-only
 service account the console searches with; ``ROOT_DN`` may change anything (tests use it
 to move users between groups). Passwords are in `PASSWORDS`: test values, never real.
 
@@ -81,9 +82,16 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def config_ldif(base: Path) -> str:
+def config_ldif(base: Path, tls: bool = False) -> str:
     """cn=config: the mdb module, three schemas, and one database for SUFFIX."""
     schemas = "\n".join(f"include: file://{SCHEMA_DIR / (name + '.ldif')}" for name in SCHEMAS)
+    tls_lines = (
+        f"olcTLSCACertificateFile: {base / 'ca.pem'}\n"
+        f"olcTLSCertificateFile: {base / 'server.pem'}\n"
+        f"olcTLSCertificateKeyFile: {base / 'server.key'}\n"
+        if tls
+        else ""
+    )
     return f"""\
 dn: cn=config
 objectClass: olcGlobal
@@ -91,7 +99,7 @@ cn: config
 olcPidFile: {base / "slapd.pid"}
 olcArgsFile: {base / "slapd.args"}
 olcLogLevel: none
-
+{tls_lines}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -158,9 +166,12 @@ def directory_ldif() -> str:
 
 
 class LocalLdap:
-    def __init__(self, base: Path | str | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self, base: Path | str | None = None, *, port: int | None = None, tls: bool = False
+    ) -> None:
         self.base = Path(base) if base else Path(tempfile.mkdtemp(prefix="slapd-"))
         self.port = port or _free_port()
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -170,6 +181,11 @@ class LocalLdap:
     @property
     def config_dir(self) -> Path:
         return self.base / "slapd.d"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the server's certificate (with tls=True)."""
+        return self.base / "ca.pem"
 
     @property
     def log_file(self) -> Path:
@@ -210,13 +226,37 @@ class LocalLdap:
             return
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.base / "db").mkdir(exist_ok=True)
+        if self.tls:
+            self._make_certificates()
         config = self.base / "config.ldif"
-        config.write_text(config_ldif(self.base))
+        config.write_text(config_ldif(self.base, tls=self.tls))
         self._run("slapadd", "-n0", "-F", str(self.config_dir), "-l", str(config))
         data = self.base / "directory.ldif"
         data.write_text(directory_ldif())
         self._run("slapadd", "-q", "-F", str(self.config_dir), "-b", SUFFIX, "-l", str(data))
         self._run("slaptest", "-u", "-F", str(self.config_dir))
+
+    def _make_certificates(self) -> None:
+        """A CA, and a server certificate for 127.0.0.1 and localhost signed by it."""
+        b = self.base
+        ext = b / "server.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        self._run(
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(b / "ca.key"), "-out", str(b / "ca.pem"),
+            "-subj", "/CN=tools.ldap test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )  # fmt: skip
+        self._run(
+            "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", str(b / "server.key"), "-out", str(b / "server.csr"),
+        )  # fmt: skip
+        self._run(
+            "openssl", "x509", "-req", "-days", "2", "-in", str(b / "server.csr"),
+            "-CA", str(b / "ca.pem"), "-CAkey", str(b / "ca.key"), "-CAcreateserial",
+            "-out", str(b / "server.pem"), "-extfile", str(ext),
+        )  # fmt: skip
 
     def start(self, timeout: float = 20.0) -> LocalLdap:
         """Create the config and data on first use, start slapd, wait until it listens."""
