@@ -15,7 +15,15 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from console.kafka.client import admin_for, consumer, timeout, translate, wait, wait_all
+from console.kafka.client import (
+    admin_for,
+    consumer,
+    pooled_consumer,
+    timeout,
+    translate,
+    wait,
+    wait_all,
+)
 from console.kafka.connection import Connection
 from console.kafka.errors import KafkaConsoleError, NotFound
 
@@ -290,7 +298,7 @@ def first_unread(
     """For each (partition, start offset), the first record at or after the start: the oldest
     record a consumer committed at `start` has not read yet, and its timestamp.
 
-    One short-lived read_uncommitted consumer reads every partition, within `max_seconds`
+    One read_uncommitted consumer from the cluster's warm pool reads every partition, within `max_seconds`
     (at most the request timeout). Several starts on one partition (groups at different
     offsets) are taken in order: reading on to a near one, seeking to a far one. A start
     that was not answered in time is missing from the result.
@@ -311,7 +319,8 @@ def first_unread(
         "fetch.max.bytes": 1024 * 1024,
         "queued.max.messages.kbytes": 1024,
     }
-    with consumer(cluster, **small) as c:
+    paused: list[TopicPartition] = []
+    with pooled_consumer(cluster, **small) as c:
         c.assign([TopicPartition(t, p, offsets[0]) for (t, p), offsets in wanted.items()])
         while wanted and (left := deadline - time.monotonic()) > 0:
             for msg in c.consume(num_messages=500, timeout=min(0.1, left)):
@@ -340,9 +349,13 @@ def first_unread(
                         pass  # not fetching yet: read on instead, slower but as right
             done = [tp for tp, pending in wanted.items() if not pending]
             if done:
-                c.pause([TopicPartition(t, p) for t, p in done])
+                stop = [TopicPartition(t, p) for t, p in done]
+                c.pause(stop)
+                paused += stop
                 for tp in done:
                     del wanted[tp]
+        if paused:  # the pooled consumer goes back as it came: nothing paused
+            c.resume(paused)
     return out
 
 

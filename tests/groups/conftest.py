@@ -4,7 +4,10 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+# A coordinator that is moving or still loading its offsets (a broker just started): retry.
+RETRIABLE = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
 
 
 @pytest.fixture
@@ -19,11 +22,19 @@ def commit(kafka):
                 "enable.auto.commit": False,
             }
         )
+        deadline = time.monotonic() + 20
         try:
-            c.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                asynchronous=False,
-            )
+            while True:
+                try:
+                    c.commit(
+                        offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                        asynchronous=False,
+                    )
+                    return
+                except KafkaException as exc:
+                    if exc.args[0].code() not in RETRIABLE or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
         finally:
             c.close()
 
