@@ -15,9 +15,13 @@ page -> server
 Back-pressure: rows wait in a bounded per-viewer buffer and leave in one frame at most
 every FLUSH_S (small batches: 50 ms); at most WINDOW frames may be unacknowledged. A page that cannot keep up
 stops acknowledging, its buffer fills, and the oldest rows are dropped and counted; the
-count reaches the page in the next frame ("N messages skipped"). Messages the channel
-layer dropped are counted too (gaps in the hub's running count). So memory stays bounded
-whatever the topic's rate, and no drop goes unreported.
+count reaches the page in the next frame ("N messages skipped"). Messages that never
+reached this viewer are counted too (gaps in the hub's running count). So memory stays
+bounded whatever the topic's rate, and no drop goes unreported.
+
+The hub hands every viewer the same batch object (see topics.tail.hub): viewers of the
+same view without a filter buffer the same two strings (meta and rows, joined once), and
+viewers whose buffers hold the same chunks build the same frame from them.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from console.access import Capability, can, role_of
 from console.clusters import get_cluster
 from console.messages.decoding import MODES
 from console.messages.filters import Condition, FilterError, MessageFilter, parse_partitions
-from topics.tail.hub import TopicTail, View, Viewer, group_name, hub
+from topics.tail.hub import TopicTail, View, Viewer, hub
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +179,7 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
         except FilterError as exc:
             await self.fail("filter", str(exc))
             return
-        # In the group first: the tail's first status ("live") must reach this viewer.
-        self.group = group_name(self.cluster.name, self.topic)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.viewer.sink = self  # the hub calls on_batch, tail_status and tail_error
         self.tail = await hub.join(self.cluster, self.topic, self.channel_name, self.viewer)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._flush_loop())]
@@ -208,7 +210,6 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
     async def _leave(self) -> None:
         tail, self.tail = self.tail, None
         if tail is not None:
-            await self.channel_layer.group_discard(tail.group, self.channel_name)
             hub.leave(tail, self.channel_name)
 
     async def fail(self, code: str, message: str) -> None:
@@ -237,7 +238,7 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
             self.acked = min(ack, self.sent)
             self._wake.set()
 
-    # --- from the hub (channel layer) -------------------------------------------------
+    # --- from the hub (called directly, in this process) -------------------------------
 
     def _count(self, first: int, count: int) -> None:
         if self.next_index is not None and first > self.next_index:
@@ -252,6 +253,10 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
         return self.started
 
     async def tail_batch(self, event: dict[str, Any]) -> None:
+        self.on_batch(event)
+
+    def on_batch(self, event: dict[str, Any]) -> None:
+        """One batch from the hub: the same object every viewer gets (read only)."""
         if not self._started(event["serial"]):
             return  # polled before this viewer joined: those messages precede its start
         viewer = self.viewer

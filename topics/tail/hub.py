@@ -5,18 +5,21 @@ polls a `console.kafka.tail.TailReader` (assigned to every partition at the log 
 committing, never in a consumer group) in a worker thread of its own. Each poll's
 messages are decoded, masked and rendered once per *view* (the role's masking rules and
 the decoders a viewer chose), each viewer's filter is evaluated once per distinct filter,
-and the batch is published to a channel-layer group. Later viewers join the group; the
-last one to leave stops the task, which closes the consumer. The hub lives in the ASGI
-process, not in Celery: a tail is an open-ended stream, not a bounded job.
+and the batch is handed to every viewer of this process. Later viewers join; the last one
+to leave stops the task, which closes the consumer. The hub lives in the ASGI process, not
+in Celery: a tail is an open-ended stream, not a bounded job.
 
-The group is per process (`tail.<cluster>.<topic>.<process>`): with Redis several server
-processes share the channel layer, and each of them runs its own consumer for its own
-viewers, so a viewer must hear one process's batches only, or it would get each message
-once per process.
+Delivery is in process: the hub calls each viewer's consumer directly with the same batch
+object (rows joined once per view), not through the channel layer. A channel-layer group
+send copies the event once per viewer (the in-memory layer deep-copies it; Redis
+serialises it and stores it once per channel), which at hundreds of viewers and tens of
+batches a second cost more than the tail; and with Redis several server processes share
+the channel layer while each runs its own consumer for its own viewers, so a viewer must
+hear its own process's batches only anyway. `group_name` still names a tail
+(`tail.<cluster>.<topic>.<process>`) in logs.
 
 Every batch carries the running count of messages published (`first`, `count`), and a
-heartbeat carries the total: a viewer that misses a batch (the channel layer drops
-messages over its capacity without a word) counts exactly what it missed.
+heartbeat carries the total: a viewer that misses a batch counts exactly what it missed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from console import metrics
@@ -94,6 +96,10 @@ class Viewer:
     serial: int = 0  # set by the hub on join: which batches and statuses are for this viewer
     filter: MessageFilter | None = None
     filter_key: str = ""  # the filter's canonical text: equal filters are evaluated once
+    # Where the hub delivers: an object with `on_batch(event)` (called synchronously, the
+    # event shared by every viewer: read it, never change it), and coroutines
+    # `tail_status(event)` and `tail_error(event)` (the WebSocket consumer).
+    sink: Any = field(default=None, repr=False, compare=False)
 
     @property
     def match_key(self) -> str:
@@ -233,7 +239,7 @@ async def render_batch_async(
             out["matches"][key] += [start + i for i in picked]
         await asyncio.sleep(0)
     # Joined once here rather than by each viewer: a viewer without a filter forwards the
-    # batch as two strings (and the in-memory channel layer copies a string for free).
+    # batch as two strings, the same objects for every such viewer of the view.
     filtered = {view.key for view, _filter in filters.values()}
     return {
         "meta": ",".join(out["meta"]),
@@ -316,7 +322,6 @@ class TopicTail:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        layer = get_channel_layer()
         backoff = 1.0
         try:
             while self.viewers:
@@ -327,20 +332,20 @@ class TopicTail:
                             lambda: TailReader(self.cluster, self.topic, max_messages=MAX_BATCH),
                         )
                     except ClusterUnavailable as exc:
-                        await self._set_state(layer, "unreachable", f"{exc} Retrying…")
+                        await self._set_state("unreachable", f"{exc} Retrying…")
                         await self._pause(backoff)
                         backoff = min(backoff * 2, RETRY_MAX_S)
                         continue
                     backoff = 1.0
                     self.partitions = self._reader.partitions
-                    await self._set_state(layer, "live", "")
+                    await self._set_state("live", "")
                 views, filters = self._snapshot()
                 self.polling_serial = serial = self.joined
                 if self.announce:
                     # Viewers who joined are in this snapshot: every message polled from
                     # now on is rendered for them, so they may hear that the tail is live.
                     self.announce = False
-                    await self._send_status(layer)
+                    await self._send_status()
                 try:
                     # The blocking poll runs in this tail's thread; it holds no GIL while
                     # it waits. What it returns is rendered here, on the loop.
@@ -365,23 +370,23 @@ class TopicTail:
                         serial=serial,
                     )
                     self.published += len(polled.messages)
-                    await layer.group_send(self.group, batch)
+                    self._deliver_batch(batch)
                 if polled.problem is not None:
-                    await self._set_state(layer, "unreachable", f"{polled.problem} Retrying…")
+                    await self._set_state("unreachable", f"{polled.problem} Retrying…")
                 elif self.state != "live" or polled.added:
                     added = (
                         f"Partition(s) {', '.join(map(str, polled.added))} added: tailing them too."
                         if polled.added
                         else ""
                     )
-                    await self._set_state(layer, "live", added)
+                    await self._set_state("live", added)
                 elif time.monotonic() >= self._next_heartbeat:
-                    await self._send_status(layer)
+                    await self._send_status()
         except KafkaConsoleError as exc:
-            await self._fail(layer, exc)
+            await self._fail(exc)
         except Exception as exc:
             log.exception("tail of %s on %s failed", self.topic, self.cluster.name)
-            await self._fail(layer, exc)
+            await self._fail(exc)
         finally:
             self.closing = True
             reader, self._reader = self._reader, None
@@ -407,17 +412,38 @@ class TopicTail:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
-    async def _set_state(self, layer, state: str, message: str) -> None:
+    async def _set_state(self, state: str, message: str) -> None:
         changed = (state, message) != (self.state, self.message)
         self.state, self.message = state, message
         if changed or time.monotonic() >= self._next_heartbeat:
-            await self._send_status(layer)
+            await self._send_status()
 
-    async def _send_status(self, layer) -> None:
+    async def _send_status(self) -> None:
         self._next_heartbeat = time.monotonic() + HEARTBEAT_S
-        await layer.group_send(self.group, self.status_event())
+        await self.deliver(self.status_event())
 
-    async def _fail(self, layer, exc: BaseException) -> None:
+    def _deliver_batch(self, batch: dict[str, Any]) -> None:
+        """Hand one batch to every viewer: the same object, no copy, no await."""
+        for viewer in list(self.viewers.values()):
+            if viewer.sink is None:
+                continue
+            try:
+                viewer.sink.on_batch(batch)
+            except Exception:
+                log.exception("a live tail viewer of %s failed on a batch", self.topic)
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Send a status or error event to every viewer, one after the other."""
+        handler = "tail_status" if event["type"] == "tail.status" else "tail_error"
+        for viewer in list(self.viewers.values()):
+            if viewer.sink is None:
+                continue
+            try:
+                await getattr(viewer.sink, handler)(event)
+            except Exception:
+                log.exception("a live tail viewer of %s failed on a %s", self.topic, handler)
+
+    async def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, NotFound):
             code = "not_found"
         elif isinstance(exc, NotAllowed):
@@ -426,9 +452,7 @@ class TopicTail:
             code = "error"
         self.state, self.message = "failed", str(exc)
         try:
-            await layer.group_send(
-                self.group, {"type": "tail.error", "code": code, "message": str(exc)}
-            )
+            await self.deliver({"type": "tail.error", "code": code, "message": str(exc)})
         except Exception:  # noqa: BLE001 - the viewers' own checks notice the tail is gone
             log.exception("could not tell the viewers of %s that the tail failed", self.topic)
 
@@ -440,8 +464,8 @@ class TailHub:
         self._tails: dict[tuple[str, str], TopicTail] = {}
 
     async def join(self, cluster: Cluster, topic: str, channel: str, viewer: Viewer) -> TopicTail:
-        """Add a viewer (whose channel is already in the tail's group); start the tail if
-        it is the first."""
+        """Add a viewer (`channel` names it; its `sink` receives the events); start the
+        tail if it is the first."""
         key = (cluster.name, topic)
         tail = self._tails.get(key)
         if tail is None or tail.closing:
@@ -456,7 +480,7 @@ class TailHub:
         elif tail.state == "live":
             tail.announce = True
         else:
-            await get_channel_layer().group_send(tail.group, tail.status_event())
+            await tail.deliver(tail.status_event())
         tail.wake()
         return tail
 
