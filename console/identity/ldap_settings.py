@@ -76,7 +76,7 @@ def ldap_settings(env: Mapping[str, str]) -> dict[str, Any]:
     if not uri:
         return {}
     import ldap
-    from django_auth_ldap.config import GroupOfNamesType, LDAPSearch
+    from django_auth_ldap.config import GroupOfNamesType, LDAPSearch, NestedGroupOfNamesType
 
     for part in uri.split():
         if not part.lower().startswith(("ldap://", "ldaps://", "ldapi://")):
@@ -129,7 +129,12 @@ def ldap_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "AUTH_LDAP_CONNECTION_OPTIONS": options,
         "AUTH_LDAP_USER_SEARCH": LDAPSearch(user_base, ldap.SCOPE_SUBTREE, user_filter),
         "AUTH_LDAP_GROUP_SEARCH": LDAPSearch(group_base, ldap.SCOPE_SUBTREE, group_filter),
-        "AUTH_LDAP_GROUP_TYPE": GroupOfNamesType(name_attr="cn"),
+        # Nested: a member of a group that is itself a member of kafka-operators counts too.
+        "AUTH_LDAP_GROUP_TYPE": (
+            NestedGroupOfNamesType(name_attr="cn")
+            if _bool(env, "CONSOLE_LDAP_NESTED_GROUPS")
+            else GroupOfNamesType(name_attr="cn")
+        ),
         "AUTH_LDAP_USER_ATTR_MAP": {"first_name": "givenName", "last_name": "sn", "email": "mail"},
         # Names, mail and groups are read afresh at every log-in; nothing is cached, so a
         # change in the directory counts at the next log-in.

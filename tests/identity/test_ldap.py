@@ -42,11 +42,14 @@ def slapd() -> Iterator[LocalLdap]:
     server.destroy()
 
 
+def ldap_on_env(server: LocalLdap) -> dict[str, str]:
+    return {**server.settings(), "CONSOLE_LDAP_TIMEOUT": str(TIMEOUT_S)}
+
+
 @pytest.fixture
 def ldap_on(settings, slapd, db):
     """Settings as CONSOLE_LDAP_* pointing at `slapd` make them, local accounts on."""
-    env = {**slapd.settings(), "CONSOLE_LDAP_TIMEOUT": str(TIMEOUT_S)}
-    for name, value in ldap_settings(env).items():
+    for name, value in ldap_settings(ldap_on_env(slapd)).items():
         setattr(settings, name, value)
     settings.AUTHENTICATION_BACKENDS = [MODEL, BACKEND]
     settings.CONSOLE_ROLE_MAP = ROLE_MAP
@@ -353,3 +356,34 @@ def test_start_tls_against_a_directory_without_tls_says_so(ldap_on, client):
     response = log_in(client, "olga")
     assert response.status_code == 400
     assert "does not offer StartTLS" in response.content.decode()
+
+
+@pytest.mark.ldap
+def test_nested_groups_count_when_switched_on(ldap_on, slapd):
+    from django.test import Client
+
+    team = "cn=platform-team,ou=groups,dc=example,dc=org"
+    conn = ldap.initialize(slapd.uri, bytes_mode=False)
+    conn.simple_bind_s(ROOT_DN, ROOT_PASSWORD)
+    conn.add_s(
+        team,
+        [
+            ("objectClass", [b"groupOfNames"]),
+            ("cn", [b"platform-team"]),
+            ("member", [user_dn("nog").encode()]),
+        ],
+    )
+    conn.modify_s(group_dn("kafka-operators"), [(ldap.MOD_ADD, "member", [team.encode()])])
+    try:
+        # Off (the default): nog's only group, platform-team, maps to nothing.
+        assert log_in(Client(), "nog").status_code == 400
+        env = {**ldap_on_env(slapd), "CONSOLE_LDAP_NESTED_GROUPS": "true"}
+        ldap_on.AUTH_LDAP_GROUP_TYPE = ldap_settings(env)["AUTH_LDAP_GROUP_TYPE"]
+        assert log_in(Client(), "nog").status_code == 302
+        assert role_of(get_user_model().objects.get(username="nog")) == "operator"
+        [_, decision] = entries("login.role", "nog")
+        assert decision.params["matched"] == ["kafka-operators"]
+    finally:
+        conn.modify_s(group_dn("kafka-operators"), [(ldap.MOD_DELETE, "member", [team.encode()])])
+        conn.delete_s(team)
+        conn.unbind_s()
