@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
-from django_auth_ldap.backend import LDAPBackend, ldap_error
+from django_auth_ldap.backend import LDAPBackend, ldap_error, populate_user
 
 from console.identity.roles import NO_ROLE_MESSAGE, apply_external_role
 
@@ -93,6 +93,16 @@ def _collect(sender, context, user, request=None, exception=None, **kwargs) -> N
     errors = _errors.get()
     if errors is not None and exception is not None:
         errors.append(exception)
+
+
+@receiver(populate_user, dispatch_uid="console.identity.ldap.populate")
+def _fit_fields(sender, user, ldap_user, **kwargs) -> None:
+    """Directory values longer than the user table's columns are cut, not a failed save."""
+    for name in settings.AUTH_LDAP_USER_ATTR_MAP:
+        field = user._meta.get_field(name)
+        value = getattr(user, name, "")
+        if field.max_length and isinstance(value, str) and len(value) > field.max_length:
+            setattr(user, name, value[: field.max_length])
 
 
 class ConsoleLDAPBackend(LDAPBackend):

@@ -387,3 +387,17 @@ def test_nested_groups_count_when_switched_on(ldap_on, slapd):
         conn.modify_s(group_dn("kafka-operators"), [(ldap.MOD_DELETE, "member", [team.encode()])])
         conn.delete_s(team)
         conn.unbind_s()
+
+
+@pytest.mark.ldap
+def test_overlong_directory_names_are_cut_to_fit(ldap_on, slapd, client):
+    conn = ldap.initialize(slapd.uri, bytes_mode=False)
+    conn.simple_bind_s(ROOT_DN, ROOT_PASSWORD)
+    long_name = "Olga" * 60  # 240 characters; first_name holds 150
+    conn.modify_s(user_dn("olga"), [(ldap.MOD_REPLACE, "givenName", [long_name.encode()])])
+    try:
+        assert log_in(client, "olga").status_code == 302
+        assert get_user_model().objects.get(username="olga").first_name == long_name[:150]
+    finally:
+        conn.modify_s(user_dn("olga"), [(ldap.MOD_REPLACE, "givenName", [b"Olga"])])
+        conn.unbind_s()
