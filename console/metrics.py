@@ -43,6 +43,14 @@ TAIL_VIEWERS = Gauge(
     multiprocess_mode="livesum",
 )
 
+SHARED_PAGES = Counter(
+    "console_shared_pages_total",
+    "GETs of pages many watch (console/shared_pages.py): answered from a copy younger than "
+    "CONSOLE_SHARED_PAGE_S (hit), rendered and kept (miss), or rendered for one viewer "
+    "alone (bypass).",
+    ["result"],
+)
+
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -50,6 +58,10 @@ def http_request_observed(*, view: str, method: str, status: int, seconds: float
     method = method if method in METHODS else "other"
     HTTP_REQUESTS.labels(view, method, str(status)).inc()
     HTTP_SECONDS.labels(view).observe(seconds)
+
+
+def shared_page_observed(result: str) -> None:
+    SHARED_PAGES.labels(result).inc()
 
 
 def job_ended(*, kind: str, outcome: str) -> None:

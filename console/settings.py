@@ -98,6 +98,8 @@ MIDDLEWARE = [
     # Innermost: within a GET, pages share their Kafka reads (metadata, watermarks): see
     # CONSOLE_KAFKA_SHARED_READS_S; operations (POSTs) read fresh.
     "console.page_reads.SharedKafkaReadsMiddleware",
+    # A POST may change what the shared pages show: this process drops its copies.
+    "console.shared_pages.ForgetOnPostMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -316,6 +318,18 @@ KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
 # moment wait for one Kafka request; an answer up to this many seconds old serves too (0:
 # only the one in flight; negative: every page reads afresh).
 CONSOLE_KAFKA_SHARED_READS_S = env_float("CONSOLE_KAFKA_SHARED_READS_S", 0.0)
+# Pages many people watch (cluster overview, topic and group lists and pages) are rendered
+# once per role and this many seconds in each process, and answered from that copy with the
+# viewer's own name and CSRF token put back (console/shared_pages.py); 0 turns it off.
+CONSOLE_SHARED_PAGE_S = env_float("CONSOLE_SHARED_PAGE_S", 1.0)
+# The topic and group lists sort and page an index of every topic / group of the cluster
+# at most this many seconds old (0: read it for every page); an older one, up to
+# CONSOLE_LIST_INDEX_STALE_S more, is shown while a newer one is read in the background, so
+# a page of a cluster with 20,000 topics or 50,000 groups never waits for the whole list.
+# The rows shown (offsets, configs, lag) are read for the page; a change made through this
+# process shows at once.
+CONSOLE_LIST_INDEX_S = env_float("CONSOLE_LIST_INDEX_S", 5.0)
+CONSOLE_LIST_INDEX_STALE_S = env_float("CONSOLE_LIST_INDEX_STALE_S", 30.0)
 # Idle read-only consumers kept warm per cluster for page reads (browse, search); 0: none.
 CONSOLE_KAFKA_CONSUMER_POOL = int(os.environ.get("CONSOLE_KAFKA_CONSUMER_POOL", "4"))
 

@@ -25,6 +25,7 @@ from console.job_report import job_report
 from console.jobs import job_cancel, job_create, job_enqueue
 from console.kafka.errors import InvalidRequest
 from console.models import AuditEntry, Job
+from console.shared_pages import shared_page
 from console.tasks import cluster_probe
 from console.web import ConsoleRequest, cluster_view, partial
 
@@ -59,6 +60,7 @@ def cluster_list(request: ConsoleRequest) -> TemplateResponse:
 
 @require_GET
 @cluster_view()
+@shared_page
 def cluster_detail(request: ConsoleRequest) -> TemplateResponse:
     """One cluster's dashboard: figures, messages in/s over the last hour, the worst lag,
     recent operations (admins) and the brokers; the `overview` partial refreshes itself."""

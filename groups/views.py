@@ -18,6 +18,7 @@ from console.jobs import job_create, job_enqueue
 from console.kafka.errors import InvalidRequest
 from console.kafka.groups import STATES
 from console.models import AuditEntry, Job
+from console.shared_pages import shared_page
 from console.web import ConsoleRequest, cluster_view, int_param, page_links, partial, sort_links
 from groups import services
 from groups.forms import GroupDeleteForm, ResetForm
@@ -38,6 +39,7 @@ REFRESH_S = 10
 
 @require_GET
 @cluster_view()
+@shared_page
 def group_list(request: ConsoleRequest) -> TemplateResponse:
     """Groups with state, protocol, members, topics, lag and time lag; search, state filter,
     sort by header, pages; the rows refresh themselves (the ``rows`` partial)."""
@@ -72,6 +74,7 @@ def group_list(request: ConsoleRequest) -> TemplateResponse:
 
 @require_GET
 @cluster_view()
+@shared_page
 def group_detail(request: ConsoleRequest, group: str) -> TemplateResponse:
     """Lag and time lag per partition with its owner, members, diagnostics and lag history.
 

@@ -13,6 +13,13 @@ import tempfile
 if "CONSOLE_VAR_DIR" not in os.environ:
     os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="console-test-")
 os.environ.setdefault("CONSOLE_KAFKA_TIMEOUT", "5")
+# Tests create topics and groups behind the console's back and list them at once: the list
+# pages read their index afresh (the scale benchmark sets its own).
+os.environ.setdefault("CONSOLE_LIST_INDEX_S", "0")
+
+# Tests change Kafka behind the console's back and load the page at once: no shared page
+# copies (tests/console/test_shared_pages.py turns them on).
+os.environ.setdefault("CONSOLE_SHARED_PAGE_S", "0")
 
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATABASES, VAR_DIR  # noqa: E402

@@ -17,6 +17,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import InvalidRequest
 from console.kafka.topics import broker_defaults
 from console.messages.masking import rules_for
+from console.shared_pages import shared_page
 from console.web import ConsoleRequest, cluster_view, int_param, page_links, sort_links
 from topics import services
 from topics.forms import (
@@ -56,6 +57,7 @@ def _live_partial(request: ConsoleRequest, template: str, name: str) -> str:
 
 @require_GET
 @cluster_view()
+@shared_page
 def topic_list(request: ConsoleRequest) -> TemplateResponse:
     """Topics, searchable as you type, sortable by any column (size on disk included), paged
     on the server; search, sort and page live in the URL and the rows refresh themselves."""
@@ -138,6 +140,7 @@ def _created(request: ConsoleRequest, form: TopicCreateForm) -> bool:
 
 @require_GET
 @cluster_view()
+@shared_page
 def topic_detail(request: ConsoleRequest, topic: str) -> TemplateResponse:
     """Figures, messages in/s over the last hour, and the partitions: leader, replicas,
     in-sync replicas (out-of-sync marked), watermarks, size on disk. The `partitions`

@@ -1,0 +1,142 @@
+"""Shared page copies (console/shared_pages.py): rendered once per role and interval, with
+each viewer's own name and CSRF token, never another's flash message; a POST drops them."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import override_settings
+from django.urls import reverse
+
+from console import shared_pages
+from tests.conftest import unique
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def shared(monkeypatch):
+    """Copies on for 30 s, and a count of how often the topic list was really built."""
+    import topics.views
+
+    shared_pages.forget_all()
+    built = []
+    real = topics.views.topic_list_for
+
+    def counting(**kwargs):
+        built.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(topics.views, "topic_list_for", counting)
+    with override_settings(CONSOLE_SHARED_PAGE_S=30):
+        yield built
+    shared_pages.forget_all()
+
+
+def _warm(client, url: str) -> None:
+    """The first page a client loads sets its CSRF cookie: it is rendered for it alone."""
+    client.get(url)
+    assert "csrftoken" in client.cookies
+
+
+def _token(body: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', body).group(1)
+
+
+def test_second_viewer_gets_the_copy_with_own_name_and_token(kafka, client_for, topic, shared):
+    url = reverse("topics:list", args=["local"])
+    a, b = client_for("viewer"), client_for("viewer")
+    _warm(a, url)
+    _warm(b, url)
+    built_before = len(shared)
+    first = a.get(url).content.decode()
+    second = b.get(url).content.decode()
+    assert len(shared) == built_before + 1  # b's page is a's copy
+    name_a = a.session["_auth_user_id"]
+    assert name_a  # both logged in
+    user_a = re.search(r'<span class="username">([^<]+)</span>', first).group(1)
+    user_b = re.search(r'<span class="username">([^<]+)</span>', second).group(1)
+    assert user_a != user_b and user_a not in second
+    # Each page's forms post as its own viewer: the token unmasks to that viewer's secret.
+    assert _unmask_cipher_token(_token(second)) == b.cookies["csrftoken"].value
+    assert _unmask_cipher_token(_token(first)) == a.cookies["csrftoken"].value
+    assert topic in second
+    # The copy's token works for a real CSRF-checked POST (log-out) of b's session.
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = b.cookies
+    r = strict.post(reverse("logout"), {"csrfmiddlewaretoken": _token(second)})
+    assert r.status_code == 302
+
+
+def test_roles_do_not_share_and_a_post_drops_the_copies(kafka, client_for, topic, shared):
+    url = reverse("topics:list", args=["local"])
+    viewer, operator = client_for("viewer"), client_for("operator")
+    _warm(viewer, url)
+    _warm(operator, url)
+    n = len(shared)
+    viewer.get(url)
+    operator.get(url)  # other capabilities: rendered, not the viewer's copy
+    assert len(shared) == n + 2
+    viewer.get(url)
+    assert len(shared) == n + 2
+    # A topic created through the console (a POST): the next list is fresh and shows it.
+    name = unique("shared")
+    r = operator.post(
+        reverse("topics:create", args=["local"]),
+        {"name": name, "partitions": 1, "replication": 1, "configs": ""},
+    )
+    assert r.status_code == 302
+    page = viewer.get(url).content.decode()
+    assert len(shared) == n + 3
+    assert name in page
+
+
+def test_a_flash_message_is_never_shared(kafka, client_for, shared):
+    """The page after a create shows "Topic X created." to its author; that rendering is
+    not kept, so another operator's next page does not show it."""
+    a, b = client_for("operator"), client_for("operator")
+    list_url = reverse("topics:list", args=["local"])
+    _warm(a, list_url)
+    _warm(b, list_url)
+    name = unique("flash")
+    r = a.post(
+        reverse("topics:create", args=["local"]),
+        {"name": name, "partitions": 1, "replication": 1, "configs": ""},
+        follow=True,
+    )
+    assert f"Topic {name} created." in r.content.decode()
+    detail = r.redirect_chain[-1][0]
+    assert f"Topic {name} created." not in b.get(detail).content.decode()
+    assert f"Topic {name} created." not in a.get(detail).content.decode()
+
+
+def test_copies_expire(kafka, client_for, topic, shared):
+    url = reverse("topics:list", args=["local"])
+    c = client_for("viewer")
+    _warm(c, url)
+    with override_settings(CONSOLE_SHARED_PAGE_S=0.3):
+        n = len(shared)
+        c.get(url)
+        c.get(url)
+        assert len(shared) == n + 1
+        time.sleep(0.4)
+        c.get(url)
+        assert len(shared) == n + 2
+
+
+def test_htmx_fragment_is_its_own_copy(kafka, client_for, topic, shared):
+    url = reverse("topics:list", args=["local"])
+    c = client_for("viewer")
+    _warm(c, url)
+    n = len(shared)
+    full = c.get(url).content.decode()
+    fragment = c.get(url, HTTP_HX_REQUEST="true").content.decode()
+    again = c.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert len(shared) == n + 2
+    assert "<html" in full and "<html" not in fragment
+    assert again == fragment
