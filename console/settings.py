@@ -201,6 +201,14 @@ _oidc = oidc_settings(os.environ)
 globals().update(_oidc)
 if _oidc["CONSOLE_OIDC_ENABLED"]:
     AUTHENTICATION_BACKENDS.append(_OIDC_BACKEND)
+if not CONSOLE_LOCAL_ACCOUNTS:
+    if not AUTHENTICATION_BACKENDS:
+        raise ImproperlyConfigured(
+            "CONSOLE_LOCAL_ACCOUNTS is off and neither LDAP (CONSOLE_LDAP_SERVER_URI) nor OIDC "
+            "(CONSOLE_OIDC_ISSUER) is configured: nobody could log in."
+        )
+    # The roles' permissions still come from their groups, without password log-ins.
+    AUTHENTICATION_BACKENDS.append("console.identity.backends.RolePermissionsBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:clusters"
 LOGOUT_REDIRECT_URL = "login"

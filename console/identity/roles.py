@@ -125,7 +125,8 @@ def _login_failed(sender, credentials, request=None, **kwargs) -> None:
         target=username,
         params={"source": kwargs.get("source", ""), "address": _address(request)},
         outcome=AuditEntry.Outcome.DENIED,
-        detail=str(kwargs.get("reason", "")),
+        # Why, when the log-in view knows (a directory down, no role): never the password.
+        detail=str(getattr(request, "login_refusal", "") or kwargs.get("reason", ""))[:500],
     )
 
 

@@ -101,3 +101,38 @@ def test_local_login_logout_and_failure_are_audited(client, make_user) -> None:
     assert entries[1].params["address"] == "127.0.0.1"
     # The password never reaches the log.
     assert all("wrong" not in str(e.params) + e.detail for e in entries)
+
+
+@pytest.mark.django_db
+def test_with_local_accounts_off_roles_still_grant_and_passwords_never_log_in(make_user) -> None:
+    from django.contrib.auth import authenticate
+
+    from tests.conftest import PASSWORD
+
+    user = make_user("operator")
+    backends = ["console.identity.backends.RolePermissionsBackend"]
+    with override_settings(AUTHENTICATION_BACKENDS=backends):
+        assert authenticate(username=user.username, password=PASSWORD) is None
+        fresh = type(user).objects.get(pk=user.pk)
+        assert can(fresh, Capability.OPERATE) and not can(fresh, Capability.ADMIN)
+    entry = AuditEntry.objects.get(action="login.failed")
+    assert entry.target == user.username
+
+
+def test_no_way_to_log_in_stops_the_start() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CONSOLE_LOCAL_ACCOUNTS": "0", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    for name in [k for k in env if k.startswith(("CONSOLE_LDAP_", "CONSOLE_OIDC_"))]:
+        del env[name]
+    r = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0
+    assert "nobody could log in" in r.stderr
