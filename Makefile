@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast test-postgres lint bench setup setup-test system-deps kafka-jars registry-app clean
+.PHONY: demo test test-fast test-postgres lint bench setup setup-test system-deps kafka-jars registry-app keycloak-app clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,17 @@ kafka-jars:
 registry-app:
 	$(PY) -m tools.registry fetch >/dev/null
 
+# Keycloak (the OIDC identity provider of the tests), unpacked from Maven Central.
+keycloak-app:
+	$(PY) -m tools.keycloak fetch >/dev/null
+
 system-deps:
 	bash tools/system-deps.sh
 
 demo: setup
 	$(PY) tools/demo.py
 
-test: system-deps setup registry-app
+test: system-deps setup registry-app keycloak-app
 	$(PY) -m pytest
 
 # The fast unit tests only: no broker, no browser, no worker, no directory server.
@@ -36,7 +40,7 @@ test-fast: $(VENV)/.deps
 	$(PY) -m pytest -m "not kafka and not kafka3 and not browser and not celery and not ldap"
 
 # The whole suite on a throwaway PostgreSQL (what CI runs; tools/postgres starts and removes it).
-test-postgres: system-deps setup registry-app
+test-postgres: system-deps setup registry-app keycloak-app
 	$(PY) -m tools.postgres exec -- $(PY) -m pytest
 
 lint: $(VENV)/.deps
