@@ -3,10 +3,14 @@
 Keycloak's server distribution is on Maven Central
 (`org.keycloak:keycloak-quarkus-dist:<version>:zip`); `ensure_dist()` has Maven fetch and
 unpack it under `tools/keycloak/.cache/` once. `LocalKeycloak` runs `kc.sh start-dev` on a
-free loopback port with an in-memory database (`--db=dev-mem`) and `--import-realm`, so
-every start is a fresh realm from `realm.json` (realm "console", client "kafka-console",
-users ada/olga/vic/nog); the admin REST API answers a bootstrap admin with a random
-password, for tests that change a user's groups.
+free loopback port with the test realm from `realm.json` (realm "console", client
+"kafka-console", users ada/olga/vic/nog, and a service account whose token the admin REST
+helpers use to change a user's groups).
+
+Every instance gets its own copy of a template H2 database: the first start (per realm.json
+and Keycloak version) imports the realm with `--import-realm` into a fresh database, stops,
+and keeps that database in the cache; later starts copy it and skip the schema creation and
+the import. So each start is the realm as realm.json has it, whatever earlier runs changed.
 
 Keycloak 26 needs Java 21+: the newest JDK found (e.g. /usr/lib/jvm/temurin-25-jdk-amd64)
 is put first on the PATH of kc.sh only; the machine's default java is left alone.
@@ -16,9 +20,9 @@ is put first on the PATH of kc.sh only; the machine's default java is left alone
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +45,11 @@ VERSION = "26.7.3"
 REALM = "console"
 CLIENT_ID = "kafka-console"
 CLIENT_SECRET = "kafka-console-test-secret"  # a throwaway test realm's, not a real secret
+# The realm's service account for the admin REST API (manage-users in realm-management).
+ADMIN_CLIENT_ID = "console-tests-admin"
+ADMIN_CLIENT_SECRET = "console-tests-admin-secret"
+# The master realm's admin, for a person looking at `python -m tools.keycloak run`.
+MASTER_ADMIN = ("admin", "admin")
 # The realm's users (realm.json): user name -> (password, Keycloak group or None).
 USERS = {
     "ada": ("ada-password", "kafka-admins"),
@@ -110,8 +119,7 @@ class LocalKeycloak:
         self.management_port = free_port()
         self.heap_mb = heap_mb
         self.realm_file = realm_file
-        self.admin_user = "admin"
-        self.admin_password = secrets.token_urlsafe(16)
+        self.admin_user, self.admin_password = MASTER_ADMIN
         self.java: Java | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
@@ -129,18 +137,23 @@ class LocalKeycloak:
     def log_file(self) -> Path:
         return self.base_dir / "keycloak.log"
 
-    def _prepare(self) -> tuple[list[str], dict[str, str]]:
+    def _template(self) -> Path:
+        """Where the database with the imported realm is kept, per realm and version."""
+        digest = hashlib.sha256(self.realm_file.read_bytes() + VERSION.encode()).hexdigest()
+        return CACHE / f"realm-db-{digest[:16]}"
+
+    def _prepare(self, *, import_realm: bool) -> tuple[list[str], dict[str, str]]:
         home = ensure_dist()
         self.java = choose_java()
-        # start-dev --import-realm reads the distribution's data/import/; the realm is the
-        # same for every instance, and each has its own in-memory database.
-        imports = home / "data" / "import"
-        imports.mkdir(parents=True, exist_ok=True)
-        target = imports / "console-realm.json"
-        if not target.exists() or target.read_bytes() != self.realm_file.read_bytes():
-            tmp = imports / f".console-realm.{os.getpid()}.tmp"
-            shutil.copyfile(self.realm_file, tmp)
-            tmp.replace(target)
+        if import_realm:
+            # --import-realm reads the distribution's data/import/ (the same realm for all).
+            imports = home / "data" / "import"
+            imports.mkdir(parents=True, exist_ok=True)
+            target = imports / "console-realm.json"
+            if not target.exists() or target.read_bytes() != self.realm_file.read_bytes():
+                tmp = imports / f".console-realm.{os.getpid()}.tmp"
+                shutil.copyfile(self.realm_file, tmp)
+                tmp.replace(target)
         env = dict(os.environ)
         env.update(
             JAVA_HOME=str(self.java.home),
@@ -161,8 +174,10 @@ class LocalKeycloak:
         cmd = [
             str(home / "bin" / "kc.sh"),
             "start-dev",
-            "--db=dev-mem",
-            "--import-realm",
+            "--db=dev-file",
+            # The H2 database goes to <base_dir>/data/h2/, this instance's own.
+            f"--db-url=jdbc:h2:file:{self.base_dir}/data/h2/keycloakdb;NON_KEYWORDS=VALUE",
+            *(["--import-realm"] if import_realm else []),
             "--http-host=127.0.0.1",
             f"--http-port={self.port}",
             f"--http-management-port={self.management_port}",
@@ -170,13 +185,33 @@ class LocalKeycloak:
         ]
         return cmd, env
 
-    def start(self, timeout: float = 180.0) -> LocalKeycloak:
+    def start(self, timeout: float = 240.0) -> LocalKeycloak:
         """Start Keycloak and return once the realm's discovery document answers."""
         if self.process and self.process.poll() is None:
             return self
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        cmd, env = self._prepare()
         began = time.monotonic()
+        template = self._template()
+        h2 = self.base_dir / "data" / "h2"
+        if not (template / "keycloakdb.mv.db").exists():
+            # First start for this realm.json: import it, stop, keep the database.
+            shutil.rmtree(h2, ignore_errors=True)
+            self._run(timeout, import_realm=True)
+            self.stop()
+            tmp = CACHE / f".{template.name}.{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(h2, tmp)
+            with contextlib.suppress(OSError):  # another session may have won the race
+                tmp.rename(template)
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(h2, ignore_errors=True)
+        shutil.copytree(template, h2)
+        self._run(timeout, import_realm=False)
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def _run(self, timeout: float, *, import_realm: bool) -> None:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        cmd, env = self._prepare(import_realm=import_realm)
         with self.log_file.open("ab") as out:
             self.process = subprocess.Popen(
                 cmd,
@@ -192,8 +227,6 @@ class LocalKeycloak:
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - began
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -236,18 +269,18 @@ class LocalKeycloak:
                     total += int(fields["VmRSS"].split()[0]) * 1024
         return total
 
-    # --- the admin REST API (master realm's bootstrap admin) -------------------------
+    # --- the admin REST API (the realm's service account) -------------------------
 
     def _admin_token(self) -> str:
+        """A token of the realm's service account (manage-users)."""
         data = urllib.parse.urlencode(
             {
-                "grant_type": "password",
-                "client_id": "admin-cli",
-                "username": self.admin_user,
-                "password": self.admin_password,
+                "grant_type": "client_credentials",
+                "client_id": ADMIN_CLIENT_ID,
+                "client_secret": ADMIN_CLIENT_SECRET,
             }
         ).encode()
-        url = f"{self.base_url}/realms/master/protocol/openid-connect/token"
+        url = f"{self.issuer}/protocol/openid-connect/token"
         with urllib.request.urlopen(url, data=data, timeout=10) as resp:
             return json.loads(resp.read())["access_token"]
 
