@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib import auth, messages
@@ -264,7 +265,7 @@ def _error_page(request: HttpRequest, message: str, status: int) -> TemplateResp
     return TemplateResponse(
         request,
         "identity/oidc_error.html",
-        {"message": message, "provider_name": provider_name()},
+        {"message": message, "provider_name": provider_name(), "status": status},
         status=status,
     )
 
@@ -328,6 +329,10 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
         except LoginRefused as exc:
             self._failed(request, exc.username, str(exc))
             return _error_page(request, str(exc), 403)
+        except (SuspiciousOperation, jwt.InvalidTokenError) as exc:
+            # A bad signature, another issuer or audience, an expired token, a nonce mismatch.
+            log.warning("OIDC: ID token refused: %s", exc)
+            user = None
         if user is None or not user.is_active:
             self._failed(request, getattr(user, "username", ""), "token or claims rejected")
             return _error_page(
@@ -382,9 +387,11 @@ class ProviderLogoutView(auth_views.LogoutView):
 
 def login_choices() -> dict[str, Any]:
     """For the log-in page: the SSO button, and whether the password form is of use."""
+    from console.identity.ldap_settings import BACKEND as LDAP_BACKEND
+
     backends: Iterable[str] = settings.AUTHENTICATION_BACKENDS
     return {
         "oidc_enabled": enabled(),
         "oidc_provider_name": provider_name(),
-        "password_login": any(b != BACKEND for b in backends),
+        "password_login": settings.CONSOLE_LOCAL_ACCOUNTS or LDAP_BACKEND in backends,
     }

@@ -19,6 +19,7 @@ from console.identity.oidc_config import BACKEND, oidc_settings
 from console.models import AuditEntry
 
 MODEL = "django.contrib.auth.backends.ModelBackend"
+ROLE_PERMISSIONS = "console.identity.backends.RolePermissionsBackend"
 BASE = {
     "CONSOLE_OIDC_ISSUER": "https://sso.example.com/realms/main/",
     "CONSOLE_OIDC_CLIENT_ID": "kafka-console",
@@ -179,10 +180,22 @@ def test_login_page_offers_the_provider_beside_local_accounts(client, settings):
 
 @pytest.mark.django_db
 def test_password_form_hidden_when_oidc_is_the_only_way_in(client, settings):
-    _enable(settings, "https://sso.example.com/realms/main", [BACKEND])
+    _enable(settings, "https://sso.example.com/realms/main", [BACKEND, ROLE_PERMISSIONS])
+    settings.CONSOLE_LOCAL_ACCOUNTS = False
     page = client.get(reverse("login")).content.decode()
     assert ">Log in with Acme SSO</a>" in page
     assert 'id="id_password"' not in page
+
+
+@pytest.mark.django_db
+def test_password_form_stays_for_ldap_when_local_accounts_are_off(client, settings):
+    from console.identity.ldap_settings import BACKEND as LDAP_BACKEND
+
+    _enable(settings, "https://sso.example.com/realms/main", [LDAP_BACKEND, BACKEND])
+    settings.CONSOLE_LOCAL_ACCOUNTS = False
+    page = client.get(reverse("login")).content.decode()
+    assert ">Log in with Acme SSO</a>" in page
+    assert 'id="id_password"' in page
 
 
 @pytest.mark.django_db
@@ -248,3 +261,66 @@ def test_local_logout_still_works_with_oidc_on(client, settings, make_user):
     response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert response["Location"] == reverse("login")  # no id token: no trip to the provider
+
+
+# --- ID token checks ------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(settings):
+    """A function signing ID tokens with a throwaway RSA key the backend trusts."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    for name, value in oidc_settings(BASE).items():
+        setattr(settings, name, value)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    backend = oidc.ConsoleOIDCBackend()
+    backend.OIDC_RP_IDP_SIGN_KEY = public
+
+    def sign(**claims) -> tuple[oidc.ConsoleOIDCBackend, str]:
+        now = int(time.time())
+        base = {
+            "iss": "https://sso.example.com/realms/main",
+            "aud": "kafka-console",
+            "sub": "1",
+            "nonce": "n",
+            "iat": now,
+            "exp": now + 60,
+        }
+        return backend, jwt.encode({**base, **claims}, key, algorithm="RS256")
+
+    return sign
+
+
+def test_id_token_for_this_client_from_the_issuer_is_accepted(signed):
+    backend, token = signed(aud=["other", "kafka-console"])
+    assert backend.verify_token(token, nonce="n")["sub"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("claims", "error"),
+    [
+        ({"aud": "another-client"}, "another client"),
+        ({"iss": "https://evil.example.com/realms/main"}, "another issuer"),
+        ({"nonce": "replayed"}, "Nonce"),
+    ],
+)
+def test_id_token_refused(signed, claims, error):
+    from django.core.exceptions import SuspiciousOperation
+
+    backend, token = signed(**claims)
+    with pytest.raises(SuspiciousOperation, match=error):
+        backend.verify_token(token, nonce="n")
+
+
+def test_expired_id_token_refused(signed):
+    import jwt
+
+    backend, token = signed(exp=int(time.time()) - 600)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        backend.verify_token(token, nonce="n")

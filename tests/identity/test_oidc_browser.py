@@ -136,6 +136,8 @@ def test_viewer_sees_positions_but_not_contents(page, oidc_server, topic, produc
 def test_user_without_a_group_is_refused_and_audited(page, oidc_server):
     sso_login(page, oidc_server, "nog")
     expect(page.locator("#oidc-error")).to_have_text(NO_ROLE_MESSAGE)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "refused-light.png"), full_page=True)
     page.goto(f"{oidc_server}/clusters/")
     assert "/accounts/login/" in page.url  # not logged in
     decision = audit("login.role", "nog").first()
