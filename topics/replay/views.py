@@ -56,6 +56,20 @@ def _imports_prune() -> None:
                 f.unlink()
 
 
+def _ranges(request: ConsoleRequest, topic: str, d: dict) -> dict[str, list[int]]:
+    """The offset ranges per partition a copy or redrive form's range fields select."""
+    ranges = ranges_for(
+        request.cluster,
+        topic,
+        partitions=d["partitions"],
+        start=d["from_offset"],
+        end=d["to_offset"],
+        start_ms=d["from_time_ms"],
+        end_ms=d["to_time_ms"],
+    )
+    return {str(p): list(r) for p, r in ranges.items()}
+
+
 # --- re-produce one message ------------------------------------------------------------------
 
 
@@ -309,19 +323,10 @@ def replay_copy(request: ConsoleRequest, topic: str) -> HttpResponse:
     search = _search(request, topic, form)
     if form.errors:
         return _page(request, topic, status=400, copy=form, search=search)
-    ranges = ranges_for(
-        request.cluster,
-        topic,
-        partitions=d["partitions"],
-        start=d["from_offset"],
-        end=d["to_offset"],
-        start_ms=d["from_time_ms"],
-        end_ms=d["to_time_ms"],
-    )
     params = {
         "mode": "copy",
         "source_topic": topic,
-        "ranges": {str(p): list(r) for p, r in ranges.items()},
+        "ranges": _ranges(request, topic, d),
         "target_cluster": target.name,
         "target_topic": d["target_topic"],
         "target_partitions": n,
@@ -346,19 +351,10 @@ def replay_redrive(request: ConsoleRequest, topic: str) -> HttpResponse:
     search = _search(request, topic, form)
     if form.errors:
         return _page(request, topic, status=400, redrive=form, search=search)
-    ranges = ranges_for(
-        request.cluster,
-        topic,
-        partitions=d["partitions"],
-        start=d["from_offset"],
-        end=d["to_offset"],
-        start_ms=d["from_time_ms"],
-        end_ms=d["to_time_ms"],
-    )
     params = {
         "mode": "redrive",
         "source_topic": topic,
-        "ranges": {str(p): list(r) for p, r in ranges.items()},
+        "ranges": _ranges(request, topic, d),
         "target_cluster": request.cluster.name,
         "header_names": d["header_names"],
         "marker_header": d["marker_header"].strip(),
