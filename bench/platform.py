@@ -55,7 +55,7 @@ def _post(url: str, body: dict) -> Any:
         return json.loads(resp.read())
 
 
-def _median(fn: Callable[[], float], runs: int = RUNS) -> tuple[float, list[float]]:
+def median_time(fn: Callable[[], float], runs: int = RUNS) -> tuple[float, list[float]]:
     fn()  # warm: connections, template compilation
     times = [fn() for _ in range(runs)]
     return statistics.median(times), times
@@ -157,11 +157,11 @@ def schemas() -> dict[str, Any]:
                         resp.read()
             return time.perf_counter() - t0
 
-        page_s, page_runs = _median(first_page)
-        search_s, _ = _median(search)
-        last_s, _ = _median(last_page)
-        raw_s, _ = _median(raw_subjects)
-        reads_s, _ = _median(raw_page_reads, 3)
+        page_s, page_runs = median_time(first_page)
+        search_s, _ = median_time(search)
+        last_s, _ = median_time(last_page)
+        raw_s, _ = median_time(raw_subjects)
+        reads_s, _ = median_time(raw_page_reads, 3)
         return {
             "subjects": SUBJECTS,
             "registry": f"Apicurio Registry {registry.version} (ccompat API, in-memory)",

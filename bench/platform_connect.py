@@ -17,11 +17,9 @@ import datetime as dt
 import fcntl
 import json
 import os
-import statistics
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +31,12 @@ from bench.common import (
     setup_django,
     start_kafka,
 )
+from bench.platform import median_time
 
 CONNECTORS = 200
 RUNS = 7
 TARGET_S = 0.3
 SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-
-
-def _median(fn: Callable[[], float], runs: int = RUNS) -> tuple[float, list[float]]:
-    fn()  # warm: connections, template compilation
-    times = [fn() for _ in range(runs)]
-    return statistics.median(times), times
 
 
 def _create(url: str, name: str, config: dict[str, str]) -> None:
@@ -147,9 +140,9 @@ def connect() -> dict[str, Any]:
             assert len(got) == CONNECTORS
             return time.perf_counter() - t0
 
-        page_s, page_runs = _median(page)
-        search_s, _ = _median(search)
-        raw_s, _ = _median(raw_list)
+        page_s, page_runs = median_time(page)
+        search_s, _ = median_time(search)
+        raw_s, _ = median_time(raw_list)
         return {
             "connectors": CONNECTORS,
             "worker": f"Kafka Connect {worker.get('/')['version']} (distributed, one worker)",
