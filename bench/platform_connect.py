@@ -34,7 +34,6 @@ from bench.common import (
 from bench.platform import median_time
 
 CONNECTORS = 200
-RUNS = 7
 TARGET_S = 0.3
 SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 
