@@ -27,7 +27,9 @@ urlpatterns = [
     path("clusters/<str:cluster>/acls/", include("console.acls.urls")),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     # Ends the provider's session too when the user came through OIDC.
-    path("accounts/logout/", ProviderLogoutView.as_view(), name="logout"),
+    # Open to anonymous sessions too: one refused for want of a role still holds the
+    # provider's session, which only this log-out can end.
+    path("accounts/logout/", login_not_required(ProviderLogoutView.as_view()), name="logout"),
     # OIDC single sign-on (404 unless configured): to the provider, and back.
     path("accounts/oidc/login/", login_not_required(OIDCLoginView.as_view()), name="oidc_login"),
     path(

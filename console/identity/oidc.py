@@ -265,7 +265,14 @@ def _error_page(request: HttpRequest, message: str, status: int) -> TemplateResp
     return TemplateResponse(
         request,
         "identity/oidc_error.html",
-        {"message": message, "provider_name": provider_name(), "status": status},
+        {
+            "message": message,
+            "provider_name": provider_name(),
+            "status": status,
+            # Still signed in at the provider (a refused role): offer its log-out, or the
+            # button would bring the same account straight back.
+            "provider_session": bool(request.session.get("oidc_id_token")),
+        },
         status=status,
     )
 

@@ -138,8 +138,6 @@ def test_user_without_a_group_is_refused_and_audited(page, oidc_server):
     expect(page.locator("#oidc-error")).to_have_text(NO_ROLE_MESSAGE)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "refused-light.png"), full_page=True)
-    page.goto(f"{oidc_server}/clusters/")
-    assert "/accounts/login/" in page.url  # not logged in
     decision = audit("login.role", "nog").first()
     assert decision.outcome == AuditEntry.Outcome.DENIED
     assert decision.params["role"] == "none"
@@ -147,6 +145,16 @@ def test_user_without_a_group_is_refused_and_audited(page, oidc_server):
     assert failed.params["source"] == "oidc"
     assert "no role" in failed.detail
     assert not audit("login", "nog").exists()
+    page.goto(f"{oidc_server}/clusters/")
+    assert "/accounts/login/" in page.url  # not logged in
+    # Still signed in at Keycloak, the button brings nog straight back to the refusal...
+    page.click("#sso-login")
+    expect(page.locator("#oidc-error")).to_have_text(NO_ROLE_MESSAGE)
+    # ...so the refusal page offers Keycloak's log-out; after it, another account can log in.
+    page.click("#provider-logout")
+    page.wait_for_url(f"{oidc_server}/accounts/login/")
+    page.click("#sso-login")
+    expect(page.locator("#kc-login")).to_be_visible()
 
 
 def test_logout_ends_the_keycloak_session(page, oidc_server):
