@@ -185,24 +185,33 @@ class LocalKeycloak:
         ]
         return cmd, env
 
+    def ensure_template(self, timeout: float = 240.0) -> Path:
+        """The database with realm.json imported, made once per realm and version: a start
+        with --import-realm into a fresh database, stopped, and its files kept."""
+        template = self._template()
+        if (template / "keycloakdb.mv.db").exists():
+            return template
+        h2 = self.base_dir / "data" / "h2"
+        shutil.rmtree(h2, ignore_errors=True)
+        self._run(timeout, import_realm=True)
+        self.stop()
+        tmp = CACHE / f".{template.name}.{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(h2, tmp)
+        with contextlib.suppress(OSError):  # another session may have won the race
+            tmp.rename(template)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(h2, ignore_errors=True)
+        return template
+
     def start(self, timeout: float = 240.0) -> LocalKeycloak:
-        """Start Keycloak and return once the realm's discovery document answers."""
+        """Start Keycloak on a copy of the template database; return once the realm's
+        discovery document answers."""
         if self.process and self.process.poll() is None:
             return self
         began = time.monotonic()
-        template = self._template()
+        template = self.ensure_template(timeout)
         h2 = self.base_dir / "data" / "h2"
-        if not (template / "keycloakdb.mv.db").exists():
-            # First start for this realm.json: import it, stop, keep the database.
-            shutil.rmtree(h2, ignore_errors=True)
-            self._run(timeout, import_realm=True)
-            self.stop()
-            tmp = CACHE / f".{template.name}.{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(h2, tmp)
-            with contextlib.suppress(OSError):  # another session may have won the race
-                tmp.rename(template)
-            shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(h2, ignore_errors=True)
         shutil.copytree(template, h2)
         self._run(timeout, import_realm=False)
