@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from console.kafka.client import admin_for, producer, timeout, translate, wait_all
@@ -57,6 +57,9 @@ def demo_produce(cluster: Connection, records: Iterable[tuple[str, bytes, bytes]
         raise translate(failed[0] if failed else TimeoutError(), what="demo produce")
 
 
+RETRIABLE_COMMIT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
+
+
 def demo_group_consume(
     cluster: Connection, *, group: str = DEMO_GROUP, fraction: float = 0.5
 ) -> int:
@@ -69,8 +72,17 @@ def demo_group_consume(
         for pid in md.topics["clicks"].partitions:
             low, high = c.get_watermark_offsets(TopicPartition("clicks", pid), timeout=timeout())
             offsets.append(TopicPartition("clicks", pid, low + int((high - low) * fraction)))
-        c.commit(offsets=offsets, asynchronous=False)
-        return sum(tp.offset for tp in offsets)
+        deadline = time.monotonic() + timeout() * 4
+        while True:
+            try:
+                c.commit(offsets=offsets, asynchronous=False)
+                return sum(tp.offset for tp in offsets)
+            except KafkaException as exc:
+                # A broker just started is still electing or loading the group coordinator.
+                code = exc.args[0].code()
+                if code not in RETRIABLE_COMMIT or time.monotonic() > deadline:
+                    raise translate(exc, what="committing the demo group's offsets") from None
+                time.sleep(0.25)
     finally:
         c.close()
 
