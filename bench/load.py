@@ -451,6 +451,8 @@ RUNS = {
     # the default): the same 100 users with answers shared for 1 s, and reading afresh.
     "100-1s": (100, 1, False, {"CONSOLE_KAFKA_SHARED_READS_S": "1"}),
     "100-fresh": (100, 1, False, {"CONSOLE_KAFKA_SHARED_READS_S": "-1"}),
+    # And for the shared page copies (console/shared_pages.py, 1 s by default): turned off.
+    "100-noshare": (100, 1, False, {"CONSOLE_SHARED_PAGE_S": "0"}),
 }
 
 
