@@ -7,13 +7,21 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test test-fast test-postgres lint bench setup setup-test system-deps kafka-jars registry-app keycloak-app clean
 
+# The demo needs only the console's own packages; the tests add theirs, and LDAP's
+# python-ldap, which builds from source (system-deps installs its headers first).
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.deps
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
 setup: $(VENV)/.deps kafka-jars
+
+setup-test: $(VENV)/.test-deps kafka-jars
 
 kafka-jars:
 	$(PY) -m tools.kafka fetch >/dev/null
@@ -32,21 +40,21 @@ system-deps:
 demo: setup
 	$(PY) tools/demo.py
 
-test: system-deps setup registry-app keycloak-app
+test: system-deps setup-test registry-app keycloak-app
 	$(PY) -m pytest
 
 # The fast unit tests only: no broker, no browser, no worker, no directory server.
-test-fast: $(VENV)/.deps
+test-fast: $(VENV)/.test-deps
 	$(PY) -m pytest -m "not kafka and not kafka3 and not browser and not celery and not ldap"
 
 # The whole suite on a throwaway PostgreSQL (what CI runs; tools/postgres starts and removes it).
-test-postgres: system-deps setup registry-app keycloak-app
+test-postgres: system-deps setup-test registry-app keycloak-app
 	$(PY) -m tools.postgres exec -- $(PY) -m pytest
 
-lint: $(VENV)/.deps
+lint: $(VENV)/.test-deps
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: setup
+bench: setup-test
 	$(PY) -m bench
 
 clean:
@@ -67,5 +75,5 @@ vendor:
 # Starts its own Kafka, worker and Daphne on free ports; SCREENSHOTS_URL=http://... uses a
 # running `make demo` instead (log-in admin/admin).
 .PHONY: screenshots
-screenshots: $(VENV)/.deps kafka-jars
+screenshots: $(VENV)/.test-deps kafka-jars
 	$(PY) tools/screenshots.py

@@ -75,8 +75,15 @@ def ldap_settings(env: Mapping[str, str]) -> dict[str, Any]:
     uri = env.get("CONSOLE_LDAP_SERVER_URI", "").strip()
     if not uri:
         return {}
-    import ldap
-    from django_auth_ldap.config import GroupOfNamesType, LDAPSearch, NestedGroupOfNamesType
+    try:
+        import ldap
+        from django_auth_ldap.config import GroupOfNamesType, LDAPSearch, NestedGroupOfNamesType
+    except ImportError:
+        raise ImproperlyConfigured(
+            "CONSOLE_LDAP_SERVER_URI is set but django-auth-ldap is not installed: "
+            "pip install 'kafka-console[ldap]' (python-ldap builds from source and needs "
+            "Debian's libldap2-dev and libsasl2-dev)"
+        ) from None
 
     for part in uri.split():
         if not part.lower().startswith(("ldap://", "ldaps://", "ldapi://")):
