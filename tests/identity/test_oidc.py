@@ -324,3 +324,36 @@ def test_expired_id_token_refused(signed):
     backend, token = signed(exp=int(time.time()) - 600)
     with pytest.raises(jwt.ExpiredSignatureError):
         backend.verify_token(token, nonce="n")
+
+
+@pytest.mark.django_db
+def test_token_endpoint_that_does_not_answer_gives_a_page_within_the_timeout(client, settings):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    env = {
+        "CONSOLE_OIDC_CLIENT_ID": "kafka-console",
+        "CONSOLE_OIDC_CLIENT_SECRET": "s3cret",
+        "CONSOLE_OIDC_TIMEOUT": "1",
+        **{
+            f"CONSOLE_OIDC_{name}_ENDPOINT": f"{url}/{name.lower()}"
+            for name in ("AUTHORIZATION", "TOKEN", "USERINFO", "JWKS")
+        },
+    }
+    for name, value in oidc_settings(env).items():
+        setattr(settings, name, value)
+    settings.AUTHENTICATION_BACKENDS = [MODEL, BACKEND]
+    # The state the log-in view would have left in the session.
+    session = client.session
+    session["oidc_states"] = {"st": {"nonce": "n", "code_verifier": "v" * 64, "added_on": 0}}
+    session.save()
+    try:
+        began = time.monotonic()
+        response = client.get(reverse("oidc_callback") + "?code=c&state=st")
+        took = time.monotonic() - began
+    finally:
+        silent.close()
+    assert response.status_code == 503
+    assert "did not answer within 1 s" in response.content.decode()
+    assert took < 3

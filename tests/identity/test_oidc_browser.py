@@ -196,3 +196,30 @@ def test_group_change_at_keycloak_applies_at_next_login(
         second.close()
     finally:
         keycloak.set_user_groups("olga", ["kafka-operators"])
+
+
+def test_single_sign_on_only_when_local_accounts_are_off(
+    page,
+    keycloak: LocalKeycloak,  # noqa: F811
+    tmp_path,
+    django_db_setup,
+):
+    proc, base = start_asgi_server(
+        tmp_path,
+        CONSOLE_OIDC_ISSUER=keycloak.issuer,
+        CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+        CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        CONSOLE_OIDC_PROVIDER_NAME="Keycloak",
+        CONSOLE_ROLE_MAP=ROLE_MAP,
+        CONSOLE_LOCAL_ACCOUNTS="0",
+    )
+    try:
+        page.goto(f"{base}/accounts/login/")
+        expect(page.locator("#sso-login")).to_be_visible()
+        expect(page.locator("#id_password")).to_have_count(0)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "login-sso-only-light.png"), full_page=True)
+        sso_login(page, base, "vic")
+        expect(role_badge(page)).to_have_text("viewer")
+    finally:
+        proc.stop()
