@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from django.utils.timesince import timesince
 
 from console.clusters import Cluster
+from console.kafka.cache import REFRESH_THREAD, list_index_age, shared
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError, NotFound
 from console.kafka.groups import (
@@ -345,6 +348,21 @@ def with_time_lag(
     the groups, at most `max_reads` of them within `max_seconds`: each group-topic's most
     lagging partition first, so every group gets its likely worst one before any gets a
     second. A partition not read keeps None and a note saying why."""
+    wanted, got, failure = first_unread_reads(
+        cluster, lags, max_reads=max_reads, max_seconds=max_seconds
+    )
+    now = timezone.now()
+    out = {}
+    for gid, rows in lags.items():
+        out[gid] = [_time_lag(r, wanted, got, now, failure, max_reads, max_seconds) for r in rows]
+    return out
+
+
+def first_unread_reads(
+    cluster: Cluster, lags: dict[str, list[LagRow]], *, max_reads: int, max_seconds: float
+) -> tuple[dict, dict, str]:
+    """The reads behind with_time_lag: the partitions chosen (`wanted`, (topic, partition,
+    start) keys), the first unread record found for each, and why none was (or "")."""
     order = []
     for gid, rows in lags.items():
         rank: dict[str, int] = {}
@@ -369,11 +387,27 @@ def with_time_lag(
             )
         except KafkaConsoleError as exc:
             failure = f"not read: {exc}"
-    now = timezone.now()
-    out = {}
-    for gid, rows in lags.items():
-        out[gid] = [_time_lag(r, wanted, got, now, failure, max_reads, max_seconds) for r in rows]
-    return out
+    return wanted, got, failure
+
+
+def time_lag_ms(r: LagRow, wanted: dict, got: dict, now: dt.datetime) -> int | None:
+    """_time_lag's figure alone (no new row, no note): what the lag sampler keeps of each of
+    a large cluster's 100,000 rows."""
+    if r.lag is None:
+        return None
+    if not r.lag or r.caught_up:
+        return 0
+    start = max(r.committed, r.low or 0)
+    if (r.topic, r.partition, start) not in wanted:
+        return None
+    found = got.get(((r.topic, r.partition), start))
+    if found is None:
+        return None
+    if found.offset is None:
+        return 0  # only transaction markers left
+    if found.timestamp is None:
+        return None
+    return max(0, round((now - found.timestamp).total_seconds() * 1000))
 
 
 def _time_lag(r: LagRow, wanted, got, now, failure, max_reads, max_seconds) -> LagRow:
@@ -468,6 +502,16 @@ def latest_samples(
     return last, out
 
 
+def _latest_samples_closing(cluster: Cluster, figure: str):
+    """latest_samples(); on a background refresh thread, its database connection is closed
+    afterwards (the thread ends; the connection would stay open)."""
+    try:
+        return latest_samples(cluster, figure=figure)
+    finally:
+        if threading.current_thread().name == REFRESH_THREAD:
+            connections.close_all()
+
+
 def growing_groups(cluster: Cluster, group_ids: list[str], runs: int = 3) -> set[str]:
     """Groups whose total lag rose at each of the sampler's last `runs` runs."""
     ats = list(
@@ -505,7 +549,10 @@ def group_list_for(
     """One page of groups. Page first, then describe: only the shown groups are described
     and their offsets fetched (one request for all their end offsets). Sorting by lag uses
     the lag sampler's latest figures, whose age the page shows."""
-    listings = group_listings(cluster)
+    # Every group's id and state from the list index (a recent ListGroups, refreshed in the
+    # background: CONSOLE_LIST_INDEX_S); the shown groups are described and read below.
+    max_age, stale_s = list_index_age()
+    listings = group_listings(cluster, max_age=max_age, stale_s=stale_s)
     states: dict[str, int] = {}
     for g in listings:
         states[g.state] = states.get(g.state, 0) + 1
@@ -516,9 +563,18 @@ def group_list_for(
         if (not q or q in g.group_id.lower()) and (not state or g.state == state)
     ]
     sort = sort if sort in SORTS else "group"
-    sampled_at, sampled = (
-        latest_samples(cluster, figure=sort) if sort in LARGEST_FIRST else (None, {})
-    )
+    sampled_at, sampled = None, {}
+    if sort in LARGEST_FIRST:
+        if max_age is None:
+            sampled_at, sampled = latest_samples(cluster, figure=sort)
+        else:  # the sampler's figures change once a run: shared like the list index
+            sampled_at, sampled = shared(
+                cluster.name,
+                ("latest_samples", sort),
+                max_age,
+                lambda: _latest_samples_closing(cluster, sort),
+                stale_s=stale_s,
+            )
     shown.sort(key=lambda g: g.group_id)
     if sort in LARGEST_FIRST:
         shown.sort(key=lambda g: sampled.get(g.group_id, -1), reverse=not desc)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from console.clusters import Cluster, MaskRule
+from console.kafka.cache import list_index_age
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.logdirs import LogDirs, log_dirs
@@ -96,9 +97,13 @@ def topic_list_for(
     """One page of topics: one metadata request, then offsets and configs for that page only
     (for every topic only when sorting by message count needs them)."""
     q = q.lower()
+    # Every topic's name and partitions from the list index (a recent metadata snapshot,
+    # refreshed in the background: CONSOLE_LIST_INDEX_S); offsets and configs below are
+    # read for the page's rows only.
+    max_age, stale_s = list_index_age()
     topics = [
         t
-        for t in cluster_snapshot(cluster).topics
+        for t in cluster_snapshot(cluster, max_age=max_age, stale_s=stale_s).topics
         if (internal or not t.internal) and (not q or q in t.name.lower())
     ]
     sort = sort if sort in SORTS else "name"

@@ -178,6 +178,12 @@ class Guarded:
         # One wrapper per method, made once: produce() runs per record on the hot path.
         self._calls: dict[str, Any] = {}
 
+    @property
+    def unchecked(self) -> Any:
+        """The client itself: for a caller that checked its arguments once for a great many
+        calls (e.g. one OffsetFetch per group of 50,000), so no call walks them again."""
+        return self._client
+
     # The client's own protocol too: len(producer) is its queue, `with` closes it.
     def __len__(self) -> int:
         return len(self._client)

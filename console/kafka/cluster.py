@@ -37,14 +37,20 @@ INTERNAL_PREFIXES = ("__",)
 
 
 def cluster_snapshot(
-    cluster: Connection, *, topic: str | None = None, max_age: float | None = None
+    cluster: Connection,
+    *,
+    topic: str | None = None,
+    max_age: float | None = None,
+    stale_s: float = 0.0,
 ) -> ClusterSnapshot:
     """All brokers and topics (or one topic) from one metadata request.
 
     `max_age` (default: what the page layer allows; fresh outside a page) lets the answer
     come from the process's shared snapshot of the whole cluster: the one in flight, or one
     that recent (console/kafka/cache.py). A topic the shared snapshot lacks, or shows with an
-    error, is asked for afresh: a topic just created is never reported missing.
+    error, is asked for afresh: a topic just created is never reported missing. `stale_s`:
+    an older shared snapshot, up to `max_age + stale_s`, is returned while a newer one is
+    read in the background (cache.shared).
     """
     age = allowed_age(max_age)
     if age >= 0:
@@ -53,6 +59,7 @@ def cluster_snapshot(
             ("snapshot", cluster.bootstrap_servers),
             age,
             lambda: _snapshot(cluster, None),
+            stale_s=stale_s,
         )
         if topic is None:
             return full

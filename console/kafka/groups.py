@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from console.kafka.cache import invalidate, shared
 from console.kafka.client import (
+    _too_long,
     admin_for,
     consumer,
     pooled_consumer,
@@ -25,9 +28,10 @@ from console.kafka.client import (
     wait_all,
 )
 from console.kafka.connection import Connection
-from console.kafka.errors import KafkaConsoleError, NotFound
+from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
 
 Partition = tuple[str, int]
+log = logging.getLogger(__name__)
 
 STATE_NAMES = {
     "STABLE": "Stable",
@@ -76,17 +80,51 @@ class GroupDescription:
 
 
 def _state(value: object) -> str:
-    name = getattr(value, "name", None) or str(value or "UNKNOWN")
-    return STATE_NAMES.get(name, name.title())
+    try:
+        return _NAMES[("state", value)]
+    except (KeyError, TypeError):  # first sight of this value, or an unhashable one
+        name = getattr(value, "name", None) or str(value or "UNKNOWN")
+        return _remember(("state", value), STATE_NAMES.get(name, name.title()))
 
 
 def _type(value: object) -> str:
-    name = (getattr(value, "name", "") or "").lower()
-    return "" if name in ("", "unknown") else name
+    try:
+        return _NAMES[("type", value)]
+    except (KeyError, TypeError):
+        name = (getattr(value, "name", "") or "").lower()
+        return _remember(("type", value), "" if name in ("", "unknown") else name)
 
 
-def group_listings(cluster: Connection) -> list[GroupListing]:
-    """Every consumer group with its state and protocol type (one ListGroups request)."""
+# The words for each enum value met: reading an enum member's name costs more than a dict
+# look-up, and a listing of 50,000 groups reads two per group.
+_NAMES: dict[tuple[str, object], str] = {}
+
+
+def _remember(key: tuple[str, object], word: str) -> str:
+    try:
+        if len(_NAMES) < 64:
+            _NAMES[key] = word
+    except TypeError:
+        pass
+    return word
+
+
+def group_listings(
+    cluster: Connection, *, max_age: float | None = None, stale_s: float = 0.0
+) -> list[GroupListing]:
+    """Every consumer group with its state and protocol type (one ListGroups request).
+
+    With `max_age` (the group list page: its list index), the answer may come from the
+    process's shared one that recent, or up to `stale_s` older while a newer one is read in
+    the background (console/kafka/cache.py)."""
+    if max_age is None:
+        return _group_listings(cluster)
+    return shared(
+        cluster.name, "group_listings", max_age, lambda: _group_listings(cluster), stale_s=stale_s
+    )
+
+
+def _group_listings(cluster: Connection) -> list[GroupListing]:
     result = wait(
         admin_for(cluster).list_consumer_groups(request_timeout=timeout()), what="consumer groups"
     )
@@ -154,16 +192,20 @@ def committed_offsets(
     awaited together: N groups cost about one round trip, not N.
     """
     admin = admin_for(cluster)
+    ids = list(group_ids)
+    # The ids are all a request carries: checked once here, not per request (the sampler
+    # sends one per group of the cluster).
+    if size := _too_long(ids):
+        raise InvalidRequest(f"a group id of {size} bytes (Kafka takes at most 32767)")
+    request = admin.unchecked.list_consumer_group_offsets
     futures = {}
-    for gid in group_ids:
+    for gid in ids:
         try:
-            futures.update(
-                admin.list_consumer_group_offsets(
-                    [ConsumerGroupTopicPartitions(gid)], request_timeout=timeout()
-                )
-            )
+            futures.update(request([ConsumerGroupTopicPartitions(gid)], request_timeout=timeout()))
         except KafkaException as exc:
             raise translate(exc, what=f"offsets of {gid}") from None
+        except (ValueError, TypeError) as exc:
+            raise translate(exc) from exc
     out: dict[str, dict[Partition, int] | KafkaConsoleError] = {}
     for gid, res in wait_all(futures, what="committed offsets").items():
         if isinstance(res, KafkaConsoleError):
@@ -177,6 +219,54 @@ def committed_offsets(
     return out
 
 
+# From this many groups on, committed_offsets_many asks each coordinator once for all its
+# groups (OffsetFetch v8, Kafka 3.0+) instead of once per group.
+MANY_GROUPS = 1000
+
+
+def committed_offsets_many(
+    cluster: Connection, group_ids: list[str]
+) -> dict[str, dict[Partition, int] | KafkaConsoleError]:
+    """committed_offsets() of many groups (the lag sampler: every group of the cluster).
+
+    librdkafka sends one OffsetFetch (and FindCoordinator) per group; for a cluster of
+    50,000 groups that is most of a sampler run. KIP-709 lets one OffsetFetch carry many
+    groups: kafka-python's admin client (as for log dirs) sends one per coordinator. Where
+    that is not possible (a security setting kafka-python lacks, an older broker, any
+    error), it falls back to one request per group."""
+    ids = list(group_ids)
+    if len(ids) < MANY_GROUPS:
+        return committed_offsets(cluster, ids)
+    from console.kafka.logdirs import Unsupported, kafka_python_config
+
+    admin = None
+    try:
+        from kafka.admin import KafkaAdminClient
+
+        wait_ms = int(max(timeout(), 30.0) * 1000)
+        admin = KafkaAdminClient(
+            **kafka_python_config(cluster),
+            client_id="kafka-console-lag-sampler",
+            request_timeout_ms=wait_ms,
+            bootstrap_timeout_ms=int(timeout() * 1000),
+        )
+        found = admin.list_group_offsets(ids)
+    except Exception as exc:  # noqa: BLE001 - Unsupported or any failure: the per-group way
+        log.warning("offsets of %d groups in one request per coordinator: %s", len(ids), exc)
+        return committed_offsets(cluster, ids)
+    finally:
+        if admin is not None:
+            admin.close()
+    return {
+        gid: {
+            (tp.topic, tp.partition): meta.offset
+            for tp, meta in (found.get(gid) or {}).items()
+            if meta.offset >= 0
+        }
+        for gid in ids
+    }
+
+
 def offsets_alter(
     cluster: Connection, group_id: str, offsets: dict[Partition, int]
 ) -> dict[Partition, int]:
@@ -188,9 +278,11 @@ def offsets_alter(
         futures = admin_for(cluster).alter_consumer_group_offsets(
             [request], request_timeout=timeout()
         )
+        res = wait(futures[group_id], what=f"resetting offsets of {group_id!r}")
     except KafkaException as exc:
         raise translate(exc, what=f"resetting {group_id}") from None
-    res = wait(futures[group_id], what=f"resetting offsets of {group_id!r}")
+    finally:
+        invalidate(cluster.name)  # a reset may create the group: the list shows it at once
     errors = [tp for tp in res.topic_partitions if tp.error is not None]
     if errors:
         raise translate(errors[0].error, what=f"{errors[0].topic}[{errors[0].partition}]")
@@ -201,9 +293,11 @@ def group_delete(cluster: Connection, group_id: str) -> None:
     """Delete a group (Kafka refuses while it has members)."""
     try:
         futures = admin_for(cluster).delete_consumer_groups([group_id], request_timeout=timeout())
+        wait(futures[group_id], what=f"deleting group {group_id!r}")
     except KafkaException as exc:
         raise translate(exc, what=f"deleting {group_id}") from None
-    wait(futures[group_id], what=f"deleting group {group_id!r}")
+    finally:
+        invalidate(cluster.name)  # the group list's shared listing no longer holds
 
 
 @dataclass(frozen=True, slots=True)
