@@ -7,8 +7,9 @@ a few round trips, never one per topic or per partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
@@ -36,7 +37,17 @@ class Watermarks:
 def _list(
     cluster: Connection, specs: dict[Partition, OffsetSpec], *, committed_only: bool
 ) -> dict[Partition, int | KafkaConsoleError]:
-    out = _list_once(cluster, specs, committed_only=committed_only)
+    return _retry_failed(
+        cluster, specs, _list_once(cluster, specs, committed_only=committed_only), committed_only
+    )
+
+
+def _retry_failed(
+    cluster: Connection,
+    specs: dict[Partition, OffsetSpec],
+    out: dict[Partition, int | KafkaConsoleError],
+    committed_only: bool,
+) -> dict[Partition, int | KafkaConsoleError]:
     failed = [p for p, v in out.items() if isinstance(v, KafkaConsoleError)]
     if not failed:
         return out
@@ -63,16 +74,26 @@ def _list(
 def _list_once(
     cluster: Connection, specs: dict[Partition, OffsetSpec], *, committed_only: bool
 ) -> dict[Partition, int | KafkaConsoleError]:
+    return _results(_ask(cluster, specs, committed_only=committed_only))
+
+
+def _ask(
+    cluster: Connection, specs: dict[Partition, OffsetSpec], *, committed_only: bool
+) -> dict[TopicPartition, Any]:
+    """Send one ListOffsets batch; its futures (collected by `_results`)."""
     if not specs:
         return {}
     request = {TopicPartition(t, p): spec for (t, p), spec in specs.items()}
     isolation = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
     try:
-        futures = admin_for(cluster).list_offsets(
+        return admin_for(cluster).list_offsets(
             request, isolation_level=isolation, request_timeout=timeout()
         )
     except KafkaException as exc:
         raise translate(exc, what="listing offsets") from None
+
+
+def _results(futures: dict[TopicPartition, Any]) -> dict[Partition, int | KafkaConsoleError]:
     out: dict[Partition, int | KafkaConsoleError] = {}
     for tp, fut in futures.items():
         try:
@@ -113,18 +134,37 @@ def watermarks(
 def _watermarks(
     cluster: Connection, parts: list[Partition], committed_only: bool
 ) -> dict[Partition, Watermarks | KafkaConsoleError]:
-    lows = _list(cluster, {p: OffsetSpec.earliest() for p in parts}, committed_only=committed_only)
-    highs = _list(cluster, {p: OffsetSpec.latest() for p in parts}, committed_only=committed_only)
-    out: dict[Partition, Watermarks | KafkaConsoleError] = {}
-    for p in parts:
-        low, high = lows.get(p), highs.get(p)
-        if isinstance(low, KafkaConsoleError):
-            out[p] = low
-        elif isinstance(high, KafkaConsoleError):
-            out[p] = high
-        else:
-            out[p] = Watermarks(int(low), int(high))
-    return out
+    return watermarks_begin(cluster, parts, committed_only=committed_only)()
+
+
+def watermarks_begin(
+    cluster: Connection, partitions: Iterable[Partition], *, committed_only: bool = False
+) -> Callable[[], dict[Partition, Watermarks | KafkaConsoleError]]:
+    """Send the requests for `partitions`' watermarks now, fresh (never shared); the function
+    returned waits for their answers and gives what `watermarks` gives. So a page can ask
+    for them while it waits for something else (the topic's metadata)."""
+    parts = list(dict.fromkeys(partitions))
+    # Both batches are sent before either answer is waited for: one round trip, not two.
+    low_specs = {p: OffsetSpec.earliest() for p in parts}
+    high_specs = {p: OffsetSpec.latest() for p in parts}
+    asked_low = _ask(cluster, low_specs, committed_only=committed_only)
+    asked_high = _ask(cluster, high_specs, committed_only=committed_only)
+
+    def answer() -> dict[Partition, Watermarks | KafkaConsoleError]:
+        lows = _retry_failed(cluster, low_specs, _results(asked_low), committed_only)
+        highs = _retry_failed(cluster, high_specs, _results(asked_high), committed_only)
+        out: dict[Partition, Watermarks | KafkaConsoleError] = {}
+        for p in parts:
+            low, high = lows.get(p), highs.get(p)
+            if isinstance(low, KafkaConsoleError):
+                out[p] = low
+            elif isinstance(high, KafkaConsoleError):
+                out[p] = high
+            else:
+                out[p] = Watermarks(int(low), int(high))
+        return out
+
+    return answer
 
 
 def offsets_for_timestamp(

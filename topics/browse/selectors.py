@@ -35,7 +35,12 @@ from console.kafka import fetch
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import ScanState, scan
-from console.kafka.offsets import Watermarks, offsets_for_timestamp, watermarks
+from console.kafka.offsets import (
+    Watermarks,
+    offsets_for_timestamp,
+    watermarks,
+    watermarks_begin,
+)
 from console.kafka.types import Message, TopicInfo
 from console.messages.decoding import Decoded, decode_with
 from console.messages.filters import MessageFilter
@@ -112,11 +117,45 @@ class Topology:
     count: int  # partitions of the topic
 
 
+# The partitions each topic had at its last page in this process, so the next page can ask
+# for their watermarks while it waits for the topic's metadata (`prefetch_marks`).
+_known: dict[tuple[str, str, str], tuple[int, ...]] = {}
+KNOWN_TOPICS = 4096
+
+
+@dataclass
+class Prefetch:
+    """Watermarks asked for before the topic's metadata came: used only when the metadata
+    names exactly these partitions, all readable (otherwise asked again)."""
+
+    partitions: list[int]
+    answer: Callable[[], dict]
+
+
+def prefetch_marks(cluster: Cluster, topic: str) -> Prefetch | None:
+    """Send the requests for the watermarks of the partitions `topic` had last time (none
+    the first time): one round trip in parallel with the metadata, not after it. The
+    answers are as fresh as the page: they are asked for now, never shared or kept."""
+    parts = _known.get((cluster.name, cluster.bootstrap_servers, topic))
+    if not parts:
+        return None
+    try:
+        answer = watermarks_begin(cluster, [(topic, p) for p in parts])
+    except KafkaConsoleError:
+        return None
+    return Prefetch(list(parts), answer)
+
+
 def topology(
-    cluster: Cluster, topic: str, wanted: frozenset[int] | None, info: TopicInfo | None = None
+    cluster: Cluster,
+    topic: str,
+    wanted: frozenset[int] | None,
+    info: TopicInfo | None = None,
+    prefetch: Prefetch | None = None,
 ) -> Topology:
     """The readable partitions, their watermarks, and why others cannot be read; `info`:
-    the topic's metadata when the caller already has it (one metadata request a page)."""
+    the topic's metadata when the caller already has it (one metadata request a page);
+    `prefetch`: watermarks already asked for (`prefetch_marks`)."""
     info = info or cluster_snapshot(cluster, topic=topic).topics[0]
     count = info.partition_count
     if wanted is not None:
@@ -126,6 +165,9 @@ def topology(
                 f"the topic has {count} partitions (0-{count - 1}); {bad[0]} does not exist",
                 "partitions",
             )
+    if len(_known) >= KNOWN_TOPICS:
+        _known.clear()
+    _known[(cluster.name, cluster.bootstrap_servers, topic)] = tuple(p.id for p in info.partitions)
     unavailable = {
         p.id: "no leader: its replicas' brokers are offline"
         for p in info.partitions
@@ -137,7 +179,11 @@ def topology(
         if (wanted is None or p.id in wanted) and p.id not in unavailable
     ]
     marks: dict[int, Watermarks] = {}
-    for (_t, p), m in watermarks(cluster, [(topic, p) for p in parts]).items():
+    if prefetch is not None and prefetch.partitions == parts:
+        got = prefetch.answer()
+    else:
+        got = watermarks(cluster, [(topic, p) for p in parts])
+    for (_t, p), m in got.items():
         if isinstance(m, KafkaConsoleError):
             unavailable[p] = str(m)
         else:
@@ -233,21 +279,27 @@ def merge(
 ) -> list:
     """Take `limit` records: each partition's list (ascending offsets) is a stream read from
     its boundary; the next record is the stream head that comes first by timestamp (`ts`).
-    So each partition contributes a contiguous run from its boundary, whatever the cut."""
-    heap: list[tuple[int, int, int]] = []  # (sort ts, partition, index into list)
+    So each partition contributes a contiguous run from its boundary, whatever the cut.
+
+    Heads with the same timestamp are taken from the partition that gave fewest so far (then
+    the lowest partition): records produced in one burst share their millisecond, and
+    taking them round-robin keeps each partition's run short, so a page read a few records
+    per partition first (`_read_page`) seldom needs a second read."""
+    # (sort ts, records taken from the partition so far, partition, index into its list)
+    heap: list[tuple[int, int, int, int]] = []
     for p, msgs in by_p.items():
         if msgs:
             i = len(msgs) - 1 if backward else 0
-            heap.append(((-ts(msgs[i]) if backward else ts(msgs[i])), p, i))
+            heap.append(((-ts(msgs[i]) if backward else ts(msgs[i])), 0, p, i))
     heapq.heapify(heap)
     out: list = []
     while heap and len(out) < limit:
-        _k, p, i = heapq.heappop(heap)
+        _k, n, p, i = heapq.heappop(heap)
         msgs = by_p[p]
         out.append(msgs[i])
         j = i - 1 if backward else i + 1
         if 0 <= j < len(msgs):
-            heapq.heappush(heap, ((-ts(msgs[j]) if backward else ts(msgs[j])), p, j))
+            heapq.heappush(heap, ((-ts(msgs[j]) if backward else ts(msgs[j])), n + 1, p, j))
     return out
 
 
@@ -321,11 +373,12 @@ def browse_page(
     cursor: dict[int, int] | None = None,
     direction: str = "",
     info: TopicInfo | None = None,
+    prefetch: Prefetch | None = None,
 ) -> Page:
     """One page of messages from `seek`, or from `cursor` going `direction`
     ("older": backward from end offsets, "newer": forward from start offsets)."""
     t0 = time.monotonic()
-    topo = topology(cluster, topic, seek.partitions, info)
+    topo = topology(cluster, topic, seek.partitions, info, prefetch)
     notes: list[str] = []
     marks = topo.marks
     n = seek.limit

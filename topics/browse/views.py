@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -27,19 +29,74 @@ from topics.browse.selectors import (
     SeekError,
     browse_page,
     parse_cursor,
+    prefetch_marks,
     search_all,
     search_chunk,
     search_start,
 )
 
 FORM_KEYS = tuple(BrowseForm.base_fields)
+SEEK_FIELDS_CACHE = 512  # distinct (query, role) renderings of the seek form's fields kept
 
 
-def _form(request: ConsoleRequest, topic: str) -> BrowseForm:
-    """The form, carrying the topic's metadata (`topic_info`) for the page to reuse."""
+class SeekFields:
+    """The seek form's fields as HTML, rendered when the page is (after the view added any
+    error). Fourteen fields through Django's widget templates cost about as much as the
+    whole rest of the page, and for a form without errors they depend only on the query's
+    values and the role: such a rendering is kept (bounded) and reused."""
+
+    _cache: dict[tuple, str] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, form: BrowseForm, can_read: bool) -> None:
+        self.form = form
+        self.can_read = can_read
+
+    def _render(self) -> str:
+        return render_to_string(
+            "topics/browse/_seek_fields.html",
+            {
+                "form": self.form,
+                "can_read": self.can_read,
+                "max_search": settings.CONSOLE_SEARCH_MAX_MESSAGES,
+            },
+        )
+
+    def __html__(self) -> str:
+        form = self.form
+        if not form.is_bound or form.errors:
+            return self._render()
+        key = (
+            self.can_read,
+            settings.CONSOLE_SEARCH_MAX_MESSAGES,
+            tuple(form.data.get(k) for k in FORM_KEYS),
+        )
+        html = self._cache.get(key)
+        if html is None:
+            html = self._render()
+            with self._lock:
+                if len(self._cache) >= SEEK_FIELDS_CACHE:
+                    self._cache.clear()
+                self._cache[key] = html
+        return html
+
+    __str__ = __html__
+
+
+SEARCH_KEYS = ("q", "until", "max_offset")
+
+
+def _form(request: ConsoleRequest, topic: str, *, page: bool = False) -> BrowseForm:
+    """The form, carrying the topic's metadata (`topic_info`) for the page to reuse; for a
+    `page` of every partition (no search), the watermarks are asked for while the metadata
+    is (`prefetch`)."""
+    q = request.GET
+    ahead = page and not q.get("partitions") and not any(q.get(k) for k in SEARCH_KEYS)
+    prefetch = prefetch_marks(request.cluster, topic) if ahead else None
     info = cluster_snapshot(request.cluster, topic=topic).topics[0]
     form = BrowseForm(request.GET or None, partition_count=info.partition_count)
     form.topic_info = info
+    form.prefetch = prefetch
     return form
 
 
@@ -65,6 +122,7 @@ def _page(request: ConsoleRequest, topic: str, form: BrowseForm, render: Render)
         cursor=cursor,
         direction=request.GET.get("dir", ""),
         info=form.topic_info,
+        prefetch=getattr(form, "prefetch", None),
     )
 
 
@@ -79,15 +137,15 @@ def _query(form: BrowseForm, **extra: str) -> str:
 @cluster_view()
 def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
-    form = _remembered(request, topic, _form(request, topic))
+    form = _remembered(request, topic, _form(request, topic, page=True))
     ctx = {
         "cluster": request.cluster,
         "topic": topic,
         "tab": "messages",
         "form": form,
         "can_read": can(request.user, Capability.READ_MESSAGES),
-        "max_search": settings.CONSOLE_SEARCH_MAX_MESSAGES,
     }
+    ctx["seek_fields"] = SeekFields(form, ctx["can_read"])
     if not form.is_valid():
         return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
     render = _render(request, topic, form)
@@ -110,11 +168,13 @@ def _remembered(request: ConsoleRequest, topic: str, form: BrowseForm) -> Browse
     key = f"decoders:{request.cluster.name}:{topic}"
     if not form.is_bound:
         info = form.topic_info
+        prefetch = form.prefetch
         form = BrowseForm(
             {"mode": "newest", **(request.session.get(key) or {})},
             partition_count=info.partition_count,
         )
         form.topic_info = info
+        form.prefetch = prefetch
     elif form.is_valid() and ("value_format" in request.GET or "key_format" in request.GET):
         request.session[key] = {
             k: form.cleaned_data[k] for k in ("key_format", "value_format") if form.cleaned_data[k]
