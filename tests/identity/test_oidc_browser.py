@@ -19,7 +19,6 @@ from playwright.sync_api import expect
 from console.identity import NO_ROLE_MESSAGE
 from console.models import AuditEntry
 from tests.conftest import start_asgi_server
-from tests.identity.keycloak_fixture import keycloak  # noqa: F401 - one Keycloak a session
 from tools.keycloak.local import CLIENT_ID, CLIENT_SECRET, USERS, LocalKeycloak
 
 pytestmark = [
@@ -34,7 +33,7 @@ ROLE_MAP = "kafka-admins=admin,kafka-operators=operator,kafka-viewers=viewer"
 
 
 @pytest.fixture(scope="module")
-def oidc_server(django_db_setup, kafka, keycloak, tmp_path_factory) -> Iterator[str]:  # noqa: F811
+def oidc_server(django_db_setup, kafka, keycloak, tmp_path_factory) -> Iterator[str]:
     """A Daphne with OIDC on (local accounts too, as a break-glass admin would have them)."""
     proc, url = start_asgi_server(
         tmp_path_factory.mktemp("daphne-oidc"),
@@ -177,7 +176,7 @@ def test_logout_ends_the_keycloak_session(page, oidc_server):
 def test_group_change_at_keycloak_applies_at_next_login(
     browser,
     oidc_server,
-    keycloak: LocalKeycloak,  # noqa: F811
+    keycloak: LocalKeycloak,
 ):
     first = browser.new_context()
     page = first.new_page()
@@ -200,7 +199,7 @@ def test_group_change_at_keycloak_applies_at_next_login(
 
 def test_single_sign_on_only_when_local_accounts_are_off(
     page,
-    keycloak: LocalKeycloak,  # noqa: F811
+    keycloak: LocalKeycloak,
     tmp_path,
     django_db_setup,
 ):
