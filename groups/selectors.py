@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import connections
@@ -502,30 +503,40 @@ def latest_samples(
     return last, out
 
 
-def _latest_samples_closing(cluster: Cluster, figure: str):
-    """latest_samples(); on a background refresh thread, its database connection is closed
-    afterwards (the thread ends; the connection would stay open)."""
+def _db_read(read, *args, **kwargs):
+    """read(*args, **kwargs); on a background refresh thread, its database connection is
+    closed afterwards (the thread ends; the connection would stay open)."""
     try:
-        return latest_samples(cluster, figure=figure)
+        return read(*args, **kwargs)
     finally:
         if threading.current_thread().name == REFRESH_THREAD:
             connections.close_all()
 
 
-def growing_groups(cluster: Cluster, group_ids: list[str], runs: int = 3) -> set[str]:
-    """Groups whose total lag rose at each of the sampler's last `runs` runs."""
-    ats = list(
+def sample_times(cluster: Cluster, runs: int = 3) -> list[dt.datetime]:
+    """When the sampler's last `runs` runs were (newest first)."""
+    return list(
         LagSample.objects.filter(cluster=cluster.name)
         .order_by("-at")
         .values_list("at", flat=True)
         .distinct()[:runs]
     )
+
+
+def growing_groups(
+    cluster: Cluster, group_ids: list[str], runs: int = 3, ats: list | None = None
+) -> set[str]:
+    """Groups whose total lag rose at each of the sampler's last `runs` runs (`ats`: those
+    runs' times, when the caller has them)."""
+    ats = sample_times(cluster, runs) if ats is None else ats
     if len(ats) < runs:
         return set()
     series: dict[str, dict] = {}
-    for group, at, lag in LagSample.objects.filter(
-        cluster=cluster.name, at__in=ats, group__in=group_ids
-    ).values_list("group", "at", "lag"):
+    for group, at, lag in (
+        LagSample.objects.filter(cluster=cluster.name, at__in=ats, group__in=group_ids)
+        .order_by()
+        .values_list("group", "at", "lag")
+    ):  # unordered: by (cluster, group), not at
         series.setdefault(group, {}).setdefault(at, 0)
         series[group][at] += lag
     out = set()
@@ -572,10 +583,10 @@ def group_list_for(
                 cluster.name,
                 ("latest_samples", sort),
                 max_age,
-                lambda: _latest_samples_closing(cluster, sort),
+                lambda: _db_read(latest_samples, cluster, figure=sort),
                 stale_s=stale_s,
             )
-    shown.sort(key=lambda g: g.group_id)
+    shown.sort(key=attrgetter("group_id"))
     if sort in LARGEST_FIRST:
         shown.sort(key=lambda g: sampled.get(g.group_id, -1), reverse=not desc)
     elif sort == "state":
@@ -594,7 +605,16 @@ def group_list_for(
             for m in d.members:
                 parts.update(m.assignment)
     marks = watermarks(cluster, parts)
-    growing = growing_groups(cluster, ids)
+    ats = None  # the sampler's last runs: shared like its figures (a DISTINCT over them all)
+    if max_age is not None:
+        ats = shared(
+            cluster.name,
+            "sample_times",
+            max_age,
+            lambda: _db_read(sample_times, cluster),
+            stale_s=stale_s,
+        )
+    growing = growing_groups(cluster, ids, ats=ats)
     by_group = {
         g.group_id: lag_rows(committed[g.group_id], descriptions.get(g.group_id), marks)
         for g in page_groups
