@@ -85,12 +85,16 @@ def discover(issuer: str, timeout: float) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             document = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise ProviderUnavailable(
+            f"The identity provider answered HTTP {exc.code} for {url}: check CONSOLE_OIDC_ISSUER."
+        ) from None
     except (OSError, urllib.error.URLError, ValueError) as exc:
         raise ProviderUnavailable(
             f"The identity provider at {issuer} did not answer within {timeout:g} s "
             f"({getattr(exc, 'reason', exc)})."
         ) from None
-    if not isinstance(document, dict) or document.get("issuer", "").rstrip("/") != issuer:
+    if not isinstance(document, dict) or str(document.get("issuer", "")).rstrip("/") != issuer:
         raise ProviderUnavailable(
             f"{url} is not the discovery document of issuer {issuer}: check CONSOLE_OIDC_ISSUER."
         )
@@ -126,8 +130,8 @@ def endpoints() -> dict[str, str]:
 
 
 def claim_values(claims: Mapping[str, Any], path: str) -> list[str]:
-    """The strings at a claim path: "groups" or "realm_access.roles"; a string claim is one
-    value, a comma-free list of strings is the values, anything else none."""
+    """The strings at a claim path ("groups", or "realm_access.roles" inside an object): a
+    list's strings, a lone string as one value; a missing claim or any other type, none."""
     value: Any = claims
     for part in path.split("."):
         if not isinstance(value, Mapping) or part not in value:

@@ -234,6 +234,16 @@ def test_provider_refusing_connections_gives_a_page(client, settings):
 
 
 @pytest.mark.django_db
+def test_wrong_issuer_path_names_the_setting(client, settings, live_server):
+    # The console's own server answers 404 for a discovery document it does not have.
+    _enable(settings, f"{live_server.url}/realms/nowhere", [MODEL, BACKEND], timeout=2.0)
+    response = client.get(reverse("oidc_login"))
+    assert response.status_code == 503
+    assert "answered HTTP 404" in response.content.decode()
+    assert "CONSOLE_OIDC_ISSUER" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_stale_callback_asks_to_start_again(client, settings):
     _enable(settings, "https://sso.example.com/realms/main", [MODEL, BACKEND])
     response = client.get(reverse("oidc_callback") + "?code=abc&state=never-issued")
