@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import json
 import logging
 from typing import Any
@@ -55,6 +56,7 @@ FRAME_MAX = int(getattr(settings, "CONSOLE_TAIL_FRAME_MAX", 500))  # rows per fr
 WINDOW = int(getattr(settings, "CONSOLE_TAIL_WINDOW", 4))  # frames sent, not yet acknowledged
 PERMISSION_CHECK_S = float(getattr(settings, "CONSOLE_TAIL_PERMISSION_CHECK_S", 3.0))
 
+_viewer_ids = itertools.count(1)
 CLOSE_CODES = {"filter": 4400, "forbidden": 4403, "denied": 4403, "not_found": 4404}
 
 
@@ -144,6 +146,10 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
     tail: TopicTail | None = None
     viewer: Viewer | None = None
     failed = False
+    # No channel layer: the hub delivers in process (topics.tail.hub), so a viewer needs no
+    # channel of its own, and with Redis a thousand viewers would otherwise each wait on
+    # Redis (and fail with it) for messages that never come that way.
+    channel_layer_alias = "live-tail-in-process"
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -180,7 +186,8 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
             await self.fail("filter", str(exc))
             return
         self.viewer.sink = self  # the hub calls on_batch, tail_status and tail_error
-        self.tail = await hub.join(self.cluster, self.topic, self.channel_name, self.viewer)
+        self.viewer_id = f"viewer-{next(_viewer_ids)}"
+        self.tail = await hub.join(self.cluster, self.topic, self.viewer_id, self.viewer)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._flush_loop())]
         permission_watch.add(self)
@@ -189,7 +196,8 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
         user = self.user
         if user is None or not user.is_authenticated:
             return False, ""
-        return can(user, Capability.READ_MESSAGES), role_of(user)
+        name = self.cluster.name  # a role given on this cluster only counts here
+        return can(user, Capability.READ_MESSAGES, name), role_of(user, name)
 
     async def disconnect(self, code: int) -> None:
         permission_watch.discard(self)
@@ -210,7 +218,7 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
     async def _leave(self) -> None:
         tail, self.tail = self.tail, None
         if tail is not None:
-            hub.leave(tail, self.channel_name)
+            hub.leave(tail, self.viewer_id)
 
     async def fail(self, code: str, message: str) -> None:
         """Tell the page why the tail ends, then close (the page does not reconnect)."""
@@ -385,11 +393,15 @@ def _refused(watched: dict[TopicTailConsumer, tuple[Any, str | None]]) -> list:
         )
     )
     users = get_user_model().objects.in_bulk({pk for pk, _key in watched.values()})
-    allowed = {pk: can(user, Capability.READ_MESSAGES) for pk, user in users.items()}
+
+    def allowed(consumer: TopicTailConsumer, pk: Any) -> bool:
+        user = users.get(pk)
+        return user is not None and can(user, Capability.READ_MESSAGES, consumer.cluster.name)
+
     return [
         consumer
         for consumer, (pk, key) in watched.items()
-        if not allowed.get(pk, False) or (key and key not in live)
+        if not allowed(consumer, pk) or (key and key not in live)
     ]
 
 
