@@ -1,42 +1,98 @@
-"""Live tail: 20 WebSocket viewers of one topic at 2,000 messages/s for 30 s.
+"""Live tail: WebSocket viewers of one topic at a steady produce rate.
 
-A real Daphne serves the console (in-memory channel layer, as in the demo); 20 clients
-log in with a session cookie and tail one 6-partition topic, acknowledging each batch like
-tail.js does. A separate process produces at a steady 2,000 messages/s (linger 5 ms):
-10 s of warm-up (a fresh JVM and server), then the measured 30 s. As the reference it
-runs a plain confluent-kafka consumer assigned to the same partitions at the end: its
-produce-to-receipt latency is what Kafka alone costs on this machine, in the same run.
+`python -m bench tail` runs the suite and writes bench/results/tail.json:
 
-Figures: Kafka consumers the server ran for the topic (the hub's count, reported to every
-client; and the server's TCP connections to the broker), p50/p99 latency from each
-message's produce timestamp to its receipt by a client (all clients, every message of the
-measured 30 s), messages dropped (the "skipped" counts the server reported; unaccounted =
-produced - received - skipped must be 0), the server's peak RSS, and RSS after 10 s of the
-measured run and at its end (memory must stay flat: end within 10 % of the 10 s figure).
-Targets: p99 < 0.25 s, 1 consumer per server process, RSS end / RSS at 10 s <= 1.10.
+- 20 viewers at 2,000 msg/s, one Daphne (in-memory channel layer, as in the demo);
+- 200 viewers at 10,000 msg/s, one Daphne: the main run, whose figures are the file's
+  top-level keys (issue 14's goal: 1 Kafka consumer, p99 produce->receipt < 0.25 s,
+  0 dropped for viewers that keep up, RSS flat);
+- 200 viewers at 1,000 msg/s, one Daphne;
+- 1,000 viewers at 200 msg/s over 4 Daphne processes on Redis as the channel layer
+  (`multi_process`; the hub delivers in process, so Redis carries no tail traffic).
+
+`python -m bench.tail --viewers N --rate R [--seconds S] [--processes P] [--clients C]`
+runs one configuration and prints its figures (TAIL_VIEWERS, TAIL_RATE, TAIL_SECONDS,
+TAIL_PROCESSES, TAIL_CLIENTS set the same from the environment); `--write` puts that one
+run in tail.json instead of the suite.
+
+Each viewer logs in with a session cookie and tails one 6-partition topic, acknowledging
+each rows frame like tail.js does. The viewers are spread over several client processes
+(multiprocessing, "spawn"), each an asyncio loop of lean WebSocket clients written on
+asyncio streams: a rows frame is not decoded as a whole; its "meta" part (partition,
+offset, produce timestamp of each row) is cut out of the bytes, rows are counted there, and
+every `measure_every`-th viewer parses every timestamp (latency of every message it
+receives); every viewer records its frames' first row (the oldest) latency too.
+
+A separate process produces at the steady rate (linger 5 ms): warm-up (a fresh JVM and
+server), then the measured run. As the reference it runs a plain confluent-kafka consumer
+assigned to the same partitions at the end: its produce-to-receipt latency is what Kafka
+alone costs on this machine, in the same run.
+
+Figures per run: Kafka consumers per server process (the hub's count reported to every
+client; and each server's TCP connections to the broker), p50/p99 latency, messages
+dropped (the "skipped" counts the server reported; unaccounted = produced - received -
+skipped must be 0), each server's peak RSS, and RSS after 10 s of the measured run and at
+its end (flat: end within 10 % of the 10 s figure), and CPU seconds of every part (server,
+clients, producer, Kafka, Redis) during the measured run, so which side saturates shows.
 """
 
 from __future__ import annotations
 
+import argparse
 import array
 import asyncio
+import base64
 import contextlib
 import json
+import math
 import multiprocessing
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.common import logged_in_client, setup_django, start_kafka, write_result
 
-VIEWERS = 20
-RATE = 2000  # messages per second
-SECONDS = 30
 WARMUP_S = 10  # the same rate before the measured run: a fresh JVM and server warm up
 PARTITIONS = 6
-TOPIC = "tail-bench"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    viewers: int
+    rate: int  # messages per second
+    seconds: int = 30
+    processes: int = 1  # Daphne processes (more than one: Redis as the channel layer)
+    clients: int = 0  # client processes; 0: one per 100 viewers, 1 to 4
+    measure_every: int = 10  # every n-th viewer records every message's latency
+    warmup_s: int = WARMUP_S
+
+    @property
+    def topic(self) -> str:
+        return f"tail-bench-{self.viewers}v-{self.rate}r-{self.processes}p"
+
+    @property
+    def client_processes(self) -> int:
+        return self.clients or max(1, min(4, math.ceil(self.viewers / 100)))
+
+    @property
+    def label(self) -> str:
+        return f"{self.viewers} viewers, {self.rate} msg/s, {self.processes} server process(es)"
+
+
+SUITE = (
+    RunConfig(viewers=20, rate=2000),
+    RunConfig(viewers=200, rate=10000),
+    RunConfig(viewers=200, rate=1000),
+    RunConfig(viewers=1000, rate=200, processes=4, measure_every=20),
+)
+MAIN = 1  # SUITE[MAIN]'s figures are tail.json's top-level keys (issue 14's goal)
+MULTI = 3  # SUITE[MULTI] is tail.json's multi_process
 
 
 def rss_mb(pid: int) -> float:
@@ -47,23 +103,35 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process `pid` has used so far."""
+    """CPU seconds (user + system) process `pid` has used so far (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def percentile(values: list[float], q: float) -> float:
+def r4(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 2)
+
+
+def percentile(values, q: float) -> float | None:
     if not values:
-        return float("nan")
+        return None
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def _produce_and_reference(bootstrap: str, ready, measuring, results) -> None:
+# --- the producer and the reference consumer (a process of its own) ----------------------
+
+
+def _produce_and_reference(cfg: RunConfig, bootstrap: str, ready, measuring, results) -> None:
     """Child process: the steady producer (warm-up, then the measured run) and the
     reference consumer."""
     from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
 
+    topic = cfg.topic
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -72,11 +140,11 @@ def _produce_and_reference(bootstrap: str, ready, measuring, results) -> None:
             "fetch.wait.max.ms": 100,
         }
     )
-    consumer.assign([TopicPartition(TOPIC, p, OFFSET_END) for p in range(PARTITIONS)])
+    consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(PARTITIONS)])
     consumer.consume(100, 2.0)  # resolve the end offsets before producing
-    latencies: list[float] = []
+    latencies = array.array("d")
     done = threading.Event()
-    total = RATE * (WARMUP_S + SECONDS)
+    total = cfg.rate * (cfg.warmup_s + cfg.seconds)
     received = 0
 
     def consume() -> None:
@@ -106,16 +174,16 @@ def _produce_and_reference(bootstrap: str, ready, measuring, results) -> None:
     pages = ("home", "search", "product", "cart", "checkout")
     while True:
         elapsed = time.monotonic() - started
-        if elapsed >= WARMUP_S and not measuring.value:
+        if elapsed >= cfg.warmup_s and not measuring.value:
             measuring.value = time.time()
-        if elapsed >= WARMUP_S + SECONDS:
+        if elapsed >= cfg.warmup_s + cfg.seconds:
             break
-        due = min(total, int((elapsed + tick) * RATE))
+        due = min(total, int((elapsed + tick) * cfg.rate))
         while sent < due:
             value = json.dumps(
                 {"seq": sent, "user": f"u{sent % 997}", "page": pages[sent % 5], "ms": 12.5}
             )
-            producer.produce(TOPIC, key=f"user-{sent % 997}".encode(), value=value.encode())
+            producer.produce(topic, key=f"user-{sent % 997}".encode(), value=value.encode())
             sent += 1
         producer.poll(0)
         time.sleep(max(0.0, started + (elapsed // tick + 1) * tick - time.monotonic()))
@@ -128,210 +196,576 @@ def _produce_and_reference(bootstrap: str, ready, measuring, results) -> None:
             "sent": sent,
             "produce_s": round(time.monotonic() - started, 2),
             "reference_received": received,
-            "reference_p50_s": round(percentile(latencies, 0.50), 4),
-            "reference_p99_s": round(percentile(latencies, 0.99), 4),
+            "reference_p50_s": r4(percentile(latencies, 0.50)),
+            "reference_p99_s": r4(percentile(latencies, 0.99)),
         }
     )
 
 
-class Viewer:
-    def __init__(self) -> None:
-        # Produce timestamps and receipt times, in arrays: a million tuples would make the
-        # collector's full passes pause this process, and the pauses count as latency.
-        self.produced = array.array("d")
-        self.received = array.array("d")
+# --- the viewers (client processes) --------------------------------------------------------
+
+
+class LeanViewer:
+    """A WebSocket client of the live tail on asyncio streams: what tail.js does (status
+    frames, acknowledge each rows frame), without decoding the rows."""
+
+    def __init__(self, measure: bool) -> None:
+        self.measure = measure
+        # Latencies in arrays: a million floats in a list would make the collector's full
+        # passes pause this process, and the pauses count as latency.
+        self.latencies = array.array("d")  # every message (measuring viewers only)
+        self.first_row = array.array("d")  # each frame's first (oldest) row
         self.rows = 0
+        self.behind = 0.0  # the last frame's oldest row: how far behind the producer
+        self.bytes = 0  # rows frames' payloads
+        self.frames = 0
         self.skipped = 0
         self.status: dict = {}
         self.max_consumers = 0
-        self.error: dict | None = None
+        self.error: dict | str | None = None
 
-    async def run(self, url: str, session: str, origin: str, stop: asyncio.Event) -> None:
-        from websockets.asyncio.client import connect
+    async def run(self, host: str, port: int, path: str, session: str, origin: str, stop, since):
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n"
+                f"Cookie: sessionid={session}\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            self.error = head.decode("latin-1")[:200]
+            return
+        try:
+            await self._frames(reader, writer, stop, since)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if not stop.is_set():
+                self.error = f"connection lost: {exc!r}"
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
-        async with connect(
-            url,
-            additional_headers={"Cookie": f"sessionid={session}"},
-            origin=origin,
-            max_size=None,
-            compression=None,
-            open_timeout=30,
-        ) as ws:
-            while not stop.is_set():
-                try:
-                    text = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                now = time.time()
-                frame = json.loads(text)
-                if frame["type"] == "rows":
-                    meta = frame["meta"]
-                    self.produced.extend([ts / 1000 for _p, _o, ts in meta])
-                    self.received.extend([now] * len(meta))
-                    self.rows += len(frame["rows"])
-                    self.skipped = frame["skipped"]
-                    await ws.send(json.dumps({"ack": frame["seq"]}))
-                elif frame["type"] == "status":
+    @staticmethod
+    def _send(writer, opcode: int, payload: bytes) -> None:
+        # Client frames are masked; a zero mask leaves the payload as it is.
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x80 | opcode, 0x80 | n))
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        writer.write(head + b"\0\0\0\0" + payload)
+
+    async def _frames(self, reader, writer, stop, since) -> None:
+        readexactly = reader.readexactly
+        message = b""
+        while not stop.is_set():
+            b0, b1 = await readexactly(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(await readexactly(2), "big")
+            elif n == 127:
+                n = int.from_bytes(await readexactly(8), "big")
+            payload = await readexactly(n) if n else b""
+            opcode = b0 & 0x0F
+            if opcode == 9:  # ping
+                self._send(writer, 10, payload)
+                continue
+            if opcode == 8:  # close
+                if not stop.is_set():
+                    self.error = self.error or f"closed by the server: {payload[:2].hex()}"
+                return
+            if opcode == 10:
+                continue
+            message += payload
+            if not b0 & 0x80:
+                continue  # fragmented: more to come
+            data, message = message, b""
+            if data.startswith(b'{"type":"rows"'):
+                self.bytes += len(data)
+                self._rows(data, time.time(), since.value, writer)
+            else:
+                frame = json.loads(data)
+                if frame["type"] == "status":
                     self.status = frame
                     self.max_consumers = max(self.max_consumers, frame["consumers"])
                 else:
                     self.error = frame
                     return
 
+    def _rows(self, data: bytes, now: float, since: float, writer) -> None:
+        # {"type":"rows","seq":N,"skipped":S,"meta":[[p,o,ts],...],"rows":[...]}
+        start = data.index(b'"meta":[') + 8
+        end = data.index(b'],"rows":[', start)
+        seq = int(data[21 : data.index(b",", 21)])
+        s = data.index(b'"skipped":') + 10
+        self.skipped = int(data[s : data.index(b",", s)])
+        self.frames += 1
+        if end > start:
+            section = data[start:end]
+            self.rows += section.count(b"],[") + 1
+            first = section[1 : section.index(b"]")].split(b",")
+            self.behind = now - int(first[2]) / 1000
+            # Every row received during the measured run counts, whenever it was produced:
+            # a tail that falls behind shows as latency, not as nothing measured.
+            if 0 < since <= now:
+                self.first_row.append(self.behind)
+                if self.measure:
+                    self.latencies.extend(
+                        [now - m[2] / 1000 for m in json.loads(b"[" + section + b"]")]
+                    )
+        self._send(writer, 1, b'{"ack":%d}' % seq)
 
-async def _run_viewers(
-    base: str, session: str, pid: int, producer_ready, measuring, rss: list, cpu: dict
-) -> list:
-    url = "ws" + base[len("http") :] + f"/ws/clusters/bench/topics/{TOPIC}/tail/"
-    stop = asyncio.Event()
-    viewers = [Viewer() for _ in range(VIEWERS)]
-    tasks = [asyncio.create_task(v.run(url, session, base, stop)) for v in viewers]
-    deadline = time.monotonic() + 60
+
+def _client_process(
+    targets: list[tuple[str, int, str, int]],  # (host, port, path, viewers on that server)
+    session: str,
+    origin: str,
+    measure_every: int,
+    first_index: int,
+    stop,
+    measuring,
+    out,
+) -> None:
+    asyncio.run(
+        _client_main(targets, session, origin, measure_every, first_index, stop, measuring, out)
+    )
+
+
+async def _client_main(targets, session, origin, measure_every, first_index, stop, measuring, out):
+    stopping = asyncio.Event()
+    viewers: list[tuple[LeanViewer, int]] = []
+    tasks = []
+
+    async def one(v: LeanViewer, host, port, path, delay: float) -> None:
+        await asyncio.sleep(delay)  # not every handshake at once
+        await v.run(host, port, path, session, origin, stopping, measuring)
+
+    index = first_index
+    for host, port, path, expect in targets:
+        v = LeanViewer(measure=index % measure_every == 0)
+        index += 1
+        viewers.append((v, expect))
+        tasks.append(asyncio.create_task(one(v, host, port, path, 0.01 * len(tasks))))
+    deadline = time.monotonic() + 180
     while not all(
-        v.status.get("state") == "live" and v.status.get("viewers") == VIEWERS for v in viewers
+        v.status.get("state") == "live" and v.status.get("viewers") == expect
+        for v, expect in viewers
     ):
-        errors = [v.error for v in viewers if v.error]
-        assert not errors, errors
-        assert time.monotonic() < deadline, [v.status for v in viewers]
-        await asyncio.sleep(0.1)
+        errors = [v.error for v, _ in viewers if v.error]
+        if errors or time.monotonic() > deadline:
+            out.put(("error", errors[:3] or [v.status for v, _ in viewers[:3]]))
+            stopping.set()
+            return
+        await asyncio.sleep(0.2)
+    out.put(("ready", len(viewers)))
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    stopping.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    out.put(
+        (
+            "done",
+            [
+                {
+                    "rows": v.rows,
+                    "skipped": v.skipped,
+                    "frames": v.frames,
+                    "behind_s": v.behind,
+                    "bytes": v.bytes,
+                    "max_consumers": v.max_consumers,
+                    "error": str(v.error) if v.error else None,
+                    "latencies": v.latencies.tobytes(),
+                    "first_row": v.first_row.tobytes(),
+                }
+                for v, _ in viewers
+            ],
+        )
+    )
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server (Debian's) on a free loopback port, as tests/conftest.py
+    starts it; its process and URL."""
+    from tools.kafka.local import free_port, port_open
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + ["--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not port_open(port):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.1)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+# --- one run -------------------------------------------------------------------------------
+
+
+def run(cfg: RunConfig, kafka, session: str) -> dict:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from tests.conftest import start_asgi_server
+
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    admin.create_topics([NewTopic(cfg.topic, PARTITIONS, 1)])[cfg.topic].result(60)
+    redis = None
+    servers = []
+    env: dict[str, str] = {}
+    try:
+        if cfg.processes > 1:
+            redis, env["REDIS_URL"] = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")))
+        for _ in range(cfg.processes):
+            servers.append(start_asgi_server(Path(tempfile.mkdtemp(prefix="bench-daphne-")), **env))
+        return _measure(cfg, kafka, session, servers, redis)
+    finally:
+        for server, _base in servers:
+            server.stop()
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+
+
+def _measure(cfg: RunConfig, kafka, session, servers, redis) -> dict:
+    pids = [server.popen.pid for server, _base in servers]
+    ctx = multiprocessing.get_context("spawn")
+    producer_ready, results = ctx.Event(), ctx.Queue()
+    measuring = ctx.Value("d", 0.0, lock=False)  # wall-clock start of the measured run
+    stop, out = ctx.Event(), ctx.Queue()
+    producer = ctx.Process(
+        target=_produce_and_reference,
+        args=(cfg, kafka.bootstrap_servers, producer_ready, measuring, results),
+    )
+    producer.start()
+    producer.bench_events = (producer_ready, results)
+
+    # Viewers round-robin over the servers, then split into client processes.
+    per_server = [0] * len(servers)
+    assignment = []
+    for i in range(cfg.viewers):
+        per_server[i % len(servers)] += 1
+        assignment.append(i % len(servers))
+    targets = []
+    for s in assignment:
+        host_port = servers[s][1].split("//", 1)[1]
+        host, port = host_port.rsplit(":", 1)
+        path = f"/ws/clusters/bench/topics/{cfg.topic}/tail/"
+        targets.append((host, int(port), path, per_server[s]))
+    n = cfg.client_processes
+    chunks = [targets[i::n] for i in range(n)]
+    clients = []
+    first = 0
+    for chunk in chunks:
+        p = ctx.Process(
+            target=_client_process,
+            args=(chunk, session, servers[0][1], cfg.measure_every, first, stop, measuring, out),
+        )
+        first += len(chunk)
+        p.start()
+        clients.append(p)
+
+    try:
+        return _collect(cfg, kafka, pids, redis, producer, clients, stop, out, measuring)
+    except BaseException:
+        stop.set()
+        for p in [*clients, producer]:
+            p.terminate()
+        raise
+
+
+def _collect(cfg, kafka, pids, redis, producer, clients, stop, out, measuring) -> dict:
+    from tests.topics.tail.conftest import broker_connections
+
+    n = len(clients)
+    producer_ready, results = producer.bench_events
+    ready = 0
+    while ready < n:
+        kind, what = out.get(timeout=240)
+        if kind == "error":
+            stop.set()
+            raise RuntimeError(f"viewers did not get live: {what}")
+        ready += 1
     producer_ready.set()
+
+    rss: dict[int, list[tuple[float, float]]] = {pid: [] for pid in pids}
+    connections: dict[int, list[int]] = {pid: [] for pid in pids}
+
+    def sample_connections() -> None:
+        while producer.is_alive() and not stop.is_set():
+            for pid in pids:
+                connections[pid].append(len(broker_connections(pid, kafka.bootstrap_servers)))
+            time.sleep(2)
+
+    threading.Thread(target=sample_connections, daemon=True).start()
     warmup_started = time.monotonic()
-    while not measuring.value:  # warm-up: RSS sampled (peak) but not the reference
-        await asyncio.sleep(0.25)
-        rss.append((warmup_started - time.monotonic(), rss_mb(pid)))
-    rss.append((0.0, rss_mb(pid)))
-    before = {name: cpu_s(p) for name, p in cpu.items()}
-    after: dict[str, float] = {}
+    while not measuring.value:
+        time.sleep(0.25)
+        for pid in pids:
+            rss[pid].append((warmup_started - time.monotonic(), rss_mb(pid)))
+    parts = {f"server_{i}": pid for i, pid in enumerate(pids)}
+    parts.update({f"client_{i}": p.pid for i, p in enumerate(clients)})
+    parts["producer_and_reference"] = producer.pid
+    parts["kafka"] = kafka.nodes[0].process.pid
+    if redis is not None:
+        parts["redis"] = redis.pid
+    profiler = None
+    if os.environ.get("TAIL_PROFILE"):  # py-spy's collapsed stacks of the first server:
+        # TAIL_PROFILE=/tmp/prof writes /tmp/prof-<topic>.txt per run
+        profiler = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-p",
+                str(pids[0]),
+                "-d",
+                str(cfg.seconds),
+                "-r",
+                "50",
+            ]
+            + ["--format", "raw", "-o", f"{os.environ['TAIL_PROFILE']}-{cfg.topic}.txt"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+    before = {name: cpu_s(p) for name, p in parts.items()}
+    load_before = os.getloadavg()[0]
+    cpu: dict[str, float] = {}
     started = time.monotonic()
-    while time.monotonic() - started < SECONDS + 3:
-        await asyncio.sleep(0.5)
-        rss.append((time.monotonic() - started, rss_mb(pid)))
-        if time.monotonic() - started <= SECONDS:
-            for name, p in cpu.items():
+    for pid in pids:
+        rss[pid].append((0.0, rss_mb(pid)))
+    while time.monotonic() - started < cfg.seconds + 3:
+        time.sleep(0.5)
+        for pid in pids:
+            rss[pid].append((time.monotonic() - started, rss_mb(pid)))
+        if time.monotonic() - started <= cfg.seconds:
+            for name, p in parts.items():
                 with contextlib.suppress(OSError):
-                    after[name] = round(cpu_s(p) - before[name], 1)
-    cpu.update(after)
+                    cpu[name] = round(cpu_s(p) - before[name], 1)
+    measured_s = min(time.monotonic() - started, cfg.seconds)
+    if profiler is not None:
+        profiler.wait(60)
     stop.set()
-    await asyncio.gather(*tasks)
-    return viewers
+    reports = []
+    for _ in clients:
+        kind, what = out.get(timeout=120)
+        reports += what
+    for p in clients:
+        p.join(30)
+    reference = results.get(timeout=120)
+    producer.join(30)
+
+    latencies = array.array("d")
+    first_rows = array.array("d")
+    measured_viewers = 0
+    for r in reports:
+        lat = array.array("d")
+        lat.frombytes(r["latencies"])
+        if lat:
+            measured_viewers += 1
+        latencies.extend(lat)
+        first_rows.frombytes(r["first_row"])
+    sent = reference["sent"]
+    received = [r["rows"] for r in reports]
+    dropped = sum(r["skipped"] for r in reports)
+    lost = sum(sent - r["rows"] - r["skipped"] for r in reports)
+    behind = sum(1 for r in reports if r["skipped"])
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    rss_10 = {pid: next(mb for t, mb in rss[pid] if t >= 10) for pid in pids}
+    rss_end = {pid: rss[pid][-1][1] for pid in pids}
+    server_cpu = sum(v for k, v in cpu.items() if k.startswith("server_"))
+    client_cpu = sum(v for k, v in cpu.items() if k.startswith("client_"))
+    return {
+        "viewers": cfg.viewers,
+        "rate_msgs_per_s": cfg.rate,
+        "server_processes": cfg.processes,
+        "channel_layer": "redis" if cfg.processes > 1 else "in-memory",
+        "client_processes": cfg.client_processes,
+        "seconds": cfg.seconds,
+        "warmup_s": cfg.warmup_s,
+        "messages_produced": sent,
+        "kafka_consumers": max(r["max_consumers"] for r in reports),
+        "p50_s": r4(p50),
+        "p99_s": r4(p99),
+        "p999_s": r4(percentile(latencies, 0.999)),
+        "max_s": round(max(latencies), 4) if latencies else None,
+        "latency_receipts": len(latencies),
+        "latency_viewers": measured_viewers,
+        "frame_first_row_p99_s": r4(percentile(first_rows, 0.99)),
+        "dropped": dropped,
+        "viewers_that_dropped": behind,
+        "behind_at_end_s_max": round(max(r["behind_s"] for r in reports), 2),
+        "unaccounted": lost,
+        "viewer_errors": [r["error"] for r in reports if r["error"]][:5],
+        "rows_received_per_viewer_min": min(received),
+        "rows_delivered_per_s": round(sum(received) / (cfg.seconds + cfg.warmup_s)),
+        "frame_bytes_per_row": round(sum(r["bytes"] for r in reports) / max(1, sum(received))),
+        "frames_per_viewer_per_s": round(
+            sum(r["frames"] for r in reports) / cfg.viewers / (cfg.seconds + cfg.warmup_s), 1
+        ),
+        "peak_rss_mb": round(max(mb for pid in pids for _t, mb in rss[pid]), 1),
+        "rss_after_10s_mb": round(max(rss_10.values()), 1),
+        "rss_end_mb": round(max(rss_end.values()), 1),
+        "rss_end_over_rss_10s": round(max(rss_end[p] / rss_10[p] for p in pids), 3),
+        "server_broker_connections_max": max(
+            (max(c) for c in connections.values() if c), default=None
+        ),
+        "cpu_s_during_run": cpu,
+        "cpu_percent": {
+            "server": round(100 * server_cpu / measured_s, 1),
+            "clients": round(100 * client_cpu / measured_s, 1),
+            "machine": 100 * (os.cpu_count() or 1),
+        },
+        "load_average_during": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "reference": reference,
+    }
 
 
-def main() -> None:
+# --- the suite -----------------------------------------------------------------------------
+
+
+def _configs(argv: list[str] | None) -> tuple[list[RunConfig], bool, bool]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.tail", description=__doc__.split("\n")[0]
+    )
+    env = os.environ.get
+    parser.add_argument("--viewers", type=int, default=int(env("TAIL_VIEWERS", "0")) or None)
+    parser.add_argument("--rate", type=int, default=int(env("TAIL_RATE", "0")) or None)
+    parser.add_argument("--seconds", type=int, default=int(env("TAIL_SECONDS", "30")))
+    parser.add_argument("--processes", type=int, default=int(env("TAIL_PROCESSES", "1")))
+    parser.add_argument("--clients", type=int, default=int(env("TAIL_CLIENTS", "0")))
+    parser.add_argument("--measure-every", type=int, default=10)
+    parser.add_argument("--write", action="store_true", help="write this run to tail.json")
+    parser.add_argument(
+        "--only", type=int, action="append", help="run only these of the suite (0-3)"
+    )
+    args = parser.parse_args(argv)
+    if args.viewers or args.rate:
+        one = RunConfig(
+            viewers=args.viewers or 20,
+            rate=args.rate or 2000,
+            seconds=args.seconds,
+            processes=args.processes,
+            clients=args.clients,
+            measure_every=args.measure_every,
+        )
+        return [one], args.write, False
+    if args.only:
+        return [SUITE[i] for i in args.only], False, False
+    return list(SUITE), True, True
+
+
+def main(argv: list[str] | None = None) -> None:
+    configs, write, suite = _configs(argv)
     os.environ["CONSOLE_TEST_SUBPROCESS"] = "1"  # the bench and its server share a database
     os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp(prefix="console-bench-")
     os.environ["CONSOLE_LOG_LEVEL"] = "WARNING"
     kafka = start_kafka()
-    server = None
     try:
         setup_django()
-        from confluent_kafka.admin import AdminClient, NewTopic
-
         from console.clusters import reset_clusters
-        from tests.conftest import start_asgi_server
-        from tests.topics.tail.conftest import broker_connections
 
         reset_clusters()
-        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-        admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result(60)
         session = logged_in_client("operator").cookies["sessionid"].value
-        server, base = start_asgi_server(Path(tempfile.mkdtemp(prefix="bench-daphne-")))
-        pid = server.popen.pid
-
-        ctx = multiprocessing.get_context("spawn")
-        producer_ready, results = ctx.Event(), ctx.Queue()
-        measuring = ctx.Value("d", 0.0)  # wall-clock start of the measured run
-        child = ctx.Process(
-            target=_produce_and_reference,
-            args=(kafka.bootstrap_servers, producer_ready, measuring, results),
-        )
-        child.start()
-        rss: list[tuple[float, float]] = []
-        connections: list[int] = []
-
-        def sample_connections() -> None:
-            while child.is_alive() and len(connections) < 1000:
-                connections.append(len(broker_connections(pid, kafka.bootstrap_servers)))
-                time.sleep(2)
-
-        sampler = threading.Thread(target=sample_connections, daemon=True)
-        sampler.start()
-        cpu = {
-            "server": pid,
-            "clients": os.getpid(),
-            "producer_and_reference": child.pid,
-            "kafka": kafka.nodes[0].process.pid,
-        }
-        viewers = asyncio.run(_run_viewers(base, session, pid, producer_ready, measuring, rss, cpu))
-        reference = results.get(timeout=120)
-        child.join(30)
-
-        since = measuring.value
-        latencies = [
-            now - ts
-            for v in viewers
-            for ts, now in zip(v.produced, v.received, strict=True)
-            if ts >= since
-        ]
-        sent = reference["sent"]
-        received = [v.rows for v in viewers]
-        dropped = sum(v.skipped for v in viewers)
-        lost = sum(sent - v.rows - v.skipped for v in viewers)
-        consumers = max(v.max_consumers for v in viewers)
-        rss_10 = next(mb for t, mb in rss if t >= 10)
-        rss_end = rss[-1][1]
-        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-        write_result(
-            "tail",
-            {
-                "viewers": VIEWERS,
-                "rate_msgs_per_s": RATE,
-                "seconds": SECONDS,
-                "warmup_s": WARMUP_S,
-                "messages_produced": sent,
-                "kafka_consumers": consumers,
-                "p50_s": round(p50, 4),
-                "p99_s": round(p99, 4),
-                "p999_s": round(percentile(latencies, 0.999), 4),
-                "max_s": round(max(latencies), 4),
-                "dropped": dropped,
-                "unaccounted": lost,
-                "rows_received_per_viewer_min": min(received),
-                "peak_rss_mb": round(max(mb for _t, mb in rss), 1),
-                "rss_after_10s_mb": round(rss_10, 1),
-                "rss_end_mb": round(rss_end, 1),
-                "rss_at_measured_start_mb": next(round(mb, 1) for t, mb in rss if t >= 0),
-                "server_broker_connections_max": max(connections) if connections else None,
-                "cpu_s_during_run": cpu,
-                "load_average_at_end": round(os.getloadavg()[0], 2),
-            },
-            reference={
-                "what": "plain confluent-kafka consumer (assign at the end, separate process) "
-                "on the same stream: produce timestamp to poll",
-                **reference,
-            },
-            ratios={
-                "p99_over_reference_p99": round(p99 / reference["reference_p99_s"], 2),
-                "p50_over_reference_p50": round(p50 / reference["reference_p50_s"], 2),
-                "rss_end_over_rss_10s": round(rss_end / rss_10, 3),
-            },
-            targets={
-                "p99_s": "< 0.25",
-                "kafka_consumers": "== 1 per server process",
-                "rss_end_over_rss_10s": "<= 1.10",
-                "dropped": "0 for clients that keep up",
-            },
-            notes="In-memory channel layer, one Daphne process, 20 clients in the bench "
-            "process (asyncio, websockets), producer + reference consumer in another process, "
-            "Kafka, all on one 2-core machine (other work on it adds noise: compare the "
-            "reference). Latency: produce (CreateTime) to receipt by a client, every message "
-            f"of the measured {SECONDS} s for every client ({len(latencies)} receipts), after "
-            f"{WARMUP_S} s of warm-up at the same rate; the server sends each client a frame "
-            "at most every 50 ms. dropped and unaccounted count the warm-up too.",
-        )
+        runs = []
+        for cfg in configs:
+            print(f"== tail: {cfg.label}", flush=True)
+            figures = run(cfg, kafka, session)
+            figures["config"] = asdict(cfg)
+            print(json.dumps(figures, indent=2), flush=True)
+            runs.append(figures)
     finally:
-        if server is not None:
-            server.stop()
         kafka.destroy()
+    if write:
+        _write(runs, suite)
+
+
+def _write(runs: list[dict], suite: bool) -> None:
+    main_run = runs[MAIN] if suite else runs[0]
+    multi = runs[MULTI] if suite else None
+    reference = main_run.pop("reference")
+    for r in runs:
+        r.pop("reference", None)
+        r["p99_over_reference_p99"] = ratio(r["p99_s"], reference["reference_p99_s"])
+    write_result(
+        "tail",
+        {
+            **{k: v for k, v in main_run.items() if k != "config"},
+            "load_average_at_end": round(os.getloadavg()[0], 2),
+            "runs": [
+                {
+                    k: r[k]
+                    for k in (
+                        "viewers",
+                        "rate_msgs_per_s",
+                        "server_processes",
+                        "channel_layer",
+                        "client_processes",
+                        "kafka_consumers",
+                        "p50_s",
+                        "p99_s",
+                        "frame_first_row_p99_s",
+                        "dropped",
+                        "viewers_that_dropped",
+                        "behind_at_end_s_max",
+                        "rows_delivered_per_s",
+                        "frame_bytes_per_row",
+                        "frames_per_viewer_per_s",
+                        "unaccounted",
+                        "rss_end_over_rss_10s",
+                        "peak_rss_mb",
+                        "cpu_percent",
+                        "cpu_s_during_run",
+                        "load_average_during",
+                        "latency_receipts",
+                        "latency_viewers",
+                    )
+                }
+                for r in runs
+            ],
+            "multi_process": multi,
+        },
+        reference={
+            "what": "plain confluent-kafka consumer (assign at the end, separate process) "
+            "on the same stream as the main run: produce timestamp to poll",
+            **reference,
+        },
+        ratios={
+            "p99_over_reference_p99": ratio(main_run["p99_s"], reference["reference_p99_s"]),
+            "p50_over_reference_p50": ratio(main_run["p50_s"], reference["reference_p50_s"]),
+            "rss_end_over_rss_10s": main_run["rss_end_over_rss_10s"],
+        },
+        targets={
+            "p99_s": "< 0.25",
+            "kafka_consumers": "== 1 per server process",
+            "rss_end_over_rss_10s": "<= 1.10",
+            "dropped": "0 for clients that keep up",
+        },
+        notes="Top-level figures: the main run (see runs[]); multi_process: the run over "
+        "several Daphne processes on Redis. Each run: one Daphne per server process, "
+        "viewers in client processes (lean asyncio WebSocket clients), producer + "
+        "reference consumer in another process, Kafka, all on one 2-core machine shared "
+        "with other work (compare the reference and the load). Latency: produce "
+        "(CreateTime) to receipt, every message of the measured run received by every "
+        "measure_every-th viewer (latency_receipts), after the warm-up at the same rate; "
+        "frame_first_row_p99_s: the oldest row of every frame of every viewer. The server "
+        "sends each client a frame at most every 50 ms. dropped and unaccounted count the "
+        "warm-up too. cpu_percent: CPU seconds of the measured run / its length (200 % is "
+        "the whole machine).",
+    )
 
 
 if __name__ == "__main__":
