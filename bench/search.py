@@ -28,6 +28,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 
 from bench.common import setup_django, start_kafka, write_result
@@ -59,7 +60,7 @@ def _value(rng: random.Random, i: int) -> bytes:
     return json.dumps(value).encode()
 
 
-def _fill(bootstrap: str, topic: str, compression: str) -> None:
+def _fill(bootstrap: str, topic: str, compression: str, messages: int = MESSAGES) -> None:
     from confluent_kafka import Producer
 
     rng = random.Random(3)
@@ -72,7 +73,7 @@ def _fill(bootstrap: str, topic: str, compression: str) -> None:
             "queue.buffering.max.messages": 500000,
         }
     )
-    for i in range(MESSAGES):
+    for i in range(messages):
         value = _value(rng, i)
         while True:
             try:
@@ -171,7 +172,81 @@ def _consume(bootstrap: str, topic: str) -> tuple[float, int]:
     return elapsed, n
 
 
+CURVE_SIZES = (100_000, 1_000_000, 10_000_000)
+
+
+def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
+    """`python -m bench.search curve`: the rare search's rate (and kcat's, on the same
+    topic) at each size, into search.json's "curve" (the rest of the file is kept)."""
+    from bench.curves import record_curve
+
+    kafka = start_kafka()
+    try:
+        setup_django(
+            CONSOLE_SEARCH_MAX_MESSAGES=str(max(sizes) + 1),
+            CONSOLE_SEARCH_MAX_RESULTS="20000",
+            CONSOLE_SEARCH_MAX_SECONDS="1200",
+        )
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from console.clusters import get_cluster, reset_clusters
+        from console.messages.filters import Condition, MessageFilter
+
+        reset_clusters()
+        bs = kafka.bootstrap_servers
+        admin = AdminClient({"bootstrap.servers": bs})
+        cluster = get_cluster("bench")
+        rare = MessageFilter((Condition.build("value", "contains", RARE.lower()),))
+        points = []
+        for n in sizes:
+            topic = f"curve-{n}"
+            admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(60)
+            time.sleep(1)
+            t0 = time.perf_counter()
+            _fill(bs, topic, "lz4", n)
+            fill_s = time.perf_counter() - t0
+            rounds = ROUNDS if n <= 1_000_000 else 1
+            _search(cluster, topic, rare)  # warm
+            search_s, kcat_s = [], []
+            for _ in range(rounds):
+                kcat_s.append(_kcat(bs, topic))
+                s, scanned, found, fast = _search(cluster, topic, rare)
+                assert fast and scanned == n, (scanned, n)
+                assert found == len(range(7, n, 100_000)), found
+                search_s.append(s)
+            points.append(
+                {
+                    "messages": n,
+                    "rare_msgs_per_s": round(n / statistics.median(search_s)),
+                    "kcat_msgs_per_s": round(n / statistics.median(kcat_s)),
+                    "search_s": [round(x, 3) for x in search_s],
+                    "kcat_s": [round(x, 3) for x in kcat_s],
+                    "rounds": rounds,
+                    "fill_s": round(fill_s, 1),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                }
+            )
+            print(points[-1], flush=True)
+            admin.delete_topics([topic])[topic].result(60)
+        record_curve(
+            "search",
+            {
+                "what": "rare substring (ignoring case) over the whole topic, as "
+                "rare_msgs_per_s; kcat to /dev/null on the same topic in the same rounds",
+                "partitions": PARTITIONS,
+                "compression": "lz4",
+                "points": points,
+            },
+        )
+    finally:
+        kafka.stop()
+
+
 def main() -> None:
+    if "curve" in sys.argv[1:]:
+        sizes = os.environ.get("CURVE_SIZES")
+        curve(tuple(int(x) for x in sizes.split(",")) if sizes else CURVE_SIZES)
+        return
     if shutil.which("kcat") is None:
         raise SystemExit("kcat is not installed (Debian package kcat; tools/system-deps.sh)")
     kafka = start_kafka()
