@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # json.dumps' own string writer (ensure_ascii off)
 from typing import Any
 
 MODES = ("auto", "text", "json", "hex", "base64", "schema")
@@ -57,9 +60,50 @@ def _text(data: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     # Control characters other than whitespace mean binary that happens to be valid UTF-8.
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+    if _CONTROL.search(text):
         return None
     return text
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below 32, but tab, LF, CR
+
+
+def _float(f: float) -> str:
+    if f != f:
+        return "NaN"
+    if f in (math.inf, -math.inf):
+        return "Infinity" if f > 0 else "-Infinity"
+    return float.__repr__(f)
+
+
+def pretty_json(o: Any, indent: str = "\n") -> str:
+    """`json.dumps(o, indent=2, ensure_ascii=False)` for what `json.loads` returns, to the
+    character, about three times faster (json.dumps with an indent runs in pure Python)."""
+    t = type(o)
+    if t is str:
+        return encode_basestring(o)
+    if t is dict:
+        if not o:
+            return "{}"
+        inner = indent + "  "
+        items = [encode_basestring(k) + ": " + pretty_json(v, inner) for k, v in o.items()]
+        return "{" + inner + ("," + inner).join(items) + indent + "}"
+    if t is list:
+        if not o:
+            return "[]"
+        inner = indent + "  "
+        return "[" + inner + ("," + inner).join([pretty_json(v, inner) for v in o]) + indent + "]"
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if t is int:
+        return int.__repr__(o)
+    if t is float:
+        return _float(o)
+    return json.dumps(o, indent=2, ensure_ascii=False)
 
 
 def _json(text: str) -> Decoded | None:
@@ -70,7 +114,10 @@ def _json(text: str) -> Decoded | None:
         data = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    pretty = json.dumps(data, indent=2, ensure_ascii=False) if len(text) <= MAX_PRETTY else text
+    try:
+        pretty = pretty_json(data) if len(text) <= MAX_PRETTY else text
+    except RecursionError:  # nested deeper than Python recurses: shown compact
+        pretty = text
     return Decoded(kind="json", text=text, pretty=pretty, data=data)
 
 

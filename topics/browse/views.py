@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from console.access import Capability, can, role_of
+from console.kafka.cache import FRESH, allowed_age
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError, NotFound
 from console.messages.masking import rules_for
@@ -86,6 +87,16 @@ class SeekFields:
 SEARCH_KEYS = ("q", "until", "max_offset")
 
 
+def _topic_info(request: ConsoleRequest, topic: str):
+    """The topic's metadata: from the process's shared snapshot of the cluster when pages
+    may share answers for a while (CONSOLE_KAFKA_SHARED_READS_S), else asked for this topic
+    alone: a snapshot of every topic of a large cluster costs far more than one page."""
+    age = allowed_age()
+    return cluster_snapshot(
+        request.cluster, topic=topic, max_age=None if age > 0 else FRESH
+    ).topics[0]
+
+
 def _form(request: ConsoleRequest, topic: str, *, page: bool = False) -> BrowseForm:
     """The form, carrying the topic's metadata (`topic_info`) for the page to reuse; for a
     `page` of every partition (no search), the watermarks are asked for while the metadata
@@ -93,7 +104,7 @@ def _form(request: ConsoleRequest, topic: str, *, page: bool = False) -> BrowseF
     q = request.GET
     ahead = page and not q.get("partitions") and not any(q.get(k) for k in SEARCH_KEYS)
     prefetch = prefetch_marks(request.cluster, topic) if ahead else None
-    info = cluster_snapshot(request.cluster, topic=topic).topics[0]
+    info = _topic_info(request, topic)
     form = BrowseForm(request.GET or None, partition_count=info.partition_count)
     form.topic_info = info
     form.prefetch = prefetch

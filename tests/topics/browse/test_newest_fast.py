@@ -6,6 +6,7 @@ rendered afresh with errors."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewPartitions
@@ -80,6 +81,11 @@ def test_partitions_added_since_the_last_page_are_read(
     assert sel._known[("local", get_cluster("local").bootstrap_servers, t)] == (0,)
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
     admin.create_partitions([NewPartitions(t, 3)])[t].result(30)
+    for _ in range(50):  # until the producer's metadata shows the new partitions
+        if len(admin.list_topics(t, timeout=10).topics[t].partitions) == 3:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
     produce(t, [{"value": b"second", "partition": 2, "timestamp": T0 + 1}])
     used = []
     real = sel.topology
