@@ -4,6 +4,7 @@ from django.urls import include, path
 from console import health, monitoring, views
 from console.auth_views import ThrottledLoginView
 from console.identity.oidc import OIDCCallbackView, OIDCLoginView, ProviderLogoutView
+from topics.api import topic_messages_api
 
 app_name = "console"
 
@@ -25,6 +26,12 @@ urlpatterns = [
     path("clusters/<str:cluster>/schemas/", include("console.schemas.urls")),
     path("clusters/<str:cluster>/connect/", include("console.connect.urls")),
     path("clusters/<str:cluster>/acls/", include("console.acls.urls")),
+    # The JSON read API (topics/api.py): a page of messages, as the message browser reads it.
+    path(
+        "api/v1/clusters/<str:cluster>/topics/<str:topic>/messages",
+        topic_messages_api,
+        name="api_topic_messages",
+    ),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     # Ends the provider's session too when the user came through OIDC.
     # Open to anonymous sessions too: one refused for want of a role still holds the

@@ -85,6 +85,8 @@ RULES: dict[str, dict[str, str]] = {
     "acls:delete": {"GET": "admin", "POST": "admin"},
     "acls:principal": {"GET": "viewer"},
     "acls:topic": {"GET": "viewer"},
+    # The JSON read API (topics/api.py): message contents, as the browser's.
+    "api_topic_messages": {"GET": "operator"},
 }
 
 
