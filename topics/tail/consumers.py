@@ -98,6 +98,46 @@ class RowBuffer:
         return metas, rows, taken
 
 
+class FrameCache:
+    """The last few rows frames built, by their contents (seq, skipped, chunks).
+
+    Viewers of the same view without a filter that joined together and keep up are in
+    step: the same sequence number, the same skipped count and the same chunks (the very
+    string objects the hub shared). The first of them builds the frame text; the others
+    send that same string. A key holds its chunks, so an entry can never be mistaken for
+    other rows.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._frames: collections.OrderedDict[tuple, str] = collections.OrderedDict()
+        self.hits = 0
+
+    def frame(self, seq: int, skipped: int, metas: list[str], rows: list[str]) -> str:
+        key = (seq, skipped, len(metas), *metas, *rows)
+        text = self._frames.get(key)
+        if text is not None:
+            self.hits += 1
+            self._frames.move_to_end(key)
+            return text
+        text = build_frame(seq, skipped, metas, rows)
+        self._frames[key] = text
+        if len(self._frames) > self.size:
+            self._frames.popitem(last=False)
+        return text
+
+
+def build_frame(seq: int, skipped: int, metas: list[str], rows: list[str]) -> str:
+    """A rows frame (see the module docstring) from JSON-encoded chunks."""
+    return (
+        f'{{"type":"rows","seq":{seq},"skipped":{skipped},'
+        f'"meta":[{",".join(metas)}],"rows":[{",".join(rows)}]}}'
+    )
+
+
+frames = FrameCache()
+
+
 def parse_viewer(query: str, role: str) -> Viewer:
     """The viewer's view and filter from the WebSocket URL's query string.
 
@@ -329,10 +369,9 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
             metas, rows, _count = self.buffer.take(FRAME_MAX)
             self.sent += 1
             self.reported_skipped = self.skipped
-            frame = (
-                f'{{"type":"rows","seq":{self.sent},"skipped":{self.reported_skipped},'
-                f'"meta":[{",".join(metas)}],"rows":[{",".join(rows)}]}}'
-            )
+            # A filtered viewer's chunks are its own: nobody else would send its frame.
+            build = build_frame if self.viewer.filter is not None else frames.frame
+            frame = build(self.sent, self.reported_skipped, metas, rows)
             self.last_flush = loop.time()
             await self.send(text_data=frame)
             if self.buffer:

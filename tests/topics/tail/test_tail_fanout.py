@@ -152,3 +152,26 @@ def test_a_masked_role_gets_its_own_masked_rows_in_the_same_batch():
     masked, clear = batch["rows"][operator.key], batch["rows"][admin.key]
     assert "424242" not in masked and "***" in masked
     assert all(str(424242 + i) in clear for i in range(3))
+
+
+def test_viewers_in_step_send_one_frame_text_and_others_their_own():
+    from topics.tail.consumers import FrameCache, build_frame
+
+    cache = FrameCache(size=2)
+    meta, rows = json.dumps([0, 1, 2]), json.dumps("<tr>a</tr>")
+    first = cache.frame(3, 0, [meta], [rows])
+    assert cache.frame(3, 0, [meta], [rows]) is first and cache.hits == 1
+    assert json.loads(first) == {
+        "type": "rows",
+        "seq": 3,
+        "skipped": 0,
+        "meta": [[0, 1, 2]],
+        "rows": ["<tr>a</tr>"],
+    }
+    # Anything that differs (sequence, skipped count, rows) is a frame of its own.
+    assert json.loads(cache.frame(4, 0, [meta], [rows]))["seq"] == 4
+    assert json.loads(cache.frame(3, 7, [meta], [rows]))["skipped"] == 7
+    other = cache.frame(3, 0, [meta], [json.dumps("<tr>b</tr>")])
+    assert json.loads(other)["rows"] == ["<tr>b</tr>"]
+    assert build_frame(3, 0, [meta], [rows]) == first
+    assert len(cache._frames) == 2  # bounded
