@@ -201,7 +201,70 @@ def _raw_newest(bootstrap: str, topic: str, partitions: int, runs: int = HTTP_RU
     return statistics.median(once() for _ in range(runs))
 
 
+CURVE_SIZES = (100_000, 1_000_000, 10_000_000)
+
+
+def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
+    """`python -m bench.browse curve`: the newest-50 whole HTTP request through Daphne
+    (and plain confluent-kafka's newest 50) at each size, on PARTITIONS partitions, into
+    browse.json's "curve" (the rest of the file is kept)."""
+    from bench.curves import record_curve
+
+    kafka = start_kafka()
+    daphne = None
+    try:
+        setup_django()
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from console.clusters import reset_clusters
+
+        reset_clusters()
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        session = logged_in_client("operator").cookies["sessionid"].value
+        daphne, port = _daphne()
+        points = []
+        for n in sizes:
+            topic = f"curve-{n}"
+            admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(60)
+            time.sleep(1)
+            t0 = time.perf_counter()
+            _fill(kafka.bootstrap_servers, topic, n)
+            fill_s = time.perf_counter() - t0
+            points.append(
+                {
+                    "messages": n,
+                    "newest50_http_s": round(_http_newest(port, session, topic), 4),
+                    "raw_newest50_s": round(
+                        _raw_newest(kafka.bootstrap_servers, topic, PARTITIONS), 4
+                    ),
+                    "fill_s": round(fill_s, 1),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                }
+            )
+            print(points[-1], flush=True)
+            admin.delete_topics([topic])[topic].result(60)
+        record_curve(
+            "browse",
+            {
+                "what": f"median of {HTTP_RUNS} whole newest-50 HTTP requests through Daphne "
+                "(connect, request, whole answer); reference: plain confluent-kafka reading "
+                "the newest 50 of each partition with a new consumer",
+                "partitions": PARTITIONS,
+                "points": points,
+            },
+        )
+    finally:
+        if daphne is not None:
+            daphne.terminate()
+            daphne.wait(30)
+        kafka.stop()
+
+
 def main() -> None:
+    if "curve" in sys.argv[1:]:
+        sizes = os.environ.get("CURVE_SIZES")
+        curve(tuple(int(x) for x in sizes.split(",")) if sizes else CURVE_SIZES)
+        return
     kafka = start_kafka()
     try:
         setup_django(
