@@ -6,12 +6,13 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django.conf import settings
 from django.utils import timezone
 
 from console.clusters import Cluster, MaskRule
-from console.kafka.cache import list_index_age
+from console.kafka.cache import list_index_age, shared
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.logdirs import LogDirs, log_dirs
@@ -65,9 +66,18 @@ def sizes_note(found: LogDirs) -> str:
     )
 
 
-def _sizes(cluster: Cluster) -> tuple[dict[str, int] | None, str, dt.datetime | None, str]:
-    """Bytes on disk per topic (every replica), or None and why not."""
-    found = log_dirs(cluster)
+def _sizes(
+    cluster: Cluster, max_age: float | None = None, stale_s: float = 0.0
+) -> tuple[dict[str, int] | None, str, dt.datetime | None, str]:
+    """Bytes on disk per topic (every replica), or None and why not. With `max_age` (the
+    list index's), the brokers' answer is refreshed in the background like the index: the
+    page shows the sizes' age and never waits for every broker's log dirs."""
+    if max_age is None:
+        found = log_dirs(cluster)
+    else:
+        found = shared(
+            cluster.name, "log_dirs", max_age, lambda: log_dirs(cluster), stale_s=stale_s
+        )
     if not found.available:
         return None, found.reason, None, ""
     at = dt.datetime.fromtimestamp(found.at, tz=dt.UTC)
@@ -107,12 +117,12 @@ def topic_list_for(
         if (internal or not t.internal) and (not q or q in t.name.lower())
     ]
     sort = sort if sort in SORTS else "name"
-    sizes, sizes_reason, sizes_at, note = _sizes(cluster)
+    sizes, sizes_reason, sizes_at, note = _sizes(cluster, max_age, stale_s)
     if sort == "size" and sizes is None:
         sort = "name"
     marks: dict = {}
     # Ties stay in name order whatever the direction: sort by name, then (stably) by the key.
-    topics.sort(key=lambda t: t.name, reverse=desc and sort == "name")
+    topics.sort(key=attrgetter("name"), reverse=desc and sort == "name")
     if sort == "messages":
         marks = watermarks(cluster, [(t.name, p.id) for t in topics for p in t.partitions])
         topics.sort(key=lambda t: _messages(t, marks) or -1, reverse=desc)
