@@ -36,13 +36,14 @@ def setup_django(**env: str) -> None:
     django.setup()
 
 
-def start_kafka(nodes: int = 1, **broker_config: str):
+def start_kafka(nodes: int = 1, heap_mb: int | None = None, **broker_config: str):
     """A fresh KRaft Kafka on free loopback ports, registered as cluster 'bench'."""
     from tools.kafka.local import LocalKafka
 
     kafka = LocalKafka(
         Path(tempfile.mkdtemp(prefix="kafka-bench-")),
         nodes=nodes,
+        heap_mb=heap_mb,
         broker_config=broker_config or None,
     )
     kafka.start()
@@ -114,3 +115,16 @@ def logged_in_client(role: str = "viewer"):
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     return client
+
+
+def timed_page(client, url: str, marker: bytes, rows: int = 50) -> float:
+    """Seconds to GET `url` through the Django test client; the page must answer 200 with
+    `rows` rows (counted by `marker`, e.g. b"data-topic=")."""
+    import time
+
+    started = time.perf_counter()
+    r = client.get(url)
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 200, (url, r.status_code)
+    assert r.content.count(marker) == rows, (url, r.content.count(marker))
+    return elapsed

@@ -3,7 +3,7 @@
 Page first, then describe: only the 50 shown groups are described and their offsets
 fetched; the order by lag comes from the lag sampler's latest run (run once here, timed
 separately). Reference: one raw ListGroups call (AdminClient.list_consumer_groups).
-Target: first page < 2 s.
+Target: first page < 2 s. bench/scale.py reuses the helpers at 50,000 groups.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 import statistics
 import time
 
-from bench.common import logged_in_client, setup_django, start_kafka, write_result
+from bench.common import logged_in_client, setup_django, start_kafka, timed_page, write_result
 
 GROUPS = 5000
 TOPICS = 50
@@ -20,11 +20,70 @@ PARTITIONS = 2
 RUNS = 5
 
 
+def fill_topics(bootstrap: str, topics: list[str], partitions: int, per_partition: int) -> None:
+    """Write `per_partition` one-byte messages to every partition of `topics`."""
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for t in topics:
+        for part in range(partitions):
+            for _ in range(per_partition):
+                p.produce(t, b"x", partition=part)
+        p.poll(0)
+    p.flush(60)
+
+
+def commit_groups(
+    admin,
+    count: int,
+    topics: list[str],
+    *,
+    partitions: int,
+    high: int,
+    seed: int = 5,
+    in_flight: int = 500,
+) -> float:
+    """Commit offsets for `count` groups bench-group-00000... (each on 1-3 of `topics`, every
+    partition, an offset in 0..`high`) with AdminClient.alter_consumer_group_offsets, up to
+    `in_flight` requests at once. Returns the seconds it took."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    pending: dict = {}
+    for g in range(count):
+        chosen = rng.sample(topics, rng.randint(1, 3))
+        req = ConsumerGroupTopicPartitions(
+            f"bench-group-{g:05d}",
+            [
+                TopicPartition(t, part, rng.randint(0, high))
+                for t in chosen
+                for part in range(partitions)
+            ],
+        )
+        pending.update(admin.alter_consumer_group_offsets([req], request_timeout=60))
+        if len(pending) >= in_flight:
+            for f in pending.values():
+                f.result(120)
+            pending = {}
+    for f in pending.values():
+        f.result(120)
+    return time.perf_counter() - started
+
+
+def raw_list_groups(admin, at_least: int) -> float:
+    """Seconds for one AdminClient.list_consumer_groups (the reference)."""
+    t0 = time.perf_counter()
+    result = admin.list_consumer_groups(request_timeout=60).result()
+    elapsed = time.perf_counter() - t0
+    assert len(result.valid) >= at_least
+    return elapsed
+
+
 def main() -> None:
     kafka = start_kafka(**{"offsets.topic.num.partitions": "6"})
     try:
         setup_django()
-        from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
         from confluent_kafka.admin import AdminClient, NewTopic
 
         from console.clusters import reset_clusters
@@ -36,34 +95,8 @@ def main() -> None:
         for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics]).values():
             f.result(60)
         time.sleep(2)
-        p = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20})
-        for t in topics:
-            for part in range(PARTITIONS):
-                for _ in range(100):
-                    p.produce(t, b"x", partition=part)
-            p.poll(0)
-        p.flush(60)
-        rng = random.Random(5)
-        started = time.perf_counter()
-        pending = {}
-        for g in range(GROUPS):
-            chosen = rng.sample(topics, rng.randint(1, 3))
-            req = ConsumerGroupTopicPartitions(
-                f"bench-group-{g:05d}",
-                [
-                    TopicPartition(t, part, rng.randint(0, 100))
-                    for t in chosen
-                    for part in range(PARTITIONS)
-                ],
-            )
-            pending.update(admin.alter_consumer_group_offsets([req], request_timeout=60))
-            if len(pending) >= 500:
-                for f in pending.values():
-                    f.result(120)
-                pending = {}
-        for f in pending.values():
-            f.result(120)
-        setup_s = time.perf_counter() - started
+        fill_topics(kafka.bootstrap_servers, topics, PARTITIONS, 100)
+        setup_s = commit_groups(admin, GROUPS, topics, partitions=PARTITIONS, high=100)
 
         client = logged_in_client("viewer")  # also migrates the database
         started = time.perf_counter()
@@ -71,17 +104,10 @@ def main() -> None:
         sampler_s = time.perf_counter() - started
 
         def first_page() -> float:
-            t0 = time.perf_counter()
-            r = client.get("/clusters/bench/groups/?sort=lag")
-            elapsed = time.perf_counter() - t0
-            assert r.status_code == 200 and r.content.count(b"data-group=") == 50, r.status_code
-            return elapsed
+            return timed_page(client, "/clusters/bench/groups/?sort=lag", b"data-group=")
 
         def raw() -> float:
-            t0 = time.perf_counter()
-            result = admin.list_consumer_groups(request_timeout=30).result()
-            assert len(result.valid) >= GROUPS
-            return time.perf_counter() - t0
+            return raw_list_groups(admin, GROUPS)
 
         first_page()
         raw()
