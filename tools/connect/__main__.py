@@ -9,41 +9,24 @@ and lists the file connectors. `stop` stops it; `--clean` also deletes the direc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import signal
 import sys
-import time
 from pathlib import Path
 
 from tools.connect.local import ConnectStartError, LocalConnect
+from tools.service import pid_alive, read_pid, stop_command
 
 DEFAULT_DIR = (
     Path(os.environ.get("CONSOLE_VAR_DIR", Path(__file__).resolve().parents[2] / "var")) / "connect"
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _pid(base: Path) -> int | None:
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        return int((base / "pid").read_text())
-    return None
-
-
 def cmd_start(args: argparse.Namespace) -> int:
     base = Path(args.dir)
     state = base / "connect.json"
-    pid = _pid(base)
-    if pid and _alive(pid) and state.exists():
+    pid = read_pid(base / "pid")
+    if pid and pid_alive(pid) and state.exists():
         print(f"Connect already running: {json.loads(state.read_text())['url']}")
         return 0
     group = json.loads(state.read_text())["group_id"] if state.exists() else None
@@ -58,8 +41,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     try:
         worker.start(timeout=args.timeout)
     except ConnectStartError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        worker.stop()
+        print(f"error: {exc}", file=sys.stderr)  # start() stopped what it started
         return 1
     state.write_text(json.dumps({"url": worker.url, "group_id": worker.group_id}))
     print(f"Kafka Connect listening on {worker.url} (logs in {worker.log_file})")
@@ -68,22 +50,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     base = Path(args.dir)
-    pid = _pid(base)
-    stopped = 0
-    if pid and _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        stopped = 1
-    if args.clean:
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"stopped {stopped} Connect worker(s)")
-    return 0
+    pid = read_pid(base / "pid")
+    return stop_command(base, [pid] if pid else [], clean=args.clean, what="Connect worker(s)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,26 +8,15 @@ loaded from a plugin path of their own, as a deployment would. Used by the test 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import time
 import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
-from tools.kafka.local import (
-    HERE as KAFKA_HERE,
-)
-from tools.kafka.local import (
-    LOG4J2,
-    KafkaStartError,
-    ensure_jars,
-    free_port,
-    stop_process_group,
-)
+from tools.kafka.local import HERE as KAFKA_HERE
+from tools.kafka.local import LOG4J2, KafkaStartError, ensure_jars
+from tools.service import LocalService, get_json
 
 PLUGINS = KAFKA_HERE / ".cache" / "connect-plugins"
 MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
@@ -54,8 +43,14 @@ def plugin_path() -> Path:
     return PLUGINS
 
 
-class LocalConnect:
+class LocalConnect(LocalService):
     """One Connect worker in distributed mode against `bootstrap`, REST on 127.0.0.1:`port`."""
+
+    name = "the Connect worker"
+    error = ConnectStartError
+    poll_interval = 0.5
+    log_name = "connect.log"
+    url = LocalService.base_url  # the REST API
 
     def __init__(
         self,
@@ -67,21 +62,12 @@ class LocalConnect:
         heap_mb: int = 256,
         group_id: str | None = None,
     ) -> None:
-        self.base_dir = Path(base_dir)
+        super().__init__(base_dir, port=port)
         self.bootstrap = bootstrap
-        self.port = port or free_port()
         self.topic_creation = topic_creation
         self.heap_mb = heap_mb
         self.group_id = group_id or f"connect-{uuid.uuid4().hex[:8]}"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self.base_dir / "connect.log"
+        self._not_ready = ""
 
     @property
     def config_file(self) -> Path:
@@ -150,42 +136,37 @@ class LocalConnect:
             MAIN,
             str(self.config_file),
         ]
-        out = open(self.base_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.base_dir
-        )
+        self.launch(cmd, timeout, cwd=self.base_dir, output=self.base_dir / "stdout.log")
         (self.base_dir / "pid").write_text(str(self.process.pid))
-        self.wait_ready(timeout)
         return self
 
     def get(self, path: str, timeout: float = 5.0):
-        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
-            return json.loads(resp.read() or b"null")
+        return get_json(self.url + path, timeout)
 
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise ConnectStartError(
-                    f"the Connect worker exited with {self.process.returncode}; read "
-                    f"{self.log_file} and {self.base_dir / 'stdout.log'}:\n{self.tail()}"
-                )
-            try:
-                plugins = self.get("/connector-plugins", timeout=2)
-                # The herder answers only once it joined the group and read the config topic.
-                self.get("/connectors", timeout=2)
-                if any("FileStreamSource" in p.get("class", "") for p in plugins):
-                    return
-                last = f"no FileStreamSource among the plugins: {plugins}"
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                last = str(exc)
-            if time.monotonic() > deadline:
-                raise ConnectStartError(
-                    f"the Connect worker at {self.url} was not ready after {timeout:.0f}s "
-                    f"({last}); read {self.log_file}:\n{self.tail()}"
-                )
-            time.sleep(0.5)
+    def ready(self) -> bool:
+        """The REST API lists the file connectors (and the herder answers)."""
+        try:
+            plugins = self.get("/connector-plugins", timeout=2)
+            # The herder answers only once it joined the group and read the config topic.
+            self.get("/connectors", timeout=2)
+            if any("FileStreamSource" in p.get("class", "") for p in plugins):
+                return True
+            self._not_ready = f"no FileStreamSource among the plugins: {plugins}"
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            self._not_ready = str(exc)
+        return False
+
+    def exited_error(self, code: int) -> Exception:
+        return ConnectStartError(
+            f"the Connect worker exited with {code}; read "
+            f"{self.log_file} and {self.base_dir / 'stdout.log'}:\n{self.tail()}"
+        )
+
+    def not_ready_error(self, timeout: float) -> Exception:
+        return ConnectStartError(
+            f"the Connect worker at {self.url} was not ready after {timeout:.0f}s "
+            f"({self._not_ready}); read {self.log_file}:\n{self.tail()}"
+        )
 
     def tail(self, chars: int = 3000) -> str:
         text = ""
@@ -193,9 +174,6 @@ class LocalConnect:
             if f.exists():
                 text += f"--- {f.name}\n" + f.read_text(errors="replace")[-chars:]
         return text
-
-    def stop(self, timeout: float = 20.0) -> None:
-        stop_process_group(self.process, timeout)
 
     def destroy(self) -> None:
         self.stop()

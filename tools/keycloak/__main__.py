@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
-import time
 
 from tools.keycloak.local import (
     CLIENT_ID,
@@ -24,6 +22,7 @@ from tools.keycloak.local import (
     choose_java,
     ensure_dist,
 )
+from tools.service import run_foreground
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,29 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeycloakStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
+    users = ", ".join(f"{u}/{pw} ({g or 'no group'})" for u, (pw, g) in USERS.items())
+    return run_foreground(
+        keycloak,
         f"Keycloak up in {keycloak.startup_seconds:.1f}s (log: {keycloak.log_file})\n"
         f"  admin console: {keycloak.base_url}/admin/ "
         f"({keycloak.admin_user} / {keycloak.admin_password})\n"
-        f"  users: " + ", ".join(f"{u}/{pw} ({g or 'no group'})" for u, (pw, g) in USERS.items()),
-        f"\nPoint the console at it:\n"
+        f"  users: {users} \n"
+        f"Point the console at it:\n"
         f"  CONSOLE_OIDC_ISSUER={keycloak.issuer}\n"
         f"  CONSOLE_OIDC_CLIENT_ID={CLIENT_ID}\n"
         f"  CONSOLE_OIDC_CLIENT_SECRET={CLIENT_SECRET}\n"
         f"  CONSOLE_OIDC_PROVIDER_NAME=Keycloak\n"
         f"  CONSOLE_ROLE_MAP=kafka-admins=admin,kafka-operators=operator,kafka-viewers=viewer",
-        flush=True,
     )
-    stopping = []
-    # Ctrl-C or a plain `kill` both stop the JVM too (it runs in a session of its own).
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.append(True))
-    try:
-        while not stopping and keycloak.process and keycloak.process.poll() is None:
-            time.sleep(0.2)
-    finally:
-        keycloak.stop()
-    return 0
 
 
 if __name__ == "__main__":

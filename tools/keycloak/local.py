@@ -24,17 +24,14 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tools.kafka.local import free_port, stop_process_group
 from tools.registry.local import Java, find_javas
+from tools.service import LocalService, free_port, maven_unpack, probe_json
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -84,27 +81,22 @@ def ensure_dist(version: str = VERSION) -> Path:
     """Fetch and unpack Keycloak `version` with Maven once; the distribution's home."""
     unpacked = CACHE / f"unpacked-{version}"
     home = unpacked / f"keycloak-{version}"
-    marker = unpacked / ".complete"
-    if marker.exists():
-        return home
-    if shutil.which("mvn") is None:
-        raise KeycloakStartError("Maven (mvn) is not on PATH: install Maven (Debian: maven).")
-    shutil.rmtree(unpacked, ignore_errors=True)
-    cmd = [
-        "mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
-        f"-Dkeycloak.version={version}", "dependency:unpack",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0 or not (home / "bin" / "kc.sh").exists():
-        raise KeycloakStartError(
-            f"mvn could not fetch Keycloak {version}:\n" + (result.stdout + result.stderr)[-4000:]
-        )
-    marker.write_text("ok\n")
+    found = (home / "bin" / "kc.sh").exists
+    what = f"Keycloak {version}"
+    maven_unpack(POM, {"keycloak.version": version}, unpacked, found, what, KeycloakStartError)
     return home
 
 
-class LocalKeycloak:
+class LocalKeycloak(LocalService):
     """One Keycloak (dev mode, in-memory database) on 127.0.0.1 with realm.json imported."""
+
+    name = "Keycloak"
+    error = KeycloakStartError
+    tmp_prefix = "keycloak-"
+    log_name = "keycloak.log"
+    poll_interval = 0.3
+    tail_lines = 40
+    stop_timeout = 30.0
 
     def __init__(
         self,
@@ -114,19 +106,13 @@ class LocalKeycloak:
         heap_mb: int = 512,
         realm_file: Path = REALM_FILE,
     ) -> None:
-        self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="keycloak-"))
-        self.port = port or free_port()
+        super().__init__(base_dir, port=port)
         self.management_port = free_port()
         self.heap_mb = heap_mb
         self.realm_file = realm_file
         self.admin_user, self.admin_password = MASTER_ADMIN
         self.java: Java | None = None
-        self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def issuer(self) -> str:
@@ -134,8 +120,8 @@ class LocalKeycloak:
         return f"{self.base_url}/realms/{REALM}"
 
     @property
-    def log_file(self) -> Path:
-        return self.base_dir / "keycloak.log"
+    def ready_url(self) -> str:
+        return self.issuer
 
     def _template(self) -> Path:
         """Where the database with the imported realm is kept, per realm and version."""
@@ -207,7 +193,7 @@ class LocalKeycloak:
     def start(self, timeout: float = 240.0) -> LocalKeycloak:
         """Start Keycloak on a copy of the template database; return once the realm's
         discovery document answers."""
-        if self.process and self.process.poll() is None:
+        if self.running:
             return self
         began = time.monotonic()
         template = self.ensure_template(timeout)
@@ -221,48 +207,14 @@ class LocalKeycloak:
     def _run(self, timeout: float, *, import_realm: bool) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         cmd, env = self._prepare(import_realm=import_realm)
-        with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(
-                cmd,
-                cwd=self.base_dir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(cmd, timeout, env=env, cwd=self.base_dir)
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise KeycloakStartError(
-                    f"Keycloak exited with code {self.process.returncode}: read "
-                    f"{self.log_file}\n{self._log_tail()}"
-                )
-            if self.discovery() is not None:
-                return
-            if time.monotonic() > deadline:
-                raise KeycloakStartError(
-                    f"Keycloak did not answer {self.issuer} in {timeout:.0f}s: read "
-                    f"{self.log_file}\n{self._log_tail()}"
-                )
-            time.sleep(0.3)
+    def ready(self) -> bool:
+        return self.discovery() is not None
 
     def discovery(self) -> dict[str, Any] | None:
         """The realm's .well-known/openid-configuration, or None while not answering."""
-        try:
-            url = self.issuer + "/.well-known/openid-configuration"
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return json.loads(resp.read())
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
+        return probe_json(self.issuer + "/.well-known/openid-configuration")
 
     def rss_bytes(self) -> int:
         """Resident memory of Keycloak's processes (kc.sh and its JVM)."""
@@ -327,19 +279,3 @@ class LocalKeycloak:
     def user_sessions(self, username: str) -> list[dict[str, Any]]:
         """The user's open sessions at Keycloak (an RP-initiated log-out ends them)."""
         return self.admin("GET", f"/users/{self.user_id(username)}/sessions")
-
-    def _log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop Keycloak (SIGTERM, then SIGKILL); its in-memory realm goes with it."""
-        proc, self.process = self.process, None
-        stop_process_group(proc, timeout)
-
-    def __enter__(self) -> LocalKeycloak:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

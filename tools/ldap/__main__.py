@@ -9,12 +9,11 @@ stops slapd and deletes its folder (unless --dir was given).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from tools.ldap.local import PASSWORDS, USERS, LdapError, LocalLdap
+from tools.service import run_foreground
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,24 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     except LdapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    try:
-        for name, value in server.settings().items():
-            print(f"{name}={value}")
-        if args.tls:
-            print(f"CONSOLE_LDAP_START_TLS=true\nCONSOLE_LDAP_CA_FILE={server.ca_file}")
-        for uid, (_name, _password, group) in USERS.items():
-            print(f"# {uid} / {PASSWORDS[uid]}  ({group or 'no group'})")
-        print(f"# slapd pid {server.pid}, log {server.log_file}; Ctrl-C stops it", flush=True)
-        done = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-        try:
-            while not done.wait(1) and server.proc and server.proc.poll() is None:
-                pass
-        except KeyboardInterrupt:
-            pass
-    finally:
-        server.stop() if args.dir else server.destroy()
-    return 0
+    lines = [f"{name}={value}" for name, value in server.settings().items()]
+    if args.tls:
+        lines.append(f"CONSOLE_LDAP_START_TLS=true\nCONSOLE_LDAP_CA_FILE={server.ca_file}")
+    for uid, (_name, _password, group) in USERS.items():
+        lines.append(f"# {uid} / {PASSWORDS[uid]}  ({group or 'no group'})")
+    lines.append(f"# slapd pid {server.pid}, log {server.log_file}; Ctrl-C stops it")
+    return run_foreground(
+        server, "\n".join(lines), stop=server.stop if args.dir else server.destroy
+    )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
-import time
 from pathlib import Path
+
+from tools.service import LocalService, port_open, run_program
 
 SUFFIX = "dc=example,dc=org"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -68,18 +67,6 @@ def ssha(password: str) -> str:
     salt = os.urandom(8)
     digest = hashlib.sha1(password.encode() + salt).digest()
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def config_ldif(base: Path, tls: bool = False) -> str:
@@ -165,14 +152,27 @@ def directory_ldif() -> str:
     return "\n\n".join(parts) + "\n"
 
 
-class LocalLdap:
+class LocalLdap(LocalService):
+    name = "slapd"
+    error = LdapError
+    tmp_prefix = "slapd-"
+    log_name = "slapd.log"
+    poll_interval = 0.05
+    stop_timeout = 10.0
+
     def __init__(
         self, base: Path | str | None = None, *, port: int | None = None, tls: bool = False
     ) -> None:
-        self.base = Path(base) if base else Path(tempfile.mkdtemp(prefix="slapd-"))
-        self.port = port or _free_port()
+        super().__init__(base, port=port)
         self.tls = tls
-        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> Path:
+        return self.base_dir
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.process
 
     @property
     def uri(self) -> str:
@@ -186,10 +186,6 @@ class LocalLdap:
     def ca_file(self) -> Path:
         """The CA that signed the server's certificate (with tls=True)."""
         return self.base / "ca.pem"
-
-    @property
-    def log_file(self) -> Path:
-        return self.base / "slapd.log"
 
     @property
     def pid(self) -> int | None:
@@ -212,14 +208,7 @@ class LocalLdap:
                 f"{args[0]} was not found: apt-get install slapd ldap-utils "
                 "(tools/system-deps.sh does)"
             )
-        result = subprocess.run(
-            [program, *args[1:]], input=stdin, capture_output=True, text=True, timeout=60
-        )
-        if result.returncode != 0:
-            raise LdapError(
-                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-            )
-        return result.stdout
+        return run_program([program, *args[1:]], LdapError, shown=args, input=stdin)
 
     def _prepare(self) -> None:
         if (self.config_dir / "cn=config.ldif").exists():
@@ -261,27 +250,21 @@ class LocalLdap:
     def start(self, timeout: float = 20.0) -> LocalLdap:
         """Create the config and data on first use, start slapd, wait until it listens."""
         self._prepare()
-        log = self.log_file.open("ab")
         # -d 0: stay in the foreground (our child, so stop() can end it), log nothing extra.
-        self.proc = subprocess.Popen(
-            ["slapd", "-d", "0", "-h", f"{self.uri}/", "-F", str(self.config_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
-            if self.proc.poll() is not None:
-                raise LdapError(
-                    f"slapd exited with {self.proc.returncode}: "
-                    f"{self.log_file.read_text(errors='replace')[-2000:]}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise LdapError(f"slapd did not listen on {self.uri} within {timeout:.0f}s")
-            time.sleep(0.05)
+        cmd = ["slapd", "-d", "0", "-h", f"{self.uri}/", "-F", str(self.config_dir)]
+        self.launch(cmd, timeout)
         return self
+
+    def ready(self) -> bool:
+        return port_open(self.port)
+
+    def exited_error(self, code: int) -> Exception:
+        return LdapError(
+            f"slapd exited with {code}: {self.log_file.read_text(errors='replace')[-2000:]}"
+        )
+
+    def not_ready_error(self, timeout: float) -> Exception:
+        return LdapError(f"slapd did not listen on {self.uri} within {timeout:.0f}s")
 
     def pause(self) -> None:
         """SIGSTOP: slapd keeps its socket (connections are accepted) but answers nothing."""
@@ -292,23 +275,9 @@ class LocalLdap:
         if self.proc:
             os.kill(self.proc.pid, signal.SIGCONT)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if not self.proc or self.proc.poll() is not None:
-            return
-        self.resume()  # a stopped process does not act on SIGTERM
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
-
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> LocalLdap:
-        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(LdapError):

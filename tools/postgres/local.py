@@ -23,12 +23,11 @@ import os
 import pwd
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tools.kafka.local import free_port, port_open
+from tools.service import free_port, port_open, run_program
 
 SUPERUSER = "console"
 DATABASE = "console"
@@ -111,26 +110,18 @@ class LocalPostgres:
         """Run one of the PostgreSQL programs; its output, or PostgresError with it."""
         user = self.os_user if as_server else None
         env = {**os.environ, "PGPASSWORD": self.password, "LC_ALL": "C"}
-        try:
-            result = subprocess.run(
-                [str(self.bindir / args[0]), *args[1:]],
-                cwd=self.base,  # the server user may not be allowed into our cwd
-                env=env,
-                user=user,
-                group=user,
-                extra_groups=[] if user else None,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PostgresError(f"{args[0]} did not finish in {timeout:.0f}s") from exc
-        if result.returncode != 0:
-            raise PostgresError(
-                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-                f"\n(server log: {self.log_file})"
-            )
-        return result.stdout
+        return run_program(
+            [str(self.bindir / args[0]), *args[1:]],
+            PostgresError,
+            shown=args,
+            note=f"\n(server log: {self.log_file})",
+            timeout=timeout,
+            cwd=self.base,  # the server user may not be allowed into our cwd
+            env=env,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+        )
 
     def _prepare(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,10 @@ prints the URL for the Confluent client, and stops it on Ctrl-C; its data lives 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import time
 
 from tools.registry.local import LocalRegistry, RegistryStartError, choose_runtime, ensure_app
+from tools.service import run_foreground
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,21 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     except RegistryStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
+    return run_foreground(
+        registry,
         f"Apicurio Registry {registry.version} up in {registry.startup_seconds:.1f}s: "
         f"{registry.url} (log: {registry.log_file})",
-        flush=True,
     )
-    stopping = []
-    # Ctrl-C or a plain `kill` both stop the JVM too (it runs in a session of its own).
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.append(True))
-    try:
-        while not stopping and registry.process and registry.process.poll() is None:
-            time.sleep(0.2)
-    finally:
-        registry.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,20 +14,15 @@ instead. `REGISTRY_APICURIO_VERSION` forces a version, `REGISTRY_JAVA_HOME` a JD
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from tools.kafka.local import free_port, stop_process_group
+from tools.service import LocalService, free_port, maven_unpack, probe_json
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -115,23 +110,9 @@ def choose_runtime(version: str | None = None) -> tuple[str, Java]:
 def ensure_app(version: str = APICURIO_3) -> Path:
     """Fetch and unpack Apicurio `version` with Maven once; later calls reuse the cache."""
     app_dir = CACHE / f"apicurio-{version}"
-    marker = app_dir / ".complete"
-    if marker.exists():
-        return app_dir
-    if shutil.which("mvn") is None:
-        raise RegistryStartError("Maven (mvn) is not on PATH: install Maven (Debian: maven).")
-    shutil.rmtree(app_dir, ignore_errors=True)
-    cmd = [
-        "mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
-        f"-Dapicurio.version={version}", "dependency:unpack",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0 or not _launcher(app_dir):
-        raise RegistryStartError(
-            f"mvn could not fetch Apicurio Registry {version}:\n"
-            + (result.stdout + result.stderr)[-4000:]
-        )
-    marker.write_text("ok\n")
+    found = partial(_launcher, app_dir)  # the jar to run, once unpacked
+    what = f"Apicurio Registry {version}"
+    maven_unpack(POM, {"apicurio.version": version}, app_dir, found, what, RegistryStartError)
     return app_dir
 
 
@@ -143,10 +124,14 @@ def _launcher(app_dir: Path) -> Path | None:
     return next(iter(sorted(app_dir.glob("*-runner.jar"))), None)
 
 
-class LocalRegistry:
+class LocalRegistry(LocalService):
     """One Apicurio Registry JVM on 127.0.0.1 with in-memory storage; logs under `base_dir`."""
 
     kind = "apicurio"
+    name = "Apicurio Registry"
+    error = RegistryStartError
+    tmp_prefix = "registry-"
+    log_name = "registry.log"
 
     def __init__(
         self,
@@ -156,20 +141,14 @@ class LocalRegistry:
         heap_mb: int = 384,
         version: str | None = None,
     ) -> None:
-        self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="registry-"))
-        self.port = port or free_port()
+        super().__init__(base_dir, port=port)
         # Quarkus's management interface (health, metrics) is on at build time: give it a
         # loopback port of its own so it never takes the default 9000.
         self.management_port = free_port()
         self.heap_mb = heap_mb
         self.version = version
         self.java: Java | None = None
-        self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -177,8 +156,8 @@ class LocalRegistry:
         return self.base_url + CCOMPAT_PATH
 
     @property
-    def log_file(self) -> Path:
-        return self.base_dir / "registry.log"
+    def ready_url(self) -> str:
+        return self.url + "/subjects"
 
     def command(self) -> list[str]:
         self.version, self.java = choose_runtime(self.version)
@@ -207,66 +186,18 @@ class LocalRegistry:
 
     def start(self, timeout: float = 90.0) -> LocalRegistry:
         """Start the JVM and return once GET /subjects answers 200."""
-        if self.process and self.process.poll() is None:
+        if self.running:
             return self
         self.base_dir.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
         began = time.monotonic()
-        with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(
-                cmd,
-                cwd=self.base_dir,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self.launch(cmd, timeout, cwd=self.base_dir)
         self.startup_seconds = time.monotonic() - began
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RegistryStartError(
-                    f"Apicurio Registry exited with code {self.process.returncode}: "
-                    f"read {self.log_file}\n{self._log_tail()}"
-                )
-            if self.subjects() is not None:
-                return
-            if time.monotonic() > deadline:
-                raise RegistryStartError(
-                    f"Apicurio Registry did not answer {self.url}/subjects in {timeout:.0f}s: "
-                    f"read {self.log_file}\n{self._log_tail()}"
-                )
-            time.sleep(0.2)
+    def ready(self) -> bool:
+        return self.subjects() is not None
 
     def subjects(self) -> list[str] | None:
         """GET /subjects, or None while the registry is not answering."""
-        try:
-            with urllib.request.urlopen(self.url + "/subjects", timeout=2) as resp:
-                return json.loads(resp.read())
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-
-    def _log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop the JVM (SIGTERM, then SIGKILL); its in-memory data goes with it."""
-        proc, self.process = self.process, None
-        stop_process_group(proc, timeout)
-
-    def __enter__(self) -> LocalRegistry:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return probe_json(self.url + "/subjects")
