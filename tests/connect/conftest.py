@@ -20,6 +20,9 @@ import pytest
 
 from tools.connect.local import ConnectStartError, LocalConnect
 
+SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+
 CONNECT_VARS = {
     "KAFKA_CLUSTERS_0_KAFKACONNECT_0_NAME": "main",
     "KAFKA_CLUSTERS_0_KAFKACONNECT_1_NAME": "down",
@@ -117,6 +120,21 @@ def lines_file(tmp_path):
         f = tmp_path / f"{uuid.uuid4().hex[:6]}.txt"
         f.write_text("".join(f"{prefix}-{i}\n" for i in range(n)))
         return str(f)
+
+    return make
+
+
+@pytest.fixture
+def running_source(connect_worker, lines_file):
+    """Make a FileStreamSource connector named `prefix`-<random> that reads a fresh file of
+    lines into `topic`, and return its name once it and its task are RUNNING."""
+
+    def make(prefix: str, topic: str) -> str:
+        name = cname(prefix)
+        config = {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"}
+        create_connector(connect_worker, name, config)
+        wait_state(connect_worker, name, "RUNNING")
+        return name
 
     return make
 

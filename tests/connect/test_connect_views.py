@@ -8,26 +8,26 @@ import time
 import pytest
 
 from console.models import AuditEntry
-from tests.connect.conftest import cname, connector_names, create_connector, wait_state
+from tests.connect.conftest import (
+    SINK,
+    SOURCE,
+    cname,
+    connector_names,
+    create_connector,
+    wait_state,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.django_db]
-
-SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 
 
 def base(cluster: str = "local", connect: str = "main") -> str:
     return f"/clusters/{cluster}/connect/{connect}/"
 
 
-def test_list_shows_state_type_class_and_task_counts(connect_worker, client_for, topic, lines_file):
-    name = cname("list")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_list_shows_state_type_class_and_task_counts(
+    connect_worker, client_for, topic, running_source
+):
+    name = running_source("list", topic)
     viewer = client_for("viewer")
     r = viewer.get(base())
     assert r.status_code == 200
@@ -42,13 +42,7 @@ def test_list_shows_state_type_class_and_task_counts(connect_worker, client_for,
     assert b"<html" not in frag.content and name.encode() in frag.content
     assert b'href="/clusters/local/connect/"' in viewer.get("/clusters/local/").content
     # sorted by a header: failed tasks first, and the search keeps the order
-    other = cname("list")
-    create_connector(
-        connect_worker,
-        other,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, other, "RUNNING")
+    other = running_source("list", topic)
     names = [c.name for c in viewer.get(base() + "?sort=name&desc=1").context["connectors"]]
     assert names == sorted(names, reverse=True) and {name, other} <= set(names)
     frag = viewer.get(base() + "?sort=name&desc=1&q=list-", HTTP_HX_REQUEST="true")
@@ -104,14 +98,10 @@ def test_create_a_valid_connector_then_see_it(connect_worker, client_for, topic,
     assert "<html" not in live and 'id="live"' in live and 'data-task="0"' in live
 
 
-def test_pause_resume_restart_delete_each_previewed(connect_worker, client_for, topic, lines_file):
-    name = cname("ops")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_pause_resume_restart_delete_each_previewed(
+    connect_worker, client_for, topic, running_source
+):
+    name = running_source("ops", topic)
     admin = client_for("admin")
     url = base() + f"{name}/"
 
@@ -154,14 +144,8 @@ def test_pause_resume_restart_delete_each_previewed(connect_worker, client_for, 
     assert admin.get(url).status_code == 404
 
 
-def test_stop_then_reset_offsets(connect_worker, client_for, topic, lines_file, kafka):
-    name = cname("reset")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_stop_then_reset_offsets(connect_worker, client_for, topic, running_source, kafka):
+    name = running_source("reset", topic)
     op = client_for("operator")
     url = base() + f"{name}/"
     # offsets are flushed every second: wait until the worker reports some
@@ -183,15 +167,9 @@ def test_stop_then_reset_offsets(connect_worker, client_for, topic, lines_file, 
 
 
 def test_edit_config_previews_the_change_then_applies_it(
-    connect_worker, client_for, topic, lines_file
+    connect_worker, client_for, topic, running_source
 ):
-    name = cname("edit")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+    name = running_source("edit", topic)
     admin = client_for("admin")
     url = base() + f"{name}/edit/"
     text = admin.get(url).context["config_text"]
@@ -216,14 +194,8 @@ def test_edit_config_previews_the_change_then_applies_it(
     assert client_for("operator").get(url).status_code == 403
 
 
-def test_viewer_is_refused_every_operation(connect_worker, client_for, topic, lines_file):
-    name = cname("viewer")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_viewer_is_refused_every_operation(connect_worker, client_for, topic, running_source):
+    name = running_source("viewer", topic)
     viewer = client_for("viewer")
     url = base() + f"{name}/"
     page = viewer.get(url).content.decode()
@@ -253,14 +225,10 @@ def test_viewer_is_refused_every_operation(connect_worker, client_for, topic, li
     assert name in connector_names(connect_worker)
 
 
-def test_read_only_cluster_refuses_every_operation(connect_worker, client_for, topic, lines_file):
-    name = cname("ro")
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": topic, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_read_only_cluster_refuses_every_operation(
+    connect_worker, client_for, topic, running_source
+):
+    name = running_source("ro", topic)
     admin = client_for("admin")
     ro = base("local-ro")
     page = admin.get(ro + f"{name}/").content.decode()
@@ -303,15 +271,9 @@ def test_connect_down_shows_an_error_within_the_timeout(connect_worker, client_f
     assert admin.get("/clusters/local/connect/nowhere/").status_code == 404
 
 
-def test_missing_topic_is_shown_for_what_it_is(connect_worker, client_for, lines_file):
-    name = cname("missing")
-    missing = f"no-such-topic-{name}"
-    create_connector(
-        connect_worker,
-        name,
-        {"connector.class": SOURCE, "file": lines_file(), "topic": missing, "tasks.max": "1"},
-    )
-    wait_state(connect_worker, name, "RUNNING")
+def test_missing_topic_is_shown_for_what_it_is(client_for, running_source):
+    missing = cname("no-such-topic")
+    name = running_source("missing", missing)
     html = client_for("viewer").get(base() + f"{name}/").content.decode()
     assert 'id="missing-topics"' in html and f"<code>{missing}</code>" in html
     assert "reports RUNNING" in html
