@@ -49,23 +49,67 @@ class ReadOnlyCluster(PermissionDenied):
     """The cluster is configured read-only: no mutation, whatever the role."""
 
 
-def can(user: AbstractBaseUser | AnonymousUser, capability: Capability) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.has_perm(capability.value))
+RANK = {"": 0, "viewer": 1, "operator": 2, "admin": 3}
 
 
-def role_of(user: AbstractBaseUser | AnonymousUser) -> str:
-    """The highest role the user holds ('' for none)."""
+def _cluster_name(cluster: object) -> str:
+    return str(getattr(cluster, "name", cluster) or "")
+
+
+def cluster_roles(user: AbstractBaseUser | AnonymousUser) -> dict[str, str]:
+    """The user's roles on single clusters ({cluster: role}), read once per user object."""
+    if not (user.is_authenticated and user.is_active and user.pk):
+        return {}
+    cached = getattr(user, "_console_cluster_roles", None)
+    if cached is None:
+        from console.models import ClusterRole
+
+        cached = dict(ClusterRole.objects.filter(user_id=user.pk).values_list("cluster", "role"))
+        user._console_cluster_roles = cached
+    return cached
+
+
+def can(
+    user: AbstractBaseUser | AnonymousUser, capability: Capability, cluster: object = None
+) -> bool:
+    """Whether `user` holds `capability`: everywhere (its role group), or on `cluster` (a
+    name or Cluster; by default the cluster of the page being served, which cluster_view
+    notes on the user) through a role given on that cluster only. The audit log spans
+    every cluster: only a role held everywhere reads it."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.has_perm(capability.value):
+        return True
+    if capability is Capability.AUDIT:
+        return False
+    name = _cluster_name(cluster if cluster is not None else getattr(user, "console_cluster", ""))
+    return bool(name) and capability in ROLES.get(cluster_roles(user).get(name, ""), ())
+
+
+def role_of(user: AbstractBaseUser | AnonymousUser, cluster: object = None) -> str:
+    """The highest role the user holds ('' for none): everywhere, or on `cluster` (by
+    default the page's, as for can())."""
+    if not (user.is_authenticated and user.is_active):
+        return ""
+    everywhere = ""
     for role in ("admin", "operator", "viewer"):
-        if all(can(user, c) for c in ROLES[role]):
-            return role
-    return ""
+        if all(user.has_perm(c.value) for c in ROLES[role]):
+            everywhere = role
+            break
+    name = _cluster_name(cluster if cluster is not None else getattr(user, "console_cluster", ""))
+    here = cluster_roles(user).get(name, "") if name else ""
+    return max(everywhere, here, key=RANK.__getitem__)
 
 
-def require(user: AbstractBaseUser | AnonymousUser, capability: Capability) -> None:
-    if not can(user, capability):
+def require(
+    user: AbstractBaseUser | AnonymousUser, capability: Capability, cluster: object = None
+) -> None:
+    if not can(user, capability, cluster):
+        role = role_of(user, cluster)
         raise CapabilityDenied(
             f"This needs the {ROLE_NEEDED[capability]} role"
-            + (f"; you are {role_of(user)}" if role_of(user) else "; you have no role yet")
+            + (f"; you are {role}" if role else "; you have no role yet")
+            + (" here" if role and role != role_of(user, "") else "")
             + "."
         )
 
@@ -79,6 +123,19 @@ def ensure_roles(**_: object) -> None:
         codenames = [c.value.split(".", 1)[1] for c in capabilities]
         perms = Permission.objects.filter(content_type__app_label="console", codename__in=codenames)
         group.permissions.set(perms)
+
+
+def set_cluster_roles(user, roles: dict[str, str]) -> None:
+    """Make `user` hold exactly these single-cluster roles ({cluster: role})."""
+    from console.models import ClusterRole
+
+    bad = {r for r in roles.values() if r not in ROLES}
+    if bad:
+        raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {', '.join(ROLES)}")
+    ClusterRole.objects.filter(user=user).exclude(cluster__in=list(roles)).delete()
+    for cluster, role in roles.items():
+        ClusterRole.objects.update_or_create(user=user, cluster=cluster, defaults={"role": role})
+    user._console_cluster_roles = dict(roles)
 
 
 def grant_role(user, role: str) -> None:

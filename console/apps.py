@@ -16,4 +16,15 @@ class ConsoleConfig(AppConfig):
         post_migrate.connect(ensure_roles, sender=self)
         # Load and validate the clusters now: a malformed file or variable stops the start
         # with ImproperlyConfigured naming the source, the key and the fault.
-        all_clusters()
+        names = {c.name for c in all_clusters()}
+        # A role on a cluster that does not exist is a typo that would silently give nothing.
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+
+        for group, by_cluster in settings.CONSOLE_CLUSTER_ROLE_MAP.items():
+            unknown = sorted(set(by_cluster) - names)
+            if unknown:
+                raise ImproperlyConfigured(
+                    f"CONSOLE_ROLE_MAP: {group}=...@{unknown[0]} names no configured cluster; "
+                    f"clusters are {', '.join(sorted(names)) or '(none)'}"
+                )

@@ -71,7 +71,7 @@ def mutation(
     m = Mutation(params=dict(params or {}))
     common = {"user": user, "cluster": cluster.name, "action": action, "target": target}
     try:
-        require(user, capability)
+        require(user, capability, cluster.name)
         if cluster.read_only:
             raise ReadOnlyCluster(f"Cluster {cluster.name} is read-only: {action} is refused.")
     except (CapabilityDenied, ReadOnlyCluster) as exc:

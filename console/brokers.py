@@ -207,7 +207,7 @@ def broker_config_change_allowed(*, user, cluster: Cluster, broker_id: int) -> N
     """Raise (a 403, audited as denied) unless `user` may change broker configs here; run
     before reading the posted form, so a refusal never depends on what was posted."""
     try:
-        require(user, Capability.ADMIN)
+        require(user, Capability.ADMIN, cluster.name)
         if cluster.read_only:
             raise ReadOnlyCluster(f"Cluster {cluster.name} is read-only: broker.config is refused.")
     except (CapabilityDenied, ReadOnlyCluster) as exc:

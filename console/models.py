@@ -89,6 +89,26 @@ class Job(models.Model):
         return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}
 
 
+class ClusterRole(models.Model):
+    """A role on one cluster only: a provider group mapped with ``group=role@cluster``
+    (CONSOLE_ROLE_MAP), decided again at every log-in. Roles held everywhere are the
+    Django groups viewer, operator and admin (console/access.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cluster_roles"
+    )
+    cluster = models.CharField(max_length=64)
+    role = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "cluster"], name="one_role_per_cluster")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.role} on {self.cluster}"
+
+
 class LoginFailure(models.Model):
     """A failed log-in, counted per user name and per address to throttle guessing."""
 

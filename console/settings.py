@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from console.identity.config import check_default_role, parse_role_map
+from console.identity.config import check_default_role, parse_cluster_role_map, parse_role_map
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR", BASE_DIR / "var"))
@@ -181,7 +181,9 @@ AUTHENTICATION_BACKENDS = (
 # Provider groups -> console roles, e.g. "kafka-admins=admin,kafka-operators=operator";
 # the highest mapped role wins, and no mapped group means CONSOLE_DEFAULT_ROLE ("" = no
 # access). Read at every log-in through LDAP or OIDC.
+# "group=role@cluster" gives that role on that cluster only (CONSOLE_CLUSTER_ROLE_MAP).
 CONSOLE_ROLE_MAP = parse_role_map(os.environ.get("CONSOLE_ROLE_MAP", ""))
+CONSOLE_CLUSTER_ROLE_MAP = parse_cluster_role_map(os.environ.get("CONSOLE_ROLE_MAP", ""))
 CONSOLE_DEFAULT_ROLE = check_default_role(os.environ.get("CONSOLE_DEFAULT_ROLE", "").strip())
 # LDAP (console/identity/ldap.py), on when CONSOLE_LDAP_SERVER_URI is set: the CONSOLE_LDAP_*
 # variables become django-auth-ldap's AUTH_LDAP_* settings (README "LDAP").

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import brokers
-from console.access import Capability, can, require
+from console.access import Capability, can, cluster_roles, require
 from console.audit_page import audit_choices, audit_filter, audit_rows, page_query
 from console.clusters import all_clusters, get_cluster
 from console.dashboard import cluster_cards_get, cluster_dashboard_get, rate_chart_data
@@ -44,8 +44,10 @@ def home(request: ConsoleRequest) -> HttpResponse:
 def cluster_list(request: ConsoleRequest) -> TemplateResponse:
     """A card per cluster: health fetched in parallel within the request timeout, and the
     messages in/s of the throughput sampler."""
-    require(request.user, Capability.VIEW)
-    cards = cluster_cards_get(clusters=all_clusters())
+    visible = [c for c in all_clusters() if can(request.user, Capability.VIEW, c.name)]
+    if not visible:
+        require(request.user, Capability.VIEW)  # a 403 that says which role is needed
+    cards = cluster_cards_get(clusters=visible)
     return TemplateResponse(
         request,
         partial(request, "console/cluster_list.html", "clusters"),
@@ -177,8 +179,10 @@ def audit_list(request: ConsoleRequest) -> TemplateResponse:
 
 
 def _job_for(request: ConsoleRequest, job_id) -> Job:
-    require(request.user, Capability.VIEW)
+    if not cluster_roles(request.user):
+        require(request.user, Capability.VIEW)  # no role anywhere: refused before any lookup
     job = get_object_or_404(Job, id=job_id)
+    require(request.user, Capability.VIEW, job.cluster)
     # A job's report may contain message data: only its author and admins see it.
     if job.created_by_id not in (None, request.user.id) and not request.user.has_perm(
         Capability.ADMIN.value

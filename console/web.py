@@ -44,6 +44,9 @@ def cluster_view(capability: Capability = Capability.VIEW) -> Callable:
                     f"No topic can be named {topic[:300]!r}: Kafka topic names are 1 to 249 "
                     "letters, digits, '.', '_' and '-'."
                 )
+            # can(), role_of() and require() on this request now mean "on this cluster":
+            # roles given on single clusters count here, and only here.
+            request.user.console_cluster = found.name
             try:
                 require(request.user, capability)
             except CapabilityDenied as exc:

@@ -7,7 +7,13 @@ settings import config.py before Django's apps are ready.
 
 from __future__ import annotations
 
-_ROLES_NAMES = {"NO_ROLE_MESSAGE", "apply_external_role", "decide_role", "normalise_group"}
+_ROLES_NAMES = {
+    "NO_ROLE_MESSAGE",
+    "apply_external_role",
+    "decide_cluster_roles",
+    "decide_role",
+    "normalise_group",
+}
 
 
 def __getattr__(name: str):

@@ -1,8 +1,8 @@
 """Role decisions and the log-in audit trail, shared by local accounts, LDAP and OIDC.
 
 An identity provider (LDAP's groups, an OIDC claim) names groups; ``CONSOLE_ROLE_MAP``
-maps group names to the console's roles (viewer, operator, admin). The highest mapped role
-wins; a user whose groups map to nothing gets ``CONSOLE_DEFAULT_ROLE``, which is empty
+maps group names to the console's roles (viewer, operator, admin), everywhere or, written
+``group=role@cluster``, on one cluster only. The highest mapped role wins; a user whose groups map to nothing gets ``CONSOLE_DEFAULT_ROLE``, which is empty
 by default: no group, no access. The role is decided again at every log-in, so a change at
 the provider takes effect at the next one (and an open live tail stops within seconds of
 the role's loss: topics/tail's permission watch reads the same role groups).
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from console.access import grant_role
+from console.access import grant_role, set_cluster_roles
 from console.audit import audit_record
 from console.models import AuditEntry
 
@@ -56,15 +56,33 @@ def decide_role(groups: Iterable[str], source: str = "") -> tuple[str, list[str]
     return (role or settings.CONSOLE_DEFAULT_ROLE), matched
 
 
+def decide_cluster_roles(groups: Iterable[str], above: str = "") -> dict[str, str]:
+    """{cluster: role} from the groups mapped with ``group=role@cluster``: the highest per
+    cluster, and only where it is more than `above` (the role held everywhere)."""
+    mapping = settings.CONSOLE_CLUSTER_ROLE_MAP
+    roles: dict[str, str] = {}
+    for group in map(normalise_group, groups):
+        for cluster, role in mapping.get(group, {}).items():
+            if RANK[role] > RANK[roles.get(cluster, "")]:
+                roles[cluster] = role
+    return {c: r for c, r in sorted(roles.items()) if RANK[r] > RANK[above]}
+
+
 def apply_external_role(user, groups: Iterable[str], source: str, request=None) -> str:
-    """Give `user` exactly the role its provider groups decide (none if they decide none),
-    audit the decision, and return the role ("" means: refuse the log-in)."""
+    """Give `user` exactly the roles its provider groups decide (none if they decide none):
+    a role everywhere, and roles on single clusters; audit the decision. Returns the role
+    held everywhere, or "role@cluster, ..." when there are only single-cluster roles, or
+    "" when there is none at all (refuse the log-in)."""
     groups = list(groups)
     role, matched = decide_role(groups, source)
+    local = decide_cluster_roles(groups, above=role)
     if role:
         grant_role(user, role)
     else:
         user.groups.clear()
+    set_cluster_roles(user, local)
+    where = ", ".join(f"{r}@{c}" for c, r in local.items())
+    decided = role or where
     audit_record(
         user=user if user.pk else None,
         cluster="",
@@ -75,15 +93,22 @@ def apply_external_role(user, groups: Iterable[str], source: str, request=None) 
             "groups": sorted(map(normalise_group, groups))[:50],
             "matched": matched,
             "role": role or "none",
+            **({"clusters": local} if local else {}),
         },
-        outcome=AuditEntry.Outcome.OK if role else AuditEntry.Outcome.DENIED,
+        outcome=AuditEntry.Outcome.OK if decided else AuditEntry.Outcome.DENIED,
         detail=(
-            f"{source}: role {role}" + (f" from {', '.join(matched)}" if matched else " (default)")
-            if role
+            (
+                f"{source}: role {role}"
+                + (f" from {', '.join(matched)}" if matched else " (default)")
+                if role
+                else f"{source}: no role everywhere"
+            )
+            + (f"; on single clusters {where}" if where else "")
+            if decided
             else f"{source}: no group maps to a role; log-in refused"
         ),
     )
-    return role
+    return decided
 
 
 def source_of(backend_path: str | None) -> str:

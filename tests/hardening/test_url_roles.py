@@ -26,6 +26,9 @@ PUBLIC = "public"
 RULES: dict[str, dict[str, str]] = {
     "login": {"GET": PUBLIC, "POST": PUBLIC},
     "logout": {"POST": PUBLIC},
+    # OIDC single sign-on (a 404 while no provider is configured, as in this walk).
+    "oidc_login": {"GET": PUBLIC},
+    "oidc_callback": {"GET": PUBLIC},
     "console:home": {"GET": "viewer"},
     "console:clusters": {"GET": "viewer"},
     "console:cluster": {"GET": "viewer"},
