@@ -249,8 +249,8 @@ def draw_all() -> list[Path]:
                     ("kcat", [(p["messages"], p["kcat_msgs_per_s"]) for p in points]),
                 ],
                 goals=[("goal ≥ 1M msg/s", 1_000_000)],
-                note=f"{search.get('partitions', '')} partitions, lz4; load "
-                f"{search.get('load_average_end', ['?'])[0]}",
+                note=f"{search.get('partitions', '')} partitions, lz4; 1-min load at each "
+                "size: " + " / ".join(str(p.get("load_average_1m", "?")) for p in points),
             )
         )
     browse = _load("browse").get("curve")
@@ -270,8 +270,8 @@ def draw_all() -> list[Path]:
                     ),
                 ],
                 goals=[("goal ≤ 8 ms", 0.008), ("goal ≤ 25 ms (10M)", 0.025)],
-                note=f"{browse.get('partitions', '')} partitions; load "
-                f"{browse.get('load_average_end', ['?'])[0]}",
+                note=f"{browse.get('partitions', '')} partitions; 1-min load at each size: "
+                + " / ".join(str(p.get("load_average_1m", "?")) for p in points),
             )
         )
     return written

@@ -5,6 +5,7 @@ knows, accounts for every URL it saw, and its flags agree with its figures."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bench import pages as pages_bench
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 # The benchmarks whose results these tests hold to their shape (written by write_result).
-BENCHES = ["browse", "groups_list", "pages", "produce", "search", "tail", "topics_list"]
+BENCHES = ["browse", "groups_list", "pages", "produce", "scale", "search", "tail", "topics_list"]
 
 
 def load(name: str) -> dict:
@@ -79,3 +80,61 @@ def test_pages_flags_agree_with_the_figures():
     assert result["max_median_s"] == max(f["median_s"] for f in figures.values())
     assert result["loads_per_page"] == 20
     assert len(result["load_average"]["start"]) == 3
+
+
+def test_tail_has_its_runs_and_the_multi_process_run():
+    result = load("tail")
+    for key in ("viewers", "rate_msgs_per_s", "kafka_consumers", "p99_s", "dropped"):
+        assert key in result, key
+    runs = result["runs"]
+    assert {20, 200, 1000} <= {r["viewers"] for r in runs}
+    for r in runs:
+        for key in ("rate_msgs_per_s", "server_processes", "kafka_consumers", "p99_s"):
+            assert key in r, (r["viewers"], key)
+        assert r["cpu_percent"]["machine"] == 100 * result["machine_cores"]
+        assert len(r["load_average_during"]) == 2
+    multi = result["multi_process"]
+    assert multi["server_processes"] >= 2 and multi["channel_layer"] == "redis"
+    assert multi["viewers"] == max(r["viewers"] for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("name", "figure"), [("search", "rare_msgs_per_s"), ("browse", "newest50_http_s")]
+)
+def test_cost_curves_have_their_sizes_and_their_context(name, figure):
+    curve = load(name)["curve"]
+    sizes = [p["messages"] for p in curve["points"]]
+    assert sizes == sorted(sizes) and {100_000, 1_000_000} <= set(sizes)
+    for p in curve["points"]:
+        assert p[figure] > 0 and "load_average_1m" in p
+    assert curve["date"] and len(curve["load_average_end"]) == 3
+
+
+@pytest.mark.parametrize("picture", ["tail_p99", "search_rate", "newest50"])
+def test_each_cost_curve_has_its_picture(picture):
+    import xml.etree.ElementTree as ET
+
+    svg = ET.parse(RESULTS / f"{picture}.svg").getroot()
+    assert svg.tag.endswith("svg")
+    assert svg.findall(".//{http://www.w3.org/2000/svg}polyline")
+
+
+def test_scale_has_its_sizes_medians_sampler_passes_and_references():
+    result = load("scale")
+    assert result["topics"] >= 20_000 and result["groups"] >= 50_000
+    for page in ("topics", "groups"):
+        runs = result[f"{page}_first_page_runs_s"]
+        assert len(runs) >= 5, page
+        assert result[f"{page}_first_page_s"] == statistics.median(runs), page
+        assert result[f"{page}_first_page_cold_s"] > 0, page
+        assert result["targets"][f"{page}_first_page_s"] == "< 0.5"
+    passes = result["lag_sampler_runs_s"]
+    assert len(passes) >= 5
+    assert result["lag_sampler_s"] == statistics.median(passes)
+    assert result["lag_sampler_max_s"] == max(passes)
+    assert result["lag_sampler_interval_s"] > 0
+    assert result["lag_sampler_keeps_interval"] == (max(passes) < result["lag_sampler_interval_s"])
+    assert result["lag_samples_written"] >= result["groups"]
+    reference = result["reference"]
+    assert reference["raw_list_topics_s"] > 0 and reference["raw_list_groups_s"] > 0
+    assert result["machine_cores"] >= 1
