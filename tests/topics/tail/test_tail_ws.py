@@ -284,3 +284,26 @@ def test_contents_are_escaped_in_tail_rows(topic_factory, produce, tail_client):
     row = c.rows[0]
     assert "<script>" not in row and "&lt;script&gt;alert(1)&lt;/script&gt;" in row
     assert "<b>k</b>" not in row and "<i>" not in row
+
+
+def test_provider_role_change_at_the_next_log_in_stops_an_open_tail(
+    topic_factory, tail_client, session_for, settings
+):
+    """A provider user (LDAP, OIDC) tails as an operator; at their next log-in the
+    provider's groups map to viewer only, and the open tail stops: the watch reads the
+    same role groups the log-in decided."""
+    from console.access import set_cluster_roles
+    from console.identity import apply_external_role
+
+    settings.CONSOLE_ROLE_MAP = {"kafka-operators": "operator", "kafka-viewers": "viewer"}
+    settings.CONSOLE_CLUSTER_ROLE_MAP = {"local-ops": {"local": "operator"}}
+    t = topic_factory(partitions=1)
+    session, user = session_for("viewer")
+    assert apply_external_role(user, ["kafka-viewers", "local-ops"], "oidc") == "viewer"
+    c = tail_client(t, session=session)
+    c.wait_live()  # an operator on this cluster only: the tail is open
+    assert apply_external_role(user, ["/kafka-viewers"], "oidc") == "viewer"
+    c.wait_closed(20)
+    assert c.close_code == 4403
+    assert "Permission lost" in c.error["message"]
+    set_cluster_roles(user, {})
