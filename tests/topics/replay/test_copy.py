@@ -8,7 +8,8 @@ from console.jobs import job_create
 from console.kafka.offsets import watermarks
 from console.kafka.replay import read_ranges
 from console.models import Job
-from topics.replay.services import plan, ranges_for, records_copy
+from tests.topics.replay.conftest import copy_job, copy_params
+from topics.replay.services import plan, ranges_for
 
 pytestmark = [pytest.mark.kafka]
 
@@ -33,38 +34,15 @@ def counts(topic: str, partitions: int) -> dict[int, int]:
     return {p: marks[(topic, p)].high for p in range(partitions)}
 
 
-def params_for(src, dst, *, n, keep=True, parts=4):
-    cluster = get_cluster("local")
-    ranges = ranges_for(cluster, src, partitions=None, start=None, end=None)
-    return {
-        "mode": "copy",
-        "source_topic": src,
-        "ranges": {str(p): list(r) for p, r in ranges.items()},
-        "target_cluster": "local",
-        "target_topic": dst,
-        "target_partitions": parts,
-        "keep_partition": keep,
-        "keep_timestamps": True,
-        "expected": n,
-    }
-
-
 @pytest.mark.django_db
-def test_copy_in_process_keeps_bytes_and_partitions(kafka, topic_factory, make_user):
+def test_copy_in_process_keeps_bytes_and_partitions(kafka, topic_factory, run_copy):
     src, dst = topic_factory(partitions=4), topic_factory(partitions=4)
     fill(kafka, src, 2000, 4)
-    params = params_for(src, dst, n=2000)
+    params = copy_params(src, dst, n=2000)
     dry = plan(get_cluster("local"), get_cluster("local"), params)
     assert dry["to_send"] == 2000 and dry["complete"]
     assert dry["per_target"] == {f"{dst}:{p}": 500 for p in range(4)}
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    result = records_copy(
-        user=make_user("operator"),
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress={},
-    )
+    result = run_copy(params)
     assert result["delivered"] == 2000 and result["failed"] == 0
     cluster = get_cluster("local")
     for p in range(4):
@@ -78,45 +56,22 @@ class Interrupted(Exception):
 
 
 @pytest.mark.django_db
-def test_interrupted_copy_resumes_without_sending_twice(kafka, topic_factory, make_user, settings):
+def test_interrupted_copy_resumes_without_sending_twice(kafka, topic_factory, run_copy, settings):
     """A run stops after its checkpoint with more records delivered than checkpointed (as a
     killed worker leaves it); the rerun finds those in the target and does not resend them."""
-    import topics.replay.services as services
-
     settings.CONSOLE_REPLAY_CHECKPOINT_S = 0.0
     src, dst = topic_factory(partitions=3), topic_factory(partitions=5)
     fill(kafka, src, 30_000, 3)
-    params = params_for(src, dst, n=30_000, keep=False, parts=5)
+    params = copy_params(src, dst, n=30_000, keep=False, parts=5)
     dry = plan(get_cluster("local"), get_cluster("local"), params)
-    user = make_user("operator")
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    real = services._records
-
-    def stopping(cluster, params, positions):
-        for i, rec in enumerate(real(cluster, params, positions)):
-            if i == 17_345:
-                raise Interrupted
-            yield rec
-
-    services._records = stopping
-    try:
-        with pytest.raises(Interrupted):
-            records_copy(
-                user=user, job_id=job.id, cluster=get_cluster("local"), params=params, progress={}
-            )
-    finally:
-        services._records = real
+    job = copy_job(params)
+    with pytest.raises(Interrupted):
+        run_copy(params, job=job, fail_at=(17_345, Interrupted()))
     job.refresh_from_db()
     ck = job.progress["checkpoint"]
     assert 0 < ck["delivered"] < 17_345
     assert sum(counts(dst, 5).values()) == 17_345  # more than checkpointed got there
-    result = records_copy(
-        user=user,
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress=job.progress,
-    )
+    result = run_copy(params, job=job, progress=job.progress)
     assert result["resumed"] and result["skipped_resent"] == 17_345 - ck["delivered"]
     after = counts(dst, 5)
     assert sum(after.values()) == 30_000
@@ -189,7 +144,7 @@ def test_worker_killed_halfway_resumes_and_sends_nothing_twice(
         from console.celery import app
         from topics.replay.tasks import records_copy_task
 
-        params = {**params_for(src, dst, n=100_000, keep=False, parts=6), "checkpoint_s": 0.1}
+        params = {**copy_params(src, dst, n=100_000, keep=False, parts=6), "checkpoint_s": 0.1}
         job = job_create(
             kind="replay.copy",
             cluster="local",
@@ -260,56 +215,30 @@ def test_a_time_range_selects_by_timestamp(kafka, topic_factory, client_for):
 
 
 @pytest.mark.django_db
-def test_a_preview_cut_by_its_time_bound_still_copies_everything(kafka, topic_factory, make_user):
+def test_a_preview_cut_by_its_time_bound_still_copies_everything(kafka, topic_factory, run_copy):
     src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
     fill(kafka, src, 5000, 2)
-    params = params_for(src, dst, n=5000, parts=2)
+    params = copy_params(src, dst, n=5000, parts=2)
     dry = plan(get_cluster("local"), get_cluster("local"), params, bound_s=0)
     assert not dry["complete"] and dry["to_send"] < 5000
     params["expected"] = 5000  # what the view takes then: the offsets of the ranges
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    result = records_copy(
-        user=make_user("operator"),
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress={},
-    )
+    result = run_copy(params)
     assert result["delivered"] == 5000 and result["not_sent"] == 0
 
 
 @pytest.mark.django_db
 def test_a_source_read_failure_records_how_far_the_copy_got(
-    kafka, topic_factory, make_user, settings
+    kafka, topic_factory, run_copy, settings
 ):
-    import topics.replay.services as services
     from console.kafka.errors import ClusterUnavailable
 
     settings.CONSOLE_REPLAY_CHECKPOINT_S = 3600.0  # no checkpoint but the failure's
     src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
     fill(kafka, src, 6000, 2)
-    params = params_for(src, dst, n=6000, parts=2)
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    real = services._records
-
-    def failing(cluster, params, positions):
-        for i, rec in enumerate(real(cluster, params, positions)):
-            if i == 4321:
-                raise ClusterUnavailable("source gone")
-            yield rec
-
-    services._records = failing
-    try:
-        with pytest.raises(ClusterUnavailable):
-            records_copy(
-                user=make_user("operator"),
-                job_id=job.id,
-                cluster=get_cluster("local"),
-                params=params,
-                progress={},
-            )
-    finally:
-        services._records = real
+    params = copy_params(src, dst, n=6000, parts=2)
+    job = copy_job(params)
+    with pytest.raises(ClusterUnavailable):
+        run_copy(params, job=job, fail_at=(4321, ClusterUnavailable("source gone")))
     job.refresh_from_db()
     assert job.progress["checkpoint"]["delivered"] == 4321
     assert sum(counts(dst, 2).values()) == 4321

@@ -5,10 +5,11 @@ import pytest
 from confluent_kafka import Producer
 
 from console.clusters import get_cluster
-from console.jobs import job_cancel, job_create
+from console.jobs import job_cancel
 from console.kafka.offsets import watermarks
 from console.kafka.replay import read_ranges
-from topics.replay.services import plan, ranges_for, records_copy
+from tests.topics.replay.conftest import copy_job, copy_params
+from topics.replay.services import plan
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
@@ -27,37 +28,15 @@ def _fill(bootstrap, topic, n, partitions, big_at=None):
     assert p.flush(60) == 0
 
 
-def _params(src, dst, dst_cluster, n, parts, keep=True):
-    ranges = ranges_for(get_cluster("local"), src, partitions=None, start=None, end=None)
-    return {
-        "mode": "copy",
-        "source_topic": src,
-        "ranges": {str(p): list(r) for p, r in ranges.items()},
-        "target_cluster": dst_cluster,
-        "target_topic": dst,
-        "target_partitions": parts,
-        "keep_partition": keep,
-        "keep_timestamps": True,
-        "expected": n,
-    }
-
-
 @pytest.mark.kafka3
-def test_copy_to_the_three_node_cluster(kafka, kafka3, topic_factory, make_user):
+def test_copy_to_the_three_node_cluster(kafka, kafka3, topic_factory, run_copy):
     src = topic_factory(partitions=3)
     dst = topic_factory(partitions=3, replication=3, bootstrap=kafka3.bootstrap_servers)
     _fill(kafka.bootstrap_servers, src, 3000, 3)
-    params = _params(src, dst, "triple", 3000, 3, keep=False)
+    params = copy_params(src, dst, n=3000, parts=3, keep=False, target_cluster="triple")
     dry = plan(get_cluster("local"), get_cluster("triple"), params)
     assert dry["to_send"] == 3000
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    result = records_copy(
-        user=make_user("operator"),
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress={},
-    )
+    result = run_copy(params)
     assert result["delivered"] == 3000 and result["failed"] == 0
     triple = get_cluster("triple")
     marks = watermarks(triple, [(dst, p) for p in range(3)], max_age=-1)
@@ -69,19 +48,12 @@ def test_copy_to_the_three_node_cluster(kafka, kafka3, topic_factory, make_user)
     )
 
 
-def test_a_refused_record_stops_the_copy_with_counts(kafka, topic_factory, make_user):
+def test_a_refused_record_stops_the_copy_with_counts(kafka, topic_factory, run_copy):
     src = topic_factory(partitions=1)
     dst = topic_factory(partitions=1, config={"max.message.bytes": "5000"})
     _fill(kafka.bootstrap_servers, src, 20_000, 1, big_at=15_000)
-    params = _params(src, dst, "local", 20_000, 1)
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
-    result = records_copy(
-        user=make_user("operator"),
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress={},
-    )
+    params = copy_params(src, dst, n=20_000, parts=1)
+    result = run_copy(params)
     assert result["failed"] >= 1 and result["stopped_on_failure"]
     assert result["delivered"] <= 15_000 and result["not_sent"] > 0
     assert result["delivered"] + result["not_sent"] == 20_000
@@ -90,19 +62,13 @@ def test_a_refused_record_stops_the_copy_with_counts(kafka, topic_factory, make_
     assert any("larger" in e or "too large" in e.lower() for e in result["errors"])
 
 
-def test_cancel_stops_at_a_checkpoint(kafka, topic_factory, make_user, settings):
+def test_cancel_stops_at_a_checkpoint(kafka, topic_factory, run_copy, settings):
     settings.CONSOLE_REPLAY_CHECKPOINT_S = 0.0
     src, dst = topic_factory(partitions=2), topic_factory(partitions=2)
     _fill(kafka.bootstrap_servers, src, 20_000, 2)
-    params = _params(src, dst, "local", 20_000, 2)
-    job = job_create(kind="replay.copy", cluster="local", target=dst, params=params)
+    params = copy_params(src, dst, n=20_000, parts=2)
+    job = copy_job(params)
     job_cancel(job.id)  # asked before the first checkpoint: it stops at it
-    result = records_copy(
-        user=make_user("operator"),
-        job_id=job.id,
-        cluster=get_cluster("local"),
-        params=params,
-        progress={},
-    )
+    result = run_copy(params, job=job)
     assert result["cancelled"] and 0 < result["delivered"] < 20_000
     assert result["not_sent"] == 20_000 - result["delivered"]
