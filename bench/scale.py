@@ -141,6 +141,39 @@ def measure(admin) -> tuple[dict, dict]:
     return figures, reference
 
 
+def write(figures: dict, reference: dict, setup: dict) -> None:
+    topics_s, groups_s = figures["topics_first_page_s"], figures["groups_first_page_s"]
+    write_result(
+        "scale",
+        {**figures, "setup": setup},
+        reference=reference,
+        ratios={
+            "topics_first_page_over_raw_list_topics": round(
+                topics_s / reference["raw_list_topics_s"], 2
+            ),
+            "groups_first_page_over_raw_list_groups": round(
+                groups_s / reference["raw_list_groups_s"], 2
+            ),
+            "lag_sampler_over_interval": round(
+                figures["lag_sampler_max_s"] / figures["lag_sampler_interval_s"], 2
+            ),
+        },
+        targets={
+            "topics_first_page_s": f"< {GOAL_S}",
+            "groups_first_page_s": f"< {GOAL_S}",
+            "lag_sampler_s": "< lag_sampler_interval_s (every pass)",
+        },
+        notes=f"Two-node KRaft cluster (a broker keeps each partition's log open; the "
+        f"machine allows 20,000 open files per process), 1 partition per topic, groups on "
+        f"{GROUP_TOPICS} topics; pages through the Django test client in-process, median "
+        f"of {RUNS} after one warm-up, with the console's list index (CONSOLE_LIST_INDEX_S "
+        f"5, stale window 30: every topic / group from a shared answer refreshed in the "
+        f"background); *_cold_s: median of {COLD_RUNS} with no index yet (the page reads "
+        f"the whole list itself, as after a restart or 35 s idle); {SAMPLER_RUNS} sampler "
+        f"passes back to back (groups.tasks.lag_sample, also writing the samples).",
+    )
+
+
 def main() -> None:
     kafka = start_kafka(
         nodes=2,
@@ -162,36 +195,7 @@ def main() -> None:
         admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
         setup = populate(kafka, admin)
         figures, reference = measure(admin)
-        topics_s, groups_s = figures["topics_first_page_s"], figures["groups_first_page_s"]
-        write_result(
-            "scale",
-            {**figures, "setup": setup},
-            reference=reference,
-            ratios={
-                "topics_first_page_over_raw_list_topics": round(
-                    topics_s / reference["raw_list_topics_s"], 2
-                ),
-                "groups_first_page_over_raw_list_groups": round(
-                    groups_s / reference["raw_list_groups_s"], 2
-                ),
-                "lag_sampler_over_interval": round(
-                    figures["lag_sampler_max_s"] / figures["lag_sampler_interval_s"], 2
-                ),
-            },
-            targets={
-                "topics_first_page_s": f"< {GOAL_S}",
-                "groups_first_page_s": f"< {GOAL_S}",
-                "lag_sampler_s": "< lag_sampler_interval_s (every pass)",
-            },
-            notes=f"Two-node KRaft cluster (a broker keeps each partition's log open; the "
-            f"machine allows 20,000 open files per process), 1 partition per topic, groups on "
-            f"{GROUP_TOPICS} topics; pages through the Django test client in-process, median "
-            f"of {RUNS} after one warm-up, with the console's list index (CONSOLE_LIST_INDEX_S "
-            f"5, stale window 30: every topic / group from a shared answer refreshed in the "
-            f"background); *_cold_s: median of {COLD_RUNS} with no index yet (the page reads "
-            f"the whole list itself, as after a restart or 35 s idle); {SAMPLER_RUNS} sampler "
-            f"passes back to back (groups.tasks.lag_sample, also writing the samples).",
-        )
+        write(figures, reference, setup)
     finally:
         kafka.destroy()
 
