@@ -82,6 +82,43 @@ def test_pages_flags_agree_with_the_figures():
     assert len(result["load_average"]["start"]) == 3
 
 
+def test_tail_has_its_runs_and_the_multi_process_run():
+    result = load("tail")
+    for key in ("viewers", "rate_msgs_per_s", "kafka_consumers", "p99_s", "dropped"):
+        assert key in result, key
+    runs = result["runs"]
+    assert {20, 200, 1000} <= {r["viewers"] for r in runs}
+    for r in runs:
+        for key in ("rate_msgs_per_s", "server_processes", "kafka_consumers", "p99_s"):
+            assert key in r, (r["viewers"], key)
+        assert r["cpu_percent"]["machine"] == 100 * result["machine_cores"]
+        assert len(r["load_average_during"]) == 2
+    multi = result["multi_process"]
+    assert multi["server_processes"] >= 2 and multi["channel_layer"] == "redis"
+    assert multi["viewers"] == max(r["viewers"] for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("name", "figure"), [("search", "rare_msgs_per_s"), ("browse", "newest50_http_s")]
+)
+def test_cost_curves_have_their_sizes_and_their_context(name, figure):
+    curve = load(name)["curve"]
+    sizes = [p["messages"] for p in curve["points"]]
+    assert sizes == sorted(sizes) and {100_000, 1_000_000} <= set(sizes)
+    for p in curve["points"]:
+        assert p[figure] > 0 and "load_average_1m" in p
+    assert curve["date"] and len(curve["load_average_end"]) == 3
+
+
+@pytest.mark.parametrize("picture", ["tail_p99", "search_rate", "newest50"])
+def test_each_cost_curve_has_its_picture(picture):
+    import xml.etree.ElementTree as ET
+
+    svg = ET.parse(RESULTS / f"{picture}.svg").getroot()
+    assert svg.tag.endswith("svg")
+    assert svg.findall(".//{http://www.w3.org/2000/svg}polyline")
+
+
 def test_scale_has_its_sizes_medians_sampler_passes_and_references():
     result = load("scale")
     assert result["topics"] >= 20_000 and result["groups"] >= 50_000
