@@ -29,6 +29,7 @@ from console.kafka.client import (
 )
 from console.kafka.connection import Connection
 from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
+from console.kafka.times import utc_from_ms
 
 Partition = tuple[str, int]
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def committed_offsets_many(
     ids = list(group_ids)
     if len(ids) < MANY_GROUPS:
         return committed_offsets(cluster, ids)
-    from console.kafka.logdirs import Unsupported, kafka_python_config
+    from console.kafka.logdirs import kafka_python_config
 
     admin = None
     try:
@@ -349,11 +350,7 @@ def records_peek(
                 end = todo[tp][1]
                 if msg.offset() < end:
                     kind, ms = msg.timestamp()
-                    when = (
-                        dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-                        if kind != TIMESTAMP_NOT_AVAILABLE and ms >= 0
-                        else None
-                    )
+                    when = None if kind == TIMESTAMP_NOT_AVAILABLE else utc_from_ms(ms)
                     got[tp].append(Peeked(msg.offset(), when))
                 if msg.offset() + 1 >= end:
                     done.append(tp)
@@ -381,9 +378,7 @@ SEEK_GAP = 500
 
 def _when(msg) -> dt.datetime | None:
     kind, ms = msg.timestamp()
-    if kind == TIMESTAMP_NOT_AVAILABLE or ms < 0:
-        return None
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    return None if kind == TIMESTAMP_NOT_AVAILABLE else utc_from_ms(ms)
 
 
 def first_unread(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 
+from console.kafka.times import utc_from_ms
 from console.kafka.types import Message
 from console.messages.decoding import Decoded, decode, header_text
 
@@ -27,10 +27,8 @@ class MessageView:
 
     @property
     def timestamp(self) -> str:
-        ts = self.message.timestamp_ms
-        if ts is None:
-            return ""
-        return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).isoformat(timespec="milliseconds")
+        when = utc_from_ms(self.message.timestamp_ms)
+        return when.isoformat(timespec="milliseconds") if when else ""
 
     @property
     def size(self) -> int:

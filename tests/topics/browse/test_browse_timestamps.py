@@ -84,3 +84,24 @@ def test_tail_rows_show_the_same_format(topic_factory, produce, tail_client):  #
         row, meta = c.rows[0], c.meta[0]
     assert meta[2] == T
     assert cells(row) == [("2023-11-14T22:13:20.123Z", str(T), SHOWN)]
+
+
+@pytest.mark.kafka
+def test_a_timestamp_past_the_year_9999_never_breaks_a_page(topic_factory, produce, client_for):
+    """A producer may set any 64-bit timestamp: the page, the JSON download and the API
+    show such a record (without a date), never a 500."""
+    # Brokers refuse timestamps far ahead of their clock unless the topic allows them.
+    t = topic_factory(partitions=1, config={"message.timestamp.after.max.ms": str(2**63 - 1)})
+    produce(t, [{"value": b'{"far": "future"}', "timestamp": 10**17}, {"value": b"now"}])
+    c = client_for("operator")
+    page = c.get(reverse("topics:messages", args=["local", t]), {"mode": "oldest"})
+    assert page.status_code == 200 and b"future" in page.content
+    dl = c.get(
+        reverse("topics:messages_download", args=["local", t]),
+        {"mode": "oldest", "format": "jsonl"},
+    )
+    assert dl.status_code == 200
+    lines = b"".join(dl.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and any('"timestamp": ""' in line for line in lines)
+    api = c.get(reverse("api_topic_messages", args=["local", t]), {"mode": "oldest"})
+    assert api.status_code == 200, api.content[:500]
