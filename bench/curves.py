@@ -227,8 +227,18 @@ def draw_all() -> list[Path]:
                 "viewers",
                 "s",
                 [
-                    (name, [(r["viewers"], r["p99_s"]) for r in rs if r["p99_s"]])
-                    for name, rs in series
+                    *[
+                        (name, [(r["viewers"], r["p99_s"]) for r in rs if r["p99_s"]])
+                        for name, rs in series
+                    ],
+                    (  # what Kafka alone costs on the machine, in the same run
+                        "reference p99 (Kafka)",
+                        [
+                            (r["viewers"], r["reference_p99_s"])
+                            for r in curve
+                            if r.get("reference_p99_s")
+                        ],
+                    ),
                 ],
                 goals=[("goal < 0.25 s", 0.25)],
                 note="; ".join(label(r) for r in tail["runs"]),
