@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="counted seconds per run")
     parser.add_argument(
         "--runs",
-        default="20,100,100-1s,100-fresh,200,2x100,frozen",
+        default="20,100,100-1s,100-fresh,100-noshare,200,2x100,frozen",
         help="comma-separated: " + ",".join(RUNS),
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")

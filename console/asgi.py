@@ -6,6 +6,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# A server process keeps a small pool of PostgreSQL connections (no effect on SQLite).
+os.environ.setdefault("CONSOLE_DB_POOL_SIZE", "4")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - after Django is set up

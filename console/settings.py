@@ -162,6 +162,22 @@ if os.environ.get("CONSOLE_POSTGRES_DSN"):
         "CONN_MAX_AGE": int(env_float("CONSOLE_DB_CONN_MAX_AGE", 0)),
         "CONN_HEALTH_CHECKS": True,
     }
+    # A pool of connections (psycopg_pool, through Django's "pool" option) instead of a new
+    # connection per request: under ASGI each request runs in a thread of its own, so
+    # CONN_MAX_AGE cannot keep one. console/asgi.py turns it on for the server processes
+    # (CONSOLE_DB_POOL_SIZE, default 4 each); Celery and manage.py connect per use.
+    _pool_size = int(env_float("CONSOLE_DB_POOL_SIZE", 0))
+    if _pool_size > 0:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured(
+                "CONSOLE_DB_POOL_SIZE and CONSOLE_DB_CONN_MAX_AGE: choose one (a pool keeps "
+                "its connections itself; set CONSOLE_DB_CONN_MAX_AGE=0)"
+            )
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": DATABASES["default"]["OPTIONS"]["connect_timeout"],
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
