@@ -21,7 +21,8 @@ the two ports, a trivial round-robin); 100 users on one Daphne with cluster `oth
 (the users ask only for `bench`: the frozen one must not slow them); and, as references
 for the shared Kafka reads in the same run, 100 users on one Daphne with
 CONSOLE_KAFKA_SHARED_READS_S=1 (answers shared for a second) and =-1 (every page reads
-Kafka afresh); the other runs use the default, 0 (pages share the requests in flight).
+Kafka afresh); the other runs use the default, 0 (pages share the requests in flight); and
+100 users with the shared page copies off (CONSOLE_SHARED_PAGE_S=0; the default is 1 s).
 Per run: page
 views/s, p50, p99, errors, the server processes' CPU per page (ms: independent of the
 machine's other load), the metadata and watermark requests they sent to Kafka per page,
@@ -34,7 +35,7 @@ Targets (the "Production for real" issue): one process >= 300 page views/s at 10
 with p99 < 0.25 s; no collapse (200 users >= 20 users); two processes >= 1.7x one;
 frozen cluster: p99 within 2x of the unfrozen 100-user run; 0 errors.
 
-`python -m bench.load [--seconds 60] [--runs 20,100,100-1s,100-fresh,200,2x100,frozen]`
+`python -m bench.load [--seconds 60] [--runs 20,100,100-1s,100-fresh,100-noshare,200,2x100,frozen]`
 """
 
 from __future__ import annotations
