@@ -177,9 +177,18 @@ def test_slow_viewer_sees_skipped_messages_while_a_fast_one_sees_everything(
     slow.wait_live()
     n = 8000
     payload = b"x" * 200
-    sender = threading.Thread(
-        target=produce, args=(t, [{"key": str(i).encode(), "value": payload} for i in range(n)])
-    )
+
+    def stream() -> None:
+        # A busy topic (about 2,500 messages/s), not one instant burst: a page that keeps up
+        # with a stream misses nothing, while 8,000 rows exceed what a page that never
+        # acknowledges may be held (WINDOW frames in flight and BUFFER rows).
+        for start in range(0, n, 250):
+            produce(
+                t, [{"key": str(i).encode(), "value": payload} for i in range(start, start + 250)]
+            )
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=stream)
     sender.start()
     sender.join()
     fast.wait_rows(n, timeout=60)
