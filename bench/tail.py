@@ -47,7 +47,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.common import logged_in_client, setup_django, start_kafka, write_result
+from tools.service import start_redis
 
 WARMUP_S = 10  # the same rate before the measured run: a fresh JVM and server warm up
 PARTITIONS = 6
@@ -405,29 +405,6 @@ async def _client_main(targets, session, origin, measure_every, first_index, sto
 
 
 # --- servers -------------------------------------------------------------------------------
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server (Debian's) on a free loopback port, as tests/conftest.py
-    starts it; its process and URL."""
-    from tools.kafka.local import free_port, port_open
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed: apt-get install redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while not port_open(port):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.1)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 # --- one run -------------------------------------------------------------------------------

@@ -287,3 +287,24 @@ def run_foreground(
     finally:
         (stop or service.stop)()
     return 0
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server (Debian's) on a free loopback port, keeping nothing on disk
+    but in `directory`; its process and URL. Fails loudly when redis-server is missing."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + ["--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not port_open(port):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.1)
+    return proc, f"redis://127.0.0.1:{port}/0"

@@ -26,6 +26,8 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from console.kafka.times import utc_from_ms
+
 register = template.Library()
 
 # Kafka's "no limit": -1, or Long.MAX_VALUE (e.g. max.compaction.lag.ms).
@@ -148,13 +150,7 @@ def _as_datetime(value) -> dt.datetime | None:
         if timezone.is_naive(value):
             value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
-    n = _number(value)
-    if n is None or n < 0:
-        return None
-    try:
-        return dt.datetime.fromtimestamp(n / 1000, tz=dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return utc_from_ms(_number(value))
 
 
 def iso_utc(value) -> str:

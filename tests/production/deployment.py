@@ -14,7 +14,6 @@ import html
 import http.client
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import psycopg
 
 from tools.kafka.local import free_port, port_open
 from tools.postgres.local import LocalPostgres
+from tools.service import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCFILE = ROOT / "deploy" / "Procfile"
@@ -109,25 +109,6 @@ class Process:
         if self.popen.poll() is None:
             self.popen.wait(10)
         self.fh.close()
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: apt-get install redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while not port_open(port):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.1)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 @dataclass
