@@ -94,6 +94,10 @@ def write_result(
         },
     }
     path = RESULTS / f"{name}.json"
+    if path.exists():  # a cost curve (bench/curves.py record_curve) is kept with its own date
+        previous = json.loads(path.read_text())
+        if "curve" in previous and "curve" not in out:
+            out["curve"] = previous["curve"]
     path.write_text(json.dumps(out, indent=2, sort_keys=False) + "\n")
     print(json.dumps(out, indent=2))
     return path
