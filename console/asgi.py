@@ -8,7 +8,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 # A server process keeps a small pool of PostgreSQL connections (no effect on SQLite).
 os.environ.setdefault("CONSOLE_DB_POOL_SIZE", "4")
-django_asgi_app = get_asgi_application()
+if os.environ.get("CONSOLE_ASGI_HANDLER", "one-hop") == "django":
+    django_asgi_app = get_asgi_application()  # Django's own: the reference in bench/
+else:
+    import django
+
+    django.setup(set_prefix=False)
+    from console.asgi_handler import OneHopASGIHandler
+
+    django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - after Django is set up
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
