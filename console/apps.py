@@ -10,6 +10,9 @@ class ConsoleConfig(AppConfig):
         from console.access import ensure_roles
         from console.clusters import all_clusters
         from console.identity import roles  # noqa: F401 - connects the log-in audit signals
+        from console.identity.recent import connect_signals
+
+        connect_signals()  # a role changed here is seen by the next request
 
         # The role groups are data the code depends on: recreate them after every migrate
         # (and after test flushes, which re-send post_migrate).

@@ -87,7 +87,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's AuthenticationMiddleware, the user remembered for CONSOLE_IDENTITY_RECENT_S.
+    "console.identity.recent.RecentUserMiddleware",
     # Before any view and log-in redirect: control characters, bad UTF-8, huge path parts -> 400.
     "console.middleware.BadInputMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -98,8 +99,8 @@ MIDDLEWARE = [
     # Innermost: within a GET, pages share their Kafka reads (metadata, watermarks): see
     # CONSOLE_KAFKA_SHARED_READS_S; operations (POSTs) read fresh.
     "console.page_reads.SharedKafkaReadsMiddleware",
-    # A POST may change what the shared pages show: this process drops its copies.
-    "console.shared_pages.ForgetOnPostMiddleware",
+    # A POST may change what the shared pages show: its author's next pages are fresh.
+    "console.shared_pages.FreshAfterPostMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -305,6 +306,9 @@ CONSOLE_SEARCH_MAX_MESSAGES = int(os.environ.get("CONSOLE_SEARCH_MAX_MESSAGES", 
 CONSOLE_SEARCH_MAX_SECONDS = env_float("CONSOLE_SEARCH_MAX_SECONDS", 120.0)
 CONSOLE_SEARCH_MAX_RESULTS = int(os.environ.get("CONSOLE_SEARCH_MAX_RESULTS", "500"))
 CONSOLE_SEARCH_CHUNK_S = env_float("CONSOLE_SEARCH_CHUNK_S", 1.0)
+# Matches one chunk shows at most; the page asks for the next chunk by itself until the
+# search is done or shows CONSOLE_SEARCH_MAX_RESULTS (0: a chunk may show them all).
+CONSOLE_SEARCH_CHUNK_RESULTS = int(os.environ.get("CONSOLE_SEARCH_CHUNK_RESULTS", "100"))
 
 # The lag sampler (Celery beat): how often, and how long samples are kept.
 CONSOLE_LAG_SAMPLE_S = env_float("CONSOLE_LAG_SAMPLE_S", 30.0)
@@ -344,10 +348,19 @@ KAFKA_REQUEST_TIMEOUT = env_float("CONSOLE_KAFKA_TIMEOUT", 5.0)
 # moment wait for one Kafka request; an answer up to this many seconds old serves too (0:
 # only the one in flight; negative: every page reads afresh).
 CONSOLE_KAFKA_SHARED_READS_S = env_float("CONSOLE_KAFKA_SHARED_READS_S", 0.0)
+# The messages page keeps a topic's metadata (partitions, leaders) this long for the next
+# pages of the same topic; messages and watermarks are always read afresh. 0: every page.
+CONSOLE_BROWSE_METADATA_S = env_float("CONSOLE_BROWSE_METADATA_S", 1.0)
 # Pages many people watch (cluster overview, topic and group lists and pages) are rendered
 # once per role and this many seconds in each process, and answered from that copy with the
 # viewer's own name and CSRF token put back (console/shared_pages.py); 0 turns it off.
 CONSOLE_SHARED_PAGE_S = env_float("CONSOLE_SHARED_PAGE_S", 1.0)
+# Sessions, users and their roles read from the database are kept this long per process
+# (console/identity/recent.py); a change made here is seen at once, one made by another
+# process within this window (the bound the live tail gives for a lost permission, 3 s).
+# 0 reads them for every request.
+CONSOLE_IDENTITY_RECENT_S = env_float("CONSOLE_IDENTITY_RECENT_S", 3.0)
+SESSION_ENGINE = "console.identity.sessions"
 # The topic and group lists sort and page an index of every topic / group of the cluster
 # at most this many seconds old (0: read it for every page); an older one, up to
 # CONSOLE_LIST_INDEX_STALE_S more, is shown while a newer one is read in the background, so

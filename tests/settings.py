@@ -20,6 +20,8 @@ os.environ.setdefault("CONSOLE_LIST_INDEX_S", "0")
 # Tests change Kafka behind the console's back and load the page at once: no shared page
 # copies (tests/console/test_shared_pages.py turns them on).
 os.environ.setdefault("CONSOLE_SHARED_PAGE_S", "0")
+os.environ.setdefault("CONSOLE_IDENTITY_RECENT_S", "0")
+os.environ.setdefault("CONSOLE_BROWSE_METADATA_S", "0")
 
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATABASES, VAR_DIR  # noqa: E402
