@@ -46,8 +46,8 @@ TAIL_VIEWERS = Gauge(
 SHARED_PAGES = Counter(
     "console_shared_pages_total",
     "GETs of pages many watch (console/shared_pages.py): answered from a copy younger than "
-    "CONSOLE_SHARED_PAGE_S (hit), rendered and kept (miss), or rendered for one viewer "
-    "alone (bypass).",
+    "CONSOLE_SHARED_PAGE_S before Django ran (door) or by the view (hit), rendered and kept "
+    "(miss), or rendered for one viewer alone (bypass).",
     ["result"],
 )
 

@@ -1,9 +1,11 @@
 """Shared page copies (console/shared_pages.py): rendered once per role and interval, with
-each viewer's own name and CSRF token, never another's flash message; a POST drops them."""
+each viewer's own name and CSRF token, never another's flash message; after a POST its
+author sees fresh pages."""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import pytest
@@ -73,7 +75,7 @@ def test_second_viewer_gets_the_copy_with_own_name_and_token(kafka, client_for, 
     assert r.status_code == 302
 
 
-def test_roles_do_not_share_and_a_post_drops_the_copies(kafka, client_for, topic, shared):
+def test_roles_do_not_share_and_a_post_makes_its_author_see_fresh(kafka, client_for, topic, shared):
     url = reverse("topics:list", args=["local"])
     viewer, operator = client_for("viewer"), client_for("operator")
     _warm(viewer, url)
@@ -83,17 +85,27 @@ def test_roles_do_not_share_and_a_post_drops_the_copies(kafka, client_for, topic
     operator.get(url)  # other capabilities: rendered, not the viewer's copy
     assert len(shared) == n + 2
     viewer.get(url)
+    operator.get(url)
     assert len(shared) == n + 2
-    # A topic created through the console (a POST): the next list is fresh and shows it.
+    # A topic created through the console (a POST): its author's next list is fresh and
+    # shows it, and becomes the copy the next operator gets.
     name = unique("shared")
     r = operator.post(
         reverse("topics:create", args=["local"]),
         {"name": name, "partitions": 1, "replication": 1, "configs": ""},
     )
     assert r.status_code == 302
-    page = viewer.get(url).content.decode()
-    assert len(shared) == n + 3
-    assert name in page
+    assert name in operator.get(url).content.decode()  # with "created": not kept
+    assert name in operator.get(url).content.decode()  # fresh again, and kept
+    assert len(shared) == n + 4
+    other = client_for("operator")
+    _warm(other, url)
+    assert name in other.get(url).content.decode()
+    assert len(shared) == n + 5  # other's warm-up page, rendered for it alone
+    # Everyone else sees it within the window, as on a page loaded a moment earlier.
+    with override_settings(CONSOLE_SHARED_PAGE_S=0.3):
+        time.sleep(0.35)
+        assert name in viewer.get(url).content.decode()
 
 
 def test_a_flash_message_is_never_shared(kafka, client_for, shared):
@@ -140,3 +152,44 @@ def test_htmx_fragment_is_its_own_copy(kafka, client_for, topic, shared):
     assert len(shared) == n + 2
     assert "<html" in full and "<html" not in fragment
     assert again == fragment
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_page_is_rendered_once_while_the_others_get_the_copy(
+    kafka, client_for, topic, shared, monkeypatch
+):
+    import topics.views
+
+    url = reverse("topics:list", args=["local"])
+    a, b = client_for("viewer"), client_for("viewer")
+    _warm(a, url)
+    _warm(b, url)
+    with override_settings(CONSOLE_SHARED_PAGE_S=0.3):
+        a.get(url)
+        time.sleep(0.35)  # expired
+        gate, entered = threading.Event(), threading.Event()
+        counting = topics.views.topic_list_for
+
+        def slow(**kwargs):
+            entered.set()
+            gate.wait(10)
+            return counting(**kwargs)
+
+        monkeypatch.setattr(topics.views, "topic_list_for", slow)
+        renderer = threading.Thread(target=a.get, args=(url,))
+        renderer.start()
+        try:
+            assert entered.wait(10)
+            n = len(shared)
+            assert b.get(url).status_code == 200  # the expired copy, not a second rendering
+            assert len(shared) == n
+        finally:
+            gate.set()
+            renderer.join(10)
+        assert len(shared) == n + 1
+        monkeypatch.setattr(topics.views, "topic_list_for", counting)
+        b.get(url)  # the new copy
+        assert len(shared) == n + 1
+        time.sleep(0.35 * 3)  # past the stale bound, nobody rendering: rendered again
+        b.get(url)
+        assert len(shared) == n + 2
