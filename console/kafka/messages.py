@@ -106,7 +106,7 @@ def scan(
     # A short fetch wait: a pooled consumer's previous long poll (at a partition's end) holds
     # back the first fetch of its next assignment for up to this long.
     with pooled_consumer(
-        cluster, **{"queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 10}
+        cluster, **{"queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 1}
     ) as c:
         try:
             c.assign(

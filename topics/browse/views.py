@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from console.access import Capability, can, role_of
-from console.kafka.cache import FRESH, allowed_age
+from console.kafka.cache import FRESH, allowed_age, shared
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError, NotFound
 from console.messages.masking import rules_for
@@ -90,11 +90,22 @@ SEARCH_KEYS = ("q", "until", "max_offset")
 def _topic_info(request: ConsoleRequest, topic: str):
     """The topic's metadata: from the process's shared snapshot of the cluster when pages
     may share answers for a while (CONSOLE_KAFKA_SHARED_READS_S), else asked for this topic
-    alone: a snapshot of every topic of a large cluster costs far more than one page."""
-    age = allowed_age()
-    return cluster_snapshot(
-        request.cluster, topic=topic, max_age=None if age > 0 else FRESH
-    ).topics[0]
+    alone (a snapshot of every topic of a large cluster costs far more than one page), and
+    kept CONSOLE_BROWSE_METADATA_S for the next pages of the topic: its partitions and
+    leaders, never its messages or watermarks, which every page reads afresh. A change made
+    through this process drops it (cache.invalidate); an answer with an error is never kept."""
+    cluster = request.cluster
+    if allowed_age() > 0:
+        return cluster_snapshot(cluster, topic=topic).topics[0]
+
+    def fresh():  # noqa: ANN202
+        return cluster_snapshot(cluster, topic=topic, max_age=FRESH).topics[0]
+
+    keep = settings.CONSOLE_BROWSE_METADATA_S
+    if keep <= 0:
+        return fresh()
+    info = shared(cluster.name, ("topic-metadata", cluster.bootstrap_servers, topic), keep, fresh)
+    return fresh() if info.error else info
 
 
 def _form(request: ConsoleRequest, topic: str, *, page: bool = False) -> BrowseForm:
