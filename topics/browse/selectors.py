@@ -519,20 +519,77 @@ def _bounds(chunk_s: float | None) -> tuple[int, int, float, float]:
     )
 
 
+def _chunk_take(room: int) -> int:
+    """The matches one chunk shows: the search's room, at most CONSOLE_SEARCH_CHUNK_RESULTS
+    (the page asks for the next chunk by itself; a chunk is a screenful, not the whole)."""
+    per_chunk = int(settings.CONSOLE_SEARCH_CHUNK_RESULTS)
+    return min(room, per_chunk) if per_chunk > 0 else room
+
+
+def _match(m: Message, flt: MessageFilter, render: Render) -> MessageView | None:
+    """`m` as the user sees it when it passes `flt`. With masking, the filter runs on the
+    masked text, so a masked value cannot be found by searching."""
+    if render.mask_rules:
+        view = render.view(m)
+        return view if flt.matches(_as_seen(m, view), view.value) else None
+    value = render.value(m)
+    return render.view(m, value) if flt.matches(m, value) else None
+
+
 def _matching(batch: list[Message], flt: MessageFilter, render: Render) -> list[MessageView]:
-    """The messages of `batch` that pass `flt`, as the user sees them. With masking, the
-    filter runs on the masked text, so a masked value cannot be found by searching."""
+    """The messages of `batch` that pass `flt`, as the user sees them."""
     out = []
     for m in batch:
-        if render.mask_rules:
-            view = render.view(m)
-            if flt.matches(_as_seen(m, view), view.value):
-                out.append(view)
-        else:
-            value = render.value(m)
-            if flt.matches(m, value):
-                out.append(render.view(m, value))
+        view = _match(m, flt, render)
+        if view is not None:
+            out.append(view)
     return out
+
+
+class _NewestMatches:
+    """A partition's candidates (ascending offsets), tested from the newest down only as
+    far as a newest-first merge asks: a chunk that shows 100 matches of a window holding
+    thousands decodes about 100, not thousands."""
+
+    def __init__(self, candidates: list[Message], flt: MessageFilter, render: Render) -> None:
+        self._todo = candidates
+        self._i = len(candidates)
+        self._flt, self._render = flt, render
+        self.matches: list[MessageView] = []  # found so far, newest first
+
+    def next(self) -> MessageView | None:
+        while self._i > 0:
+            self._i -= 1
+            view = _match(self._todo[self._i], self._flt, self._render)
+            if view is not None:
+                self.matches.append(view)
+                return view
+        return None
+
+
+def _merge_newest(
+    streams: dict[int, _NewestMatches], limit: int
+) -> tuple[list[MessageView], dict[int, MessageView]]:
+    """`merge(..., backward=True)` over lazily tested candidates: the newest `limit`
+    matches across partitions (same order and ties), and each partition's next match not
+    taken (its head), if it has one."""
+    heap: list[tuple[int, int, int]] = []
+    heads: dict[int, MessageView] = {}
+    for p, stream in streams.items():
+        view = stream.next()
+        if view is not None:
+            heads[p] = view
+            heap.append((-_view_ts(view), 0, p))
+    heapq.heapify(heap)
+    out: list[MessageView] = []
+    while heap and len(out) < limit:
+        _k, n, p = heapq.heappop(heap)
+        out.append(heads.pop(p))
+        view = streams[p].next()
+        if view is not None:
+            heads[p] = view
+            heapq.heappush(heap, (-_view_ts(view), n + 1, p))
+    return out, heads
 
 
 def _view_ts(view: MessageView) -> int:
@@ -580,6 +637,7 @@ def search_chunk(
     continued search finds each match exactly once."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
+    take = _chunk_take(room)
     if room <= 0:  # a cursor that has shown all it may: nothing is read
         return Chunk(
             views=[],
@@ -617,20 +675,22 @@ def search_chunk(
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
             n_found += 1
-        if n_found >= room:
+        if n_found >= take:
             break
-    views = merge(found, room, backward=False, ts=_view_ts)
+    views = merge(found, take, backward=False, ts=_view_ts)
     positions = dict(cursor.positions)
     if state is not None:
         positions.update(state.positions)
     scan_done = state is not None and state.done
     stop_reason = ""
-    if n_found >= room and (n_found > len(views) or not scan_done):
-        stop_reason = _limit_text(max_results)
+    cut = n_found >= take and (n_found > len(views) or not scan_done)
+    if cut:
         positions.update(_resume(found, views, backward=False))
+        if take == room:
+            stop_reason = _limit_text(max_results)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     scanned = cursor.scanned + (state.scanned if state else 0)
-    done = scan_done and not stop_reason
+    done = scan_done and not cut
     if not done and not stop_reason:
         if scanned >= max_scanned:
             stop_reason = f"the scan limit of {max_scanned:,} messages"
@@ -705,6 +765,7 @@ def _search_back_chunk(
     below the oldest it showed."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
+    take = _chunk_take(room)
     t0 = time.monotonic()
     active = {
         p: pos
@@ -718,7 +779,7 @@ def _search_back_chunk(
     ranges = {p: (max(cursor.ends[p], pos - window), pos) for p, pos in active.items()}
     total = cursor.total + cursor.scanned
     prefilter = None if render.mask_rules else _bytes_prefilter(flt)
-    found: dict[int, list[MessageView]] = {p: [] for p in ranges}
+    candidates: dict[int, list[Message]] = {p: [] for p in ranges}
     state = None
     deadline = t0 + min(chunk_s, max(0.0, max_seconds - cursor.elapsed_s))
     for batch, state in fetch.scan(  # noqa: B007 - the last state is used below
@@ -729,28 +790,36 @@ def _search_back_chunk(
         prefilter=prefilter,
         needles=_needles(flt, render),
     ):
-        for view in _matching(batch, flt, render):
-            found[view.partition].append(view)
+        for m in batch:
+            candidates[m.partition].append(m)
     finished = state.finished if state is not None else set()
     errors = state.errors if state is not None else {}
     positions = dict(cursor.positions)
-    read: dict[int, list[MessageView]] = {}  # the matches of the windows read to their end
+    streams: dict[int, _NewestMatches] = {}  # the windows read to their end
     scanned = cursor.scanned
     for p, (start, end) in ranges.items():
         if p in finished and p not in errors:
             positions[p] = start
-            read[p] = found[p]
+            streams[p] = _NewestMatches(candidates[p], flt, render)
             scanned += end - start
-    views = merge(read, room, backward=True, ts=_view_ts)
-    n_found = sum(len(v) for v in read.values())
+    views, heads = _merge_newest(streams, take)
     stop_reason = ""
-    if n_found >= room and (
-        n_found > len(views) or any(positions[p] > cursor.ends[p] for p in active)
-    ):
-        stop_reason = _limit_text(max_results)
-        positions.update(_resume(read, views, backward=True))
+    cut = bool(heads) and len(views) >= take
+    if not cut and len(views) >= take:  # every match read was shown: more below?
+        cut = any(positions[p] > cursor.ends[p] for p in active)
+    if cut:
+        # Each partition resumes just below the oldest match it showed; one that showed
+        # none, just above its newest (the head): the next chunk finds it again.
+        shown = Counter(v.partition for v in views)
+        for p, stream in streams.items():
+            if shown[p]:
+                positions[p] = stream.matches[shown[p] - 1].offset
+            elif p in heads:
+                positions[p] = heads[p].offset + 1
+        if take == room:
+            stop_reason = _limit_text(max_results)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
-    done = all(positions[p] <= cursor.ends[p] for p in active) and not stop_reason
+    done = all(positions[p] <= cursor.ends[p] for p in active) and not cut
     if budget < len(active) and not done and not stop_reason:
         stop_reason = f"the scan limit of {max_scanned:,} messages"  # not one offset each left
     if not done and not stop_reason:

@@ -248,6 +248,9 @@ def _search(c, t, **params) -> tuple[list[tuple[int, int]], str]:
         found += positions(last)
         m = re.search(r'id="search-next" hx-get="([^"]+)"', last)
         if not m:
+            # It ended done or at a bound, never on an error the caller would miss.
+            state = re.search(r'data-state="([a-z]+)"', last)
+            assert state and state.group(1) in ("done", "stopped"), last[-2000:]
             return found, last
         url = m.group(1).replace("&amp;", "&")
     raise AssertionError("search did not end")

@@ -310,3 +310,31 @@ def test_every_match_once_over_the_continues_whatever_the_limit(
                 raise AssertionError("the search did not end")
             assert len(seen) == len(set(seen)), (mode, seen)
             assert set(seen) == matches, (mode, sorted(matches - set(seen)))
+
+
+@pytest.mark.parametrize("mode", ["newest", "oldest"])
+def test_chunks_show_a_screenful_each_and_the_search_goes_on_by_itself(
+    topic_factory, produce, client_for, settings, mode
+):
+    """CONSOLE_SEARCH_CHUNK_RESULTS: a chunk shows at most that many matches and is not
+    the end: the next chunk goes on from where it stopped, until every match was shown once."""
+    settings.CONSOLE_SEARCH_MAX_RESULTS = 1000
+    settings.CONSOLE_SEARCH_CHUNK_RESULTS = LIMIT
+    t = topic_factory(partitions=3)
+    matches, stamps = fill(produce, t, {0: 120, 1: 80, 2: 100}, _hit)
+    c = client_for("operator")
+    url = reverse("topics:messages_search", args=["local", t]) + f"?q=hit&mode={mode}"
+    seen, chunks = [], 0
+    while url:
+        chunks += 1
+        assert chunks < 200
+        html = c.get(url).content.decode()
+        shown = positions(html)
+        assert len(shown) <= LIMIT
+        stamp = [stamps[x] for x in shown]
+        assert stamp == sorted(stamp, reverse=mode == "newest")
+        seen += shown
+        url = next_url(html)
+    assert 'data-state="done"' in html and "matches shown" not in html
+    assert len(seen) == len(set(seen)) and set(seen) == matches
+    assert chunks >= len(matches) // LIMIT
