@@ -190,10 +190,12 @@ def run_load(
     time.sleep(WARMUP_S)
     cpu0 = sum(_cpu(p) for p in server_pids)
     kafka0 = sum(_kafka_requests(b) for b in set(bases))
+    shared0 = _shared_pages(set(bases))
     c0 = time.monotonic()
     time.sleep(seconds)
     cpu1 = sum(_cpu(p) for p in server_pids)
     kafka1 = sum(_kafka_requests(b) for b in set(bases))
+    shared1 = _shared_pages(set(bases))
     c1 = time.monotonic()
     out, client_cpu = queue.get(timeout=seconds + 120)
     client.join(30)
@@ -232,6 +234,9 @@ def run_load(
         "server_cpu_cores_used": round((cpu1 - cpu0) / (c1 - c0), 2),
         # Metadata and watermark requests the servers sent to Kafka, per page view.
         "kafka_reads_per_page": round((kafka1 - kafka0) / max(1, len(counted)), 2),
+        # How the shared pages were answered (console/shared_pages.py): door (before
+        # Django), hit (the copy, through Django), miss (rendered and kept), bypass.
+        "shared_pages": {k: int(shared1.get(k, 0) - shared0.get(k, 0)) for k in shared1},
         "client_cpu_s": round(client_cpu, 1),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
@@ -239,19 +244,36 @@ def run_load(
     }
 
 
-def _kafka_requests(base: str) -> float:
-    """Metadata and watermark requests sent to Kafka (shared-read loads and fresh reads),
-    summed over clusters, from the server's /metrics."""
+def _metric_lines(base: str, name: str) -> list[tuple[str, float]]:
+    """(labels, value) of each sample of `name` on the server's /metrics."""
     import urllib.request
 
     with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
         text = r.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
+    return [
+        (line[len(name) : line.rindex(" ")], float(line.rsplit(" ", 1)[1]))
         for line in text.splitlines()
-        if line.startswith("console_kafka_shared_reads_total{")
-        and ('outcome="load"' in line or 'outcome="fresh"' in line)
+        if line.startswith(name + "{")
+    ]
+
+
+def _kafka_requests(base: str) -> float:
+    """Metadata and watermark requests sent to Kafka (shared-read loads and fresh reads),
+    summed over clusters, from the server's /metrics."""
+    return sum(
+        value
+        for labels, value in _metric_lines(base, "console_kafka_shared_reads_total")
+        if 'outcome="load"' in labels or 'outcome="fresh"' in labels
     )
+
+
+def _shared_pages(bases: set[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for base in bases:
+        for labels, value in _metric_lines(base, "console_shared_pages_total"):
+            result = labels.split('result="', 1)[1].split('"', 1)[0]
+            out[result] = out.get(result, 0.0) + value
+    return out
 
 
 def _cpu(pid: int) -> float:
