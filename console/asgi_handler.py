@@ -14,6 +14,13 @@ WSGI server would: on a pool of ``CONSOLE_HTTP_THREADS`` threads (default 64), s
 Kafka read in one request never holds up another (Django's handler starts a new thread for
 every request).
 
+Bulkheads: at most ``CONSOLE_HTTP_CONCURRENCY`` requests (default 8) of one cluster (the
+``/clusters/<name>/`` of the path; the rest of the console counts as one more) run at a
+time; the others wait on the event loop, holding no thread. With the GIL, threads that all
+want the CPU only take turns at it, and each turn costs: 8 at a time served 1.6x the page
+views of 64 (bench/load.py). And a cluster that hangs holds at most its own 8 threads; the
+other clusters' pages never wait for it.
+
 A streaming answer (a download of a search's matches) is sent as it is made: its iterator
 runs on the request's thread and each chunk waits until the server took the previous one,
 so a large download is never held in memory whole (Django's handler reads a sync iterator
@@ -43,6 +50,21 @@ class OneHopASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
         threads = int(os.environ.get("CONSOLE_HTTP_THREADS", "64"))
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.concurrency = max(1, int(os.environ.get("CONSOLE_HTTP_CONCURRENCY", "8")))
+        self.bulkheads: dict[str, asyncio.Semaphore] = {}
+
+    def bulkhead(self, path: str) -> asyncio.Semaphore:
+        """The semaphore of the cluster `path` belongs to ("" for the rest)."""
+        parts = path.split("/", 3)
+        name = parts[2] if len(parts) > 3 and parts[1] == "clusters" else ""
+        found = self.bulkheads.get(name)
+        if found is None:
+            if len(self.bulkheads) > 1000:  # made-up cluster names: they share one
+                name = "?"
+                found = self.bulkheads.get(name)
+            if found is None:
+                found = self.bulkheads[name] = asyncio.Semaphore(self.concurrency)
+        return found
 
     async def handle(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI's types
         try:
@@ -75,7 +97,10 @@ class OneHopASGIHandler(ASGIHandler):
             return response
 
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.threads, contextvars.copy_context().run, respond)
+        async with self.bulkhead(scope.get("path", "")):
+            response = await loop.run_in_executor(
+                self.threads, contextvars.copy_context().run, respond
+            )
         try:
             if response.streaming and not response.is_async:
                 await self._stream(response, receive, send)

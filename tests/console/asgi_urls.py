@@ -36,6 +36,12 @@ def stream(request):
     return StreamingHttpResponse(_Stream(), content_type="text/csv")
 
 
+@login_not_required
+def cluster_slow(request, name):
+    time.sleep(float(request.GET.get("s", "1")))
+    return HttpResponse(name)
+
+
 FIRST_SENT = threading.Event()
 
 
@@ -64,4 +70,5 @@ urlpatterns = [
     path("stream/", stream),
     path("fault/", fault),
     path("live/", live),
+    path("clusters/<str:name>/slow/", cluster_slow),
 ]

@@ -151,3 +151,28 @@ def test_a_stream_is_sent_as_it_is_made_and_stops_when_the_client_leaves(app):
     asyncio.run(run())
     assert got[:2] == [b"first;", b"second;"]
     assert len(got) < 50  # stopped soon after the client left
+
+
+def test_a_cluster_that_hangs_holds_only_its_own_bulkhead(monkeypatch):
+    """CONSOLE_HTTP_CONCURRENCY requests of one cluster run at once; the next waits for one
+    of them, holding no thread; another cluster's pages and the rest go on meanwhile."""
+    monkeypatch.setenv("CONSOLE_HTTP_CONCURRENCY", "2")
+    with override_settings(ROOT_URLCONF="tests.console.asgi_urls"):
+        app = OneHopASGIHandler()
+
+        async def run():
+            t0 = time.monotonic()
+
+            async def timed(path, query=""):
+                await _call(app, path, query)
+                return time.monotonic() - t0
+
+            hung = [asyncio.create_task(timed("/clusters/a/slow/", "s=1")) for _ in range(3)]
+            await asyncio.sleep(0.05)
+            other = await timed("/clusters/b/slow/", "s=0.1")
+            rest = await timed("/fast/")
+            return sorted(await asyncio.gather(*hung)), other, rest
+
+        hung, other, rest = asyncio.run(run())
+    assert other < 0.5 and rest < 0.5  # not behind cluster a
+    assert hung[1] < 1.5 and hung[2] >= 1.9  # two at once, the third after them
