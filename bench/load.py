@@ -485,7 +485,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs",
         default="20,100,100-1s,100-fresh,100-noshare,200,2x100,frozen",
-        help="comma-separated: " + ",".join(RUNS),
+        help="comma-separated: "
+        + ",".join(RUNS)
+        + "; a run may add server settings: 100+CONSOLE_HTTP_THREADS=8+CONSOLE_X=1",
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
     parser.add_argument(
@@ -498,9 +500,11 @@ def main(argv: list[str] | None = None) -> None:
     reference = {}
     try:
         bases = stack.start_servers(1)
-        sessions = stack.sessions(max(RUNS[r][0] for r in wanted))
+        sessions = stack.sessions(max(RUNS[r.split("+")[0]][0] for r in wanted))
         for name in wanted:
-            users, processes, frozen, server_env = RUNS[name]
+            base, *extra = name.split("+")
+            users, processes, frozen, server_env = RUNS[base]
+            server_env = {**server_env, **dict(e.split("=", 1) for e in extra)}
             if len(stack.servers) != processes or stack.server_env != server_env:
                 bases = stack.start_servers(processes, server_env)
             stack.warm(bases, sessions)
