@@ -690,6 +690,8 @@ def search_chunk(
             stop_reason = _limit_text(max_results)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     scanned = cursor.scanned + (state.scanned if state else 0)
+    if cut:  # the next chunk reads again what lies past the resume positions: count it once
+        scanned = cursor.scanned + sum(max(0, positions[p] - s) for p, (s, _e) in ranges.items())
     done = scan_done and not cut
     if not done and not stop_reason:
         if scanned >= max_scanned:
@@ -818,6 +820,8 @@ def _search_back_chunk(
                 positions[p] = heads[p].offset + 1
         if take == room:
             stop_reason = _limit_text(max_results)
+        # What lies above the resume positions is read again next time: count it once.
+        scanned = cursor.scanned + sum(max(0, active[p] - positions[p]) for p in active)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     done = all(positions[p] <= cursor.ends[p] for p in active) and not cut
     if budget < len(active) and not done and not stop_reason:

@@ -338,3 +338,5 @@ def test_chunks_show_a_screenful_each_and_the_search_goes_on_by_itself(
     assert 'data-state="done"' in html and "matches shown" not in html
     assert len(seen) == len(set(seen)) and set(seen) == matches
     assert chunks >= len(matches) // LIMIT
+    # Read again after each cut, counted once: every message scanned exactly once.
+    assert int(re.search(r'id="scanned">([\d,]+)<', html).group(1).replace(",", "")) == 300
