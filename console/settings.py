@@ -306,8 +306,8 @@ CONSOLE_SEARCH_MAX_MESSAGES = int(os.environ.get("CONSOLE_SEARCH_MAX_MESSAGES", 
 CONSOLE_SEARCH_MAX_SECONDS = env_float("CONSOLE_SEARCH_MAX_SECONDS", 120.0)
 CONSOLE_SEARCH_MAX_RESULTS = int(os.environ.get("CONSOLE_SEARCH_MAX_RESULTS", "500"))
 CONSOLE_SEARCH_CHUNK_S = env_float("CONSOLE_SEARCH_CHUNK_S", 1.0)
-# Matches one chunk shows at most; the page asks for the next chunk by itself until the
-# search is done or shows CONSOLE_SEARCH_MAX_RESULTS (0: a chunk may show them all).
+# Matches the first chunk of a search shows at most; the page asks for the rest by itself
+# until the search is done or shows CONSOLE_SEARCH_MAX_RESULTS (0: no first-chunk bound).
 CONSOLE_SEARCH_CHUNK_RESULTS = int(os.environ.get("CONSOLE_SEARCH_CHUNK_RESULTS", "100"))
 
 # The lag sampler (Celery beat): how often, and how long samples are kept.

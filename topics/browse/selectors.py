@@ -519,11 +519,12 @@ def _bounds(chunk_s: float | None) -> tuple[int, int, float, float]:
     )
 
 
-def _chunk_take(room: int) -> int:
-    """The matches one chunk shows: the search's room, at most CONSOLE_SEARCH_CHUNK_RESULTS
-    (the page asks for the next chunk by itself; a chunk is a screenful, not the whole)."""
+def _chunk_take(room: int, cursor: SearchCursor) -> int:
+    """The matches a chunk may show: the search's room; the first chunk (of a search or a
+    continue) at most CONSOLE_SEARCH_CHUNK_RESULTS, so the first screenful comes at once
+    and the page asks for the rest by itself, in chunks as long as the time allows."""
     per_chunk = int(settings.CONSOLE_SEARCH_CHUNK_RESULTS)
-    return min(room, per_chunk) if per_chunk > 0 else room
+    return min(room, per_chunk) if per_chunk > 0 and cursor.matched == 0 else room
 
 
 def _match(m: Message, flt: MessageFilter, render: Render) -> MessageView | None:
@@ -637,7 +638,7 @@ def search_chunk(
     continued search finds each match exactly once."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
-    take = _chunk_take(room)
+    take = _chunk_take(room, cursor)
     if room <= 0:  # a cursor that has shown all it may: nothing is read
         return Chunk(
             views=[],
@@ -767,7 +768,7 @@ def _search_back_chunk(
     below the oldest it showed."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
-    take = _chunk_take(room)
+    take = _chunk_take(room, cursor)
     t0 = time.monotonic()
     active = {
         p: pos

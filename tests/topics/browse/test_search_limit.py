@@ -316,8 +316,9 @@ def test_every_match_once_over_the_continues_whatever_the_limit(
 def test_chunks_show_a_screenful_each_and_the_search_goes_on_by_itself(
     topic_factory, produce, client_for, settings, mode
 ):
-    """CONSOLE_SEARCH_CHUNK_RESULTS: a chunk shows at most that many matches and is not
-    the end: the next chunk goes on from where it stopped, until every match was shown once."""
+    """CONSOLE_SEARCH_CHUNK_RESULTS: the first chunk shows at most that many matches and is
+    not the end: the next chunks go on from where it stopped, until every match was shown
+    once."""
     settings.CONSOLE_SEARCH_MAX_RESULTS = 1000
     settings.CONSOLE_SEARCH_CHUNK_RESULTS = LIMIT
     t = topic_factory(partitions=3)
@@ -330,13 +331,14 @@ def test_chunks_show_a_screenful_each_and_the_search_goes_on_by_itself(
         assert chunks < 200
         html = c.get(url).content.decode()
         shown = positions(html)
-        assert len(shown) <= LIMIT
+        if chunks == 1:
+            assert len(shown) == LIMIT
         stamp = [stamps[x] for x in shown]
         assert stamp == sorted(stamp, reverse=mode == "newest")
         seen += shown
         url = next_url(html)
     assert 'data-state="done"' in html and "matches shown" not in html
     assert len(seen) == len(set(seen)) and set(seen) == matches
-    assert chunks >= len(matches) // LIMIT
+    assert chunks >= 2
     # Read again after each cut, counted once: every message scanned exactly once.
     assert int(re.search(r'id="scanned">([\d,]+)<', html).group(1).replace(",", "")) == 300
