@@ -1,5 +1,6 @@
 """Views for tests/console/test_asgi_handler.py: a slow one, a fast one, a stream, a fault."""
 
+import asyncio
 import itertools
 import threading
 import time
@@ -9,6 +10,25 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
 CLOSED: list[str] = []
+
+
+def on_own_loop(coro):
+    """asyncio.run(coro) on a thread of its own: the session's Playwright keeps an event
+    loop running in the main thread once a browser test has run."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 @login_not_required

@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from console.asgi_handler import OneHopASGIHandler
 from tests.console import asgi_urls
+from tests.console.asgi_urls import on_own_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +60,7 @@ def app():
 
 
 def test_answers_as_django_does(app):
-    status, headers, body = asyncio.run(_call(app, "/fast/"))
+    status, headers, body = on_own_loop(_call(app, "/fast/"))
     assert (status, body) == (200, b"fast")
     # The whole middleware chain ran: its headers are on the answer.
     assert headers["x-frame-options"] == "DENY"
@@ -75,14 +76,14 @@ def test_a_slow_request_never_holds_up_another(app):
         fast_s = time.monotonic() - t0
         return fast, fast_s, await slow
 
-    fast, fast_s, slow = asyncio.run(both())
+    fast, fast_s, slow = on_own_loop(both())
     assert fast[2] == b"fast" and slow[2] == b"slow"
     assert fast_s < 1.0  # answered while the slow one still slept
 
 
 def test_a_stream_is_sent_whole_then_closed(app):
     asgi_urls.CLOSED.clear()
-    status, headers, body = asyncio.run(_call(app, "/stream/"))
+    status, headers, body = on_own_loop(_call(app, "/stream/"))
     assert (status, body) == (200, b"one,two")
     assert headers["content-type"] == "text/csv"
     assert asgi_urls.CLOSED == ["stream"]
@@ -90,7 +91,7 @@ def test_a_stream_is_sent_whole_then_closed(app):
 
 def test_a_fault_is_the_error_page_not_a_crash(app):
     with override_settings(DEBUG=False, DEBUG_PROPAGATE_EXCEPTIONS=False):
-        status, _headers, body = asyncio.run(_call(app, "/fault/"))
+        status, _headers, body = on_own_loop(_call(app, "/fault/"))
     assert status == 500
     assert b"boom" not in body  # no traceback to the client
 
@@ -107,8 +108,8 @@ def test_request_signals_are_sent_once_per_request(app):
     signals.request_started.connect(started)
     signals.request_finished.connect(finished)
     try:
-        asyncio.run(_call(app, "/fast/"))
-        asyncio.run(_call(app, "/stream/"))
+        on_own_loop(_call(app, "/fast/"))
+        on_own_loop(_call(app, "/stream/"))
     finally:
         signals.request_started.disconnect(started)
         signals.request_finished.disconnect(finished)
@@ -148,7 +149,7 @@ def test_a_stream_is_sent_as_it_is_made_and_stops_when_the_client_leaves(app):
         got.clear()
         await asyncio.wait_for(app(_scope("/live/"), receive, send), 10)
 
-    asyncio.run(run())
+    on_own_loop(run())
     assert got[:2] == [b"first;", b"second;"]
     assert len(got) < 50  # stopped soon after the client left
 
@@ -173,6 +174,6 @@ def test_a_cluster_that_hangs_holds_only_its_own_bulkhead(monkeypatch):
             rest = await timed("/fast/")
             return sorted(await asyncio.gather(*hung)), other, rest
 
-        hung, other, rest = asyncio.run(run())
+        hung, other, rest = on_own_loop(run())
     assert other < 0.5 and rest < 0.5  # not behind cluster a
     assert hung[1] < 1.5 and hung[2] >= 1.9  # two at once, the third after them

@@ -18,6 +18,7 @@ from console.access import grant_role
 from console.asgi_handler import OneHopASGIHandler
 from console.identity import recent
 from tests.conftest import PASSWORD, unique
+from tests.console.asgi_urls import on_own_loop
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
@@ -73,7 +74,7 @@ def _get(app, path: str, cookies: dict, host: str = "testserver", **headers: str
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    on_own_loop(app(scope, receive, send))
     head = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
     return sent[0]["status"], head, b"".join(m.get("body", b"") for m in sent[1:]).decode()
 
