@@ -284,20 +284,22 @@ def through_door(scope: dict) -> tuple[int, list, bytes] | None:
         return None
     started = time.perf_counter()
     headers = dict(scope.get("headers") or ())
-    cookies = _cookies(headers)
-    if "messages" in cookies:
-        return None
     page = (
         scope.get("path", ""),
         scope.get("query_string", b"").decode("latin-1"),
         tuple(headers.get(h.lower().encode(), b"").decode("latin-1") for h in HTMX_HEADERS),
     )
+    cluster = _page_cluster.get(page)
+    if cluster is None:
+        return None  # not a shared page (messages, searches...): no cookie parsing for it
+    cookies = _cookies(headers)
+    if "messages" in cookies:
+        return None
     now = time.monotonic()
     ttl = settings.CONSOLE_SHARED_PAGE_S
     with _lock:
         viewer = _passes.get(_pass_key(scope, headers, cookies))
-        cluster = _page_cluster.get(page)
-        if viewer is None or cluster is None or viewer.until <= now:
+        if viewer is None or viewer.until <= now:
             return None
         caps = viewer.caps.get(cluster)
         copy = _copies.get((page, caps))

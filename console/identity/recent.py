@@ -1,4 +1,4 @@
-"""Who is asking, remembered for a second: the session, the user, the role.
+"""Who is asking, remembered for a few seconds: the session, the user, the role.
 
 Every page view used to read the session row, the user row, the user's and the role
 groups' permissions and the single-cluster roles: five database round trips before the
@@ -11,12 +11,12 @@ the live tail already gives for a permission lost elsewhere; 0 turns it off).
   at once (log-out, log-in).
 - The user (``RecentUserMiddleware``, Django's AuthenticationMiddleware with a memory):
   keyed by the user id, the backend and the session's auth hash (a password change changes
-  the hash; a session that is gone never gets this far), with the permission sets and cluster roles read up front; each
-  request gets a copy of its own, so nothing one request notes on the user reaches another.
+  the hash; a session that is gone never gets this far), with the permission sets and
+  cluster roles read up front; each request gets a copy of its own, so nothing one request
+  notes on the user reaches another.
 - What may change a role in this process (a user, its groups or permissions, a group's
   permissions, a single-cluster role, a log-out) forgets every user at once; a change made
-  by another process is seen within the window, as a page it served a second earlier would
-  show.
+  by another process is seen within the window.
 """
 
 from __future__ import annotations
@@ -80,10 +80,8 @@ def forget_users(**_: object) -> None:
 
 def forget_all() -> None:
     with _lock:
-        _users.clear()
         _sessions.clear()
-    for listener in _listeners:
-        listener(None)
+    forget_users()
 
 
 # --- sessions (console/identity/sessions.py) ---

@@ -1,4 +1,4 @@
-"""The session engine: Django's database sessions, each remembered for a second here.
+"""The session engine: Django's database sessions, each remembered for a few seconds here.
 
 ``SESSION_ENGINE = "console.identity.sessions"``; see console/identity/recent.py for the
 window (CONSOLE_IDENTITY_RECENT_S) and what forgets a session early.

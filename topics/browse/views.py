@@ -93,7 +93,8 @@ def _topic_info(request: ConsoleRequest, topic: str):
     alone (a snapshot of every topic of a large cluster costs far more than one page), and
     kept CONSOLE_BROWSE_METADATA_S for the next pages of the topic: its partitions and
     leaders, never its messages or watermarks, which every page reads afresh. A change made
-    through this process drops it (cache.invalidate); an answer with an error is never kept."""
+    through this process drops it (cache.invalidate); an answer with an error is asked for
+    again, never reused."""
     cluster = request.cluster
     if allowed_age() > 0:
         return cluster_snapshot(cluster, topic=topic).topics[0]
