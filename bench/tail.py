@@ -52,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -313,17 +314,19 @@ class LeanViewer:
                     return
 
     def _rows(self, data: bytes, now: float, since: float, writer) -> None:
-        # {"type":"rows","seq":N,"skipped":S,"meta":[[p,o,ts],...],"rows":[...]}
-        start = data.index(b'"meta":[') + 8
-        end = data.index(b'],"rows":[', start)
-        seq = int(data[21 : data.index(b",", 21)])
-        s = data.index(b'"skipped":') + 10
-        self.skipped = int(data[s : data.index(b",", s)])
+        # A rows frame (topics.tail.frames): a JSON header line, the rows' positions
+        # ([p,o,ts], each followed by a comma) compressed, then the rows' HTML compressed,
+        # which a lean viewer does not inflate.
+        newline = data.index(b"\n")
+        head = json.loads(data[:newline])
+        self.skipped = head["skipped"]
         self.frames += 1
-        if end > start:
-            section = data[start:end]
-            self.rows += section.count(b"],[") + 1
-            first = section[1 : section.index(b"]")].split(b",")
+        if head["count"]:
+            meta = zlib.decompressobj(-15).decompress(
+                data[newline + 1 : newline + 1 + head["meta"]]
+            )
+            self.rows += head["count"]
+            first = meta[1 : meta.index(b"]")].split(b",")
             self.behind = now - int(first[2]) / 1000
             # Every row received during the measured run counts, whenever it was produced:
             # a tail that falls behind shows as latency, not as nothing measured.
@@ -331,9 +334,9 @@ class LeanViewer:
                 self.first_row.append(self.behind)
                 if self.measure:
                     self.latencies.extend(
-                        [now - m[2] / 1000 for m in json.loads(b"[" + section + b"]")]
+                        [now - m[2] / 1000 for m in json.loads(b"[" + meta[:-1] + b"]")]
                     )
-        self._send(writer, 1, b'{"ack":%d}' % seq)
+        self._send(writer, 1, b'{"ack":%d}' % head["seq"])
 
 
 def _client_process(

@@ -1,7 +1,9 @@
-// Live tail: a WebSocket to topics.consumers.TopicTailConsumer (protocol in its docstring).
-// Rows arrive oldest first in batches; the page shows them newest first, keeps the newest
-// data-page-rows of them, and acknowledges each batch once it is on the page, so the
-// server never sends faster than this page can show (it skips and counts instead).
+// Live tail: a WebSocket to topics.tail.consumers.TopicTailConsumer (protocol in its
+// docstring). Rows arrive in binary frames: a JSON header line, then the rows' HTML
+// compressed, newest first (format in topics/tail/frames.py). The page inflates them with
+// the browser's DecompressionStream, shows them newest first, keeps the newest
+// data-page-rows of them, and acknowledges each frame once it is on the page, so the server
+// never sends faster than this page can show (it skips and counts instead).
 (function () {
   "use strict";
   const root = document.getElementById("tail");
@@ -53,16 +55,27 @@
     return scheme + "//" + location.host + root.dataset.wsPath + query();
   }
 
-  function onRows(frame) {
-    if (frame.rows.length) {
-      // Oldest first in the frame, newest first on the page.
-      rowsEl.insertAdjacentHTML("afterbegin", frame.rows.slice().reverse().join(""));
+  function inflate(bytes) {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(stream).text();
+  }
+
+  // A rows frame: header line, meta (not needed here: `count` says how many), rows' HTML.
+  async function onRows(socket, buffer) {
+    const bytes = new Uint8Array(buffer);
+    const newline = bytes.indexOf(10);
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, newline)));
+    const html = head.count ? await inflate(bytes.subarray(newline + 1 + head.meta)) : "";
+    if (ws !== socket) return; // the filter changed or the tail paused meanwhile
+    if (html) {
+      rowsEl.insertAdjacentHTML("afterbegin", html); // newest first already
       let extra = rowsEl.rows.length - pageRows;
       while (extra-- > 0) rowsEl.deleteRow(-1);
     }
-    received += frame.rows.length;
-    skipped = frame.skipped;
+    received += head.count;
+    skipped = head.skipped;
     counters();
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ ack: head.seq }));
   }
 
   function onStatus(s) {
@@ -79,15 +92,21 @@
     showError("");
     setStatus("starting", "starting…");
     const socket = new WebSocket(socketUrl());
+    socket.binaryType = "arraybuffer";
     ws = socket;
     let fatal = false;
+    let shown = Promise.resolve(); // rows frames are shown one after the other, in order
     socket.onopen = () => { retryMs = 1000; };
     socket.onmessage = (event) => {
+      if (typeof event.data !== "string") {
+        const data = event.data;
+        shown = shown.then(() => onRows(socket, data)).catch((err) => {
+          showError("Could not show the newest rows: " + err);
+        });
+        return;
+      }
       const frame = JSON.parse(event.data);
-      if (frame.type === "rows") {
-        onRows(frame);
-        socket.send(JSON.stringify({ ack: frame.seq }));
-      } else if (frame.type === "status") {
+      if (frame.type === "status") {
         onStatus(frame);
       } else if (frame.type === "error") {
         fatal = true;

@@ -1,27 +1,30 @@
 """The live tail's WebSocket: one viewer of one topic, fed by this process's tail hub.
 
-Protocol (JSON text frames):
+Protocol:
 
 server -> page
-  {"type": "status", "state": "live"|"unreachable"|..., "message", "viewers", "consumers",
-   "partitions", "summary"}
-  {"type": "rows", "seq": n, "skipped": total, "meta": [[partition, offset, ts_ms], ...],
-   "rows": ["<tr>…</tr>", ...]}                    (oldest first)
-  {"type": "error", "code": "forbidden"|"filter"|"not_found"|"denied"|"error", "message"}
-     followed by a close (4403, 4400, 4404 or 4500)
+  text:   {"type": "status", "state": "live"|"unreachable"|..., "message", "viewers",
+           "consumers", "partitions", "summary"}
+  binary: a rows frame: {"type": "rows", "seq": n, "skipped": total, "count": rows, ...}
+          then the rows' positions and HTML, compressed (format in topics.tail.frames)
+  text:   {"type": "error", "code": "forbidden"|"filter"|"not_found"|"denied"|"error",
+           "message"}, followed by a close (4403, 4400, 4404 or 4500)
 page -> server
   {"ack": n}      the page has shown rows frame n
 
 Back-pressure: rows wait in a bounded per-viewer buffer and leave in one frame at most
-every FLUSH_S (small batches: 50 ms); at most WINDOW frames may be unacknowledged. A page that cannot keep up
-stops acknowledging, its buffer fills, and the oldest rows are dropped and counted; the
-count reaches the page in the next frame ("N messages skipped"). Messages that never
-reached this viewer are counted too (gaps in the hub's running count). So memory stays
-bounded whatever the topic's rate, and no drop goes unreported.
+every FLUSH_S (small batches: 50 ms; longer when the process has so many viewers that it
+would send more than FRAMES_PER_S frames a second); at most WINDOW frames may be
+unacknowledged. A page that cannot keep up stops acknowledging, its buffer fills, and the
+oldest rows are dropped and counted; the count reaches the page in the next frame ("N
+messages skipped"). Messages that never reached this viewer are counted too (gaps in the
+hub's running count). So memory stays bounded whatever the topic's rate, and no drop goes
+unreported.
 
 The hub hands every viewer the same batch object (see topics.tail.hub): viewers of the
-same view without a filter buffer the same two strings (meta and rows, joined once), and
-viewers whose buffers hold the same chunks build the same frame from them.
+same view without a filter buffer the same two byte strings (meta and rows, compressed
+once), viewers with the same filter share the rows they pick, and viewers whose buffers
+hold the same chunks build the same frame from them.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from console.access import Capability, can, role_of
 from console.clusters import get_cluster
 from console.messages.decoding import MODES
 from console.messages.filters import Condition, FilterError, MessageFilter, parse_partitions
-from topics.tail.hub import TopicTail, View, Viewer, hub
+from topics.tail.frames import rows_frame
+from topics.tail.hub import TopicTail, View, Viewer, hub, picked_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,16 @@ log = logging.getLogger(__name__)
 # of Kafka's own latency (~0.06 s at p99 here): at 0.1 s the benchmark's p99 was ~0.28 s,
 # at 0.05 s ~0.2 s (target < 0.25 s), for 20 small frames a second at most.
 FLUSH_S = float(getattr(settings, "CONSOLE_TAIL_FLUSH_S", 0.05))
+# And the process sends at most about FRAMES_PER_S rows frames a second in all: with many
+# viewers each waits longer between frames, which then carry more rows. A frame costs the
+# server ~0.1 ms whatever its size (its send, its acknowledgement); at 200 viewers of a topic
+# producing 10,000 msg/s, 20 frames a second each took a third of the process.
+FRAMES_PER_S = float(getattr(settings, "CONSOLE_TAIL_FRAMES_PER_S", 2000))
 BUFFER = int(getattr(settings, "CONSOLE_TAIL_BUFFER", 2000))  # rows held for a slow page
-FRAME_MAX = int(getattr(settings, "CONSOLE_TAIL_FRAME_MAX", 500))  # rows per frame (soft)
+# Rows per frame (soft) at one frame per FLUSH_S; frames further apart carry more in
+# proportion (a viewer that keeps up never falls behind for it), so at most about
+# WINDOW * FRAME_MAX rows a second's worth are ever in flight to a page that stopped.
+FRAME_MAX = int(getattr(settings, "CONSOLE_TAIL_FRAME_MAX", 500))
 WINDOW = int(getattr(settings, "CONSOLE_TAIL_WINDOW", 4))  # frames sent, not yet acknowledged
 PERMISSION_CHECK_S = float(getattr(settings, "CONSOLE_TAIL_PERMISSION_CHECK_S", 3.0))
 
@@ -61,20 +73,20 @@ CLOSE_CODES = {"filter": 4400, "forbidden": 4403, "denied": 4403, "not_found": 4
 
 
 class RowBuffer:
-    """Rows waiting for a page, oldest first: chunks of JSON-encoded meta and rows (each a
-    comma-joined string) with their row counts. Over `capacity` rows, the oldest chunks
+    """Rows waiting for a page, oldest first: chunks of packed meta and rows (bytes, see
+    topics.tail.frames) with their row counts. Over `capacity` rows, the oldest chunks
     are dropped and their rows counted (the newest chunk always stays)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._chunks: collections.deque[tuple[str, str, int]] = collections.deque()
+        self._chunks: collections.deque[tuple[bytes, bytes, int]] = collections.deque()
         self.size = 0
         self.dropped = 0
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, meta: str, rows: str, count: int) -> None:
+    def add(self, meta: bytes, rows: bytes, count: int) -> None:
         if count <= 0:
             return
         self._chunks.append((meta, rows, count))
@@ -84,10 +96,10 @@ class RowBuffer:
             self.size -= n
             self.dropped += n
 
-    def take(self, limit: int) -> tuple[list[str], list[str], int]:
+    def take(self, limit: int) -> tuple[list[bytes], list[bytes], int]:
         """The oldest chunks holding up to `limit` rows (at least one chunk), removed."""
-        metas: list[str] = []
-        rows: list[str] = []
+        metas: list[bytes] = []
+        rows: list[bytes] = []
         taken = 0
         while self._chunks and (taken == 0 or taken + self._chunks[0][2] <= limit):
             meta, chunk, n = self._chunks.popleft()
@@ -103,39 +115,33 @@ class FrameCache:
 
     Viewers of the same view without a filter that joined together and keep up are in
     step: the same sequence number, the same skipped count and the same chunks (the very
-    string objects the hub shared). The first of them builds the frame text; the others
-    send that same string. A key holds its chunks, so an entry can never be mistaken for
+    byte strings the hub shared). The first of them builds the frame; the others send
+    that same object. A key holds its chunks, so an entry can never be mistaken for
     other rows.
     """
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self._frames: collections.OrderedDict[tuple, str] = collections.OrderedDict()
+        self._frames: collections.OrderedDict[tuple, bytes] = collections.OrderedDict()
         self.hits = 0
 
-    def frame(self, seq: int, skipped: int, metas: list[str], rows: list[str]) -> str:
-        key = (seq, skipped, len(metas), *metas, *rows)
-        text = self._frames.get(key)
-        if text is not None:
+    def frame(
+        self, seq: int, skipped: int, count: int, metas: list[bytes], rows: list[bytes]
+    ) -> bytes:
+        key = (seq, skipped, count, len(metas), *metas, *rows)
+        data = self._frames.get(key)
+        if data is not None:
             self.hits += 1
             self._frames.move_to_end(key)
-            return text
-        text = build_frame(seq, skipped, metas, rows)
-        self._frames[key] = text
+            return data
+        data = rows_frame(seq, skipped, count, metas, rows)
+        self._frames[key] = data
         if len(self._frames) > self.size:
             self._frames.popitem(last=False)
-        return text
+        return data
 
 
-def build_frame(seq: int, skipped: int, metas: list[str], rows: list[str]) -> str:
-    """A rows frame (see the module docstring) from JSON-encoded chunks."""
-    return (
-        f'{{"type":"rows","seq":{seq},"skipped":{skipped},'
-        f'"meta":[{",".join(metas)}],"rows":[{",".join(rows)}]}}'
-    )
-
-
-frames = FrameCache()
+frame_cache = FrameCache()
 
 
 def parse_viewer(query: str, role: str) -> Viewer:
@@ -317,17 +323,11 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
                 self.buffer.add(event["meta"], rows, event["count"])
             self._wake.set()
             return
-        picked = event["matches"].get(viewer.match_key)
-        row_list = event["row_lists"].get(viewer.view.key)
-        if picked is None or row_list is None:  # cannot happen either; counted if it does
+        picked = picked_rows(event, viewer)
+        if picked is None:  # cannot happen either; counted if it does
             self.gap_skipped += event["count"]
-        elif picked:
-            meta_list = event["meta_list"]
-            self.buffer.add(
-                ",".join(meta_list[i] for i in picked),
-                ",".join(row_list[i] for i in picked),
-                len(picked),
-            )
+        else:
+            self.buffer.add(*picked)
         self._wake.set()
 
     async def tail_status(self, event: dict[str, Any]) -> None:
@@ -359,21 +359,22 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
         while True:
             await self._wake.wait()
             self._wake.clear()
-            wait = self.last_flush + FLUSH_S - loop.time()
+            interval = max(FLUSH_S, hub.viewers / FRAMES_PER_S)
+            wait = self.last_flush + interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             if self.sent - self.acked >= WINDOW:
                 continue  # the next ack wakes us
             if not self.buffer and self.skipped == self.reported_skipped:
                 continue
-            metas, rows, _count = self.buffer.take(FRAME_MAX)
+            metas, rows, count = self.buffer.take(int(FRAME_MAX * interval / FLUSH_S))
             self.sent += 1
             self.reported_skipped = self.skipped
             # A filtered viewer's chunks are its own: nobody else would send its frame.
-            build = build_frame if self.viewer.filter is not None else frames.frame
-            frame = build(self.sent, self.reported_skipped, metas, rows)
+            build = rows_frame if self.viewer.filter is not None else frame_cache.frame
+            frame = build(self.sent, self.reported_skipped, count, metas, rows)
             self.last_flush = loop.time()
-            await self.send(text_data=frame)
+            await self.send(bytes_data=frame)
             if self.buffer:
                 self._wake.set()
 

@@ -10,12 +10,12 @@ to leave stops the task, which closes the consumer. The hub lives in the ASGI pr
 in Celery: a tail is an open-ended stream, not a bounded job.
 
 Delivery is in process: the hub calls each viewer's consumer directly with the same batch
-object (rows joined once per view), not through the channel layer. A channel-layer group
-send copies the event once per viewer (the in-memory layer deep-copies it; Redis
-serialises it and stores it once per channel), which at hundreds of viewers and tens of
-batches a second cost more than the tail; and with Redis several server processes share
-the channel layer while each runs its own consumer for its own viewers, so a viewer must
-hear its own process's batches only anyway. `group_name` still names a tail
+object (rows compressed once per view: topics.tail.frames), not through the channel
+layer. A channel-layer group send copies the event once per viewer (the in-memory layer
+deep-copies it; Redis serialises it and stores it once per channel), which at hundreds of
+viewers and tens of batches a second cost more than the tail; and with Redis several
+server processes share the channel layer while each runs its own consumer for its own
+viewers, so a viewer must hear its own process's batches only anyway. `group_name` still names a tail
 (`tail.<cluster>.<topic>.<process>`) in logs.
 
 Every batch carries the running count of messages published (`first`, `count`), and a
@@ -28,7 +28,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import time
@@ -50,6 +49,7 @@ from console.messages.masking import mask_view, rules_for
 from console.messages.presenters import MessageView, present
 from console.messages.schema_registry import registry_for
 from topics.rows import message_row
+from topics.tail import frames
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,12 @@ HEARTBEAT_S = 1.0
 POLL_S = 0.25  # the longest a poll waits for a first message
 GATHER_S = 0.02  # then how long it gathers more: at most ~50 batches a second to fan out
 MAX_BATCH = 500
-RENDER_SLICE = 25  # rows rendered between two yields to the event loop
+RENDER_SLICE = 25  # rows rendered at a time
+# Rendering yields to the event loop after this long: short enough that no send or
+# acknowledgement waits long, long enough that a batch is not stretched over many turns of
+# a busy loop (yielding every 25 rows, a 500-row batch took 20 turns of a loop busy with
+# 200 viewers' frames, and the tail fell behind a topic it had the CPU for).
+RENDER_TURN_S = 0.005
 RETRY_MAX_S = 10.0
 _GROUP_OK = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -170,7 +175,7 @@ def render_batch(
     views: dict[str, View],
     filters: dict[str, tuple[View, MessageFilter]],
 ) -> dict[str, Any]:
-    """Rows (JSON-encoded HTML) per view and matching indexes per filter, for one batch.
+    """Rows (HTML, oldest first) per view and matching indexes per filter, for one batch.
 
     Decoding, masking and rendering happen once per message and view, whatever the
     viewer count.
@@ -195,7 +200,7 @@ def render_batch(
         ]
         shown[key] = presented
         url = _reproduce_url(cluster, topic, view.role, masked[key])
-        rows[key] = [json.dumps(_row_html(v, url)) for v in presented]
+        rows[key] = [_row_html(v, url) for v in presented]
     matches: dict[str, list[int]] = {}
     for match_key, (view, filt) in filters.items():
         presented = shown[view.key]
@@ -206,7 +211,7 @@ def render_batch(
         matches[match_key] = [
             i for i, (m, value) in enumerate(candidates) if filt.matches(m, value)
         ]
-    meta = [json.dumps([m.partition, m.offset, m.timestamp_ms]) for m in messages]
+    meta = [(m.partition, m.offset, m.timestamp_ms) for m in messages]
     return {"meta": meta, "rows": rows, "matches": matches}
 
 
@@ -222,14 +227,15 @@ async def render_batch_async(
 
     Rendering is pure Python: in a worker thread it would hold the GIL against the event
     loop, which then waits up to the interpreter's switch interval (5 ms) at each of its
-    many wake-ups (acknowledgements, sends) and falls behind. On the loop, in slices with
-    a yield between them, no wake-up waits longer than one slice.
+    many wake-ups (acknowledgements, sends) and falls behind. On the loop, yielding every
+    RENDER_TURN_S, no wake-up waits much longer than that.
     """
     out: dict[str, Any] = {
         "meta": [],
         "rows": {key: [] for key in views},
         "matches": {key: [] for key in filters},
     }
+    turn_ends = time.perf_counter() + RENDER_TURN_S
     for start in range(0, len(messages), RENDER_SLICE):
         part = render_batch(cluster, topic, messages[start : start + RENDER_SLICE], views, filters)
         out["meta"] += part["meta"]
@@ -237,18 +243,43 @@ async def render_batch_async(
             out["rows"][key] += rows
         for key, picked in part["matches"].items():
             out["matches"][key] += [start + i for i in picked]
-        await asyncio.sleep(0)
-    # Joined once here rather than by each viewer: a viewer without a filter forwards the
-    # batch as two strings, the same objects for every such viewer of the view.
+        if time.perf_counter() >= turn_ends:
+            await asyncio.sleep(0)
+            turn_ends = time.perf_counter() + RENDER_TURN_S
+    # Compressed once here rather than by each viewer (topics.tail.frames): a viewer
+    # without a filter forwards the batch as two byte strings, the same objects for every
+    # such viewer of the view.
     filtered = {view.key for view, _filter in filters.values()}
     return {
-        "meta": ",".join(out["meta"]),
-        "rows": {key: ",".join(rows) for key, rows in out["rows"].items()},
+        "meta": frames.pack(frames.meta_text(out["meta"])),
+        "rows": {key: frames.pack("".join(reversed(rows))) for key, rows in out["rows"].items()},
         # Row by row only for filtered viewers, who pick the rows that matched.
         "meta_list": out["meta"] if filtered else [],
         "row_lists": {key: out["rows"][key] for key in filtered},
         "matches": out["matches"],
+        "picked": {},  # match key -> (meta, rows) packed: viewers with one filter share it
     }
+
+
+def picked_rows(event: dict[str, Any], viewer: Viewer) -> tuple[bytes, bytes, int] | None:
+    """A filtered viewer's part of a batch: the rows that matched its filter, packed once
+    per distinct filter and view (None: the batch was rendered without this viewer)."""
+    key = viewer.match_key
+    cached = event["picked"].get(key)
+    if cached is not None:
+        return cached
+    picked = event["matches"].get(key)
+    row_list = event["row_lists"].get(viewer.view.key)
+    if picked is None or row_list is None:
+        return None
+    meta_list = event["meta_list"]
+    cached = (
+        frames.pack(frames.meta_text(meta_list[i] for i in picked)),
+        frames.pack("".join(row_list[i] for i in reversed(picked))),
+        len(picked),
+    )
+    event["picked"][key] = cached
+    return cached
 
 
 @dataclass
@@ -323,6 +354,16 @@ class TopicTail:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = 1.0
+        # The next poll, started as soon as the last one returned: Kafka fetches and the
+        # consumer gathers in the tail's thread while the loop renders and fans out the
+        # last batch (one after the other, the tail could not keep up with a busy topic).
+        # It carries the join serial of the viewers it is sure to be rendered for.
+        pending: tuple[int, asyncio.Future] | None = None
+
+        def next_poll() -> tuple[int, asyncio.Future]:
+            reader = self._reader
+            return self.joined, loop.run_in_executor(self._executor, reader.poll, POLL_S, GATHER_S)
+
         try:
             while self.viewers:
                 if self._reader is None:
@@ -339,28 +380,27 @@ class TopicTail:
                     backoff = 1.0
                     self.partitions = self._reader.partitions
                     await self._set_state("live", "")
-                views, filters = self._snapshot()
-                self.polling_serial = serial = self.joined
-                if self.announce:
-                    # Viewers who joined are in this snapshot: every message polled from
-                    # now on is rendered for them, so they may hear that the tail is live.
+                if pending is None:
+                    pending = next_poll()
+                serial, polling = pending
+                self.polling_serial = serial
+                if self.announce and serial >= self.joined:
+                    # Viewers who joined are covered by the poll in flight: every message
+                    # polled from now on is rendered for them, so they may hear that the
+                    # tail is live. (One who joined since waits for the next poll.)
                     self.announce = False
                     await self._send_status()
-                try:
-                    # The blocking poll runs in this tail's thread; it holds no GIL while
-                    # it waits. What it returns is rendered here, on the loop.
-                    polled = await loop.run_in_executor(
-                        self._executor, self._reader.poll, POLL_S, GATHER_S
+                # The blocking poll runs in this tail's thread; it holds no GIL while it
+                # waits. What it returns is rendered here, on the loop, for the viewers
+                # there are now (a superset of those it covers).
+                polled = await polling
+                pending = next_poll() if self.viewers else None
+                batch = None
+                if polled.messages:
+                    views, filters = self._snapshot()
+                    batch = await render_batch_async(
+                        self.cluster, self.topic, polled.messages, views, filters
                     )
-                    batch = (
-                        await render_batch_async(
-                            self.cluster, self.topic, polled.messages, views, filters
-                        )
-                        if polled.messages
-                        else None
-                    )
-                finally:
-                    self.polling_serial = None
                 self.partitions = polled.partitions
                 if batch is not None:
                     batch.update(
@@ -371,6 +411,7 @@ class TopicTail:
                     )
                     self.published += len(polled.messages)
                     self._deliver_batch(batch)
+                self.polling_serial = pending[0] if pending is not None else None
                 if polled.problem is not None:
                     await self._set_state("unreachable", f"{polled.problem} Retrying…")
                 elif self.state != "live" or polled.added:
@@ -389,9 +430,13 @@ class TopicTail:
             await self._fail(exc)
         finally:
             self.closing = True
+            self.polling_serial = None
             reader, self._reader = self._reader, None
             if reader is not None:
+                # After the poll in flight, if any: the executor has one thread.
                 await loop.run_in_executor(self._executor, reader.close)
+            if pending is not None and pending[1].done() and not pending[1].cancelled():
+                pending[1].exception()  # retrieved: a poll that failed as the tail closed
             self._executor.shutdown(wait=False)
             if self.state not in ("failed",):
                 self.state = "stopped"
@@ -462,6 +507,7 @@ class TailHub:
 
     def __init__(self) -> None:
         self._tails: dict[tuple[str, str], TopicTail] = {}
+        self.viewers = 0  # in this process, every topic
 
     async def join(self, cluster: Cluster, topic: str, channel: str, viewer: Viewer) -> TopicTail:
         """Add a viewer (`channel` names it; its `sink` receives the events); start the
@@ -495,7 +541,8 @@ class TailHub:
             tail.announce = True
 
     def _count_viewers(self) -> None:
-        metrics.tail_viewers_set(sum(len(t.viewers) for t in self._tails.values()))
+        self.viewers = sum(len(t.viewers) for t in self._tails.values())
+        metrics.tail_viewers_set(self.viewers)
 
     def _forget(self, tail: TopicTail) -> None:
         if self._tails.get(tail.key) is tail:

@@ -14,6 +14,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from topics.tail.frames import read_rows_frame
+
 
 class TailClient:
     def __init__(
@@ -50,8 +52,8 @@ class TailClient:
 
     def _pump(self) -> None:
         try:
-            for text in self.ws:
-                frame = json.loads(text)
+            for data in self.ws:
+                frame = read_rows_frame(data) if isinstance(data, bytes) else json.loads(data)
                 now = time.time()
                 with self.lock:
                     kind = frame["type"]

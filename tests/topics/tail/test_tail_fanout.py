@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from console.clusters import Cluster
 from console.kafka.types import Message
 from topics.tail.consumers import RowBuffer
+from topics.tail.frames import inflate, meta_text, pack, read_rows_frame, rows_frame
 from topics.tail.hub import TailHub, TopicTail, View, Viewer, render_batch_async
 
 
@@ -76,10 +78,17 @@ def test_every_viewer_gets_the_same_batch_object_and_the_same_row_strings():
     assert all(len(s.batches) == 1 and len(s.statuses) == 1 for s in sinks)
     first = sinks[0].batches[0]
     assert all(s.batches[0] is first for s in sinks)  # one object, never copied
-    # The rows of a view are one string, shared by every viewer's buffer (no per-viewer copy).
+    # The rows of a view are one packed string, shared by every viewer's buffer (no
+    # per-viewer copy), and a frame from them reads back as the 60 rows, oldest first.
     chunks = [s.buffer.take(500) for s in sinks]
     assert all(c[1][0] is chunks[0][1][0] for c in chunks)
-    assert chunks[0][2] == 60 and chunks[0][1][0].count("<tr") == 60
+    metas, rows, count = chunks[0]
+    frame = read_rows_frame(rows_frame(1, 0, count, metas, rows))
+    assert count == 60 and len(frame["rows"]) == 60 and frame["count"] == 60
+    assert [m[1] for m in frame["meta"]] == list(range(60))
+    assert [re.search(r'data-offset="(\d+)"', r)[1] for r in frame["rows"]] == [
+        str(i) for i in range(60)
+    ]
 
 
 @pytest.mark.kafka
@@ -149,29 +158,56 @@ def test_a_masked_role_gets_its_own_masked_rows_in_the_same_batch():
             cluster, "orders", messages, {operator.key: operator, admin.key: admin}, {}
         )
     )
-    masked, clear = batch["rows"][operator.key], batch["rows"][admin.key]
+    masked, clear = (inflate(batch["rows"][v.key]) for v in (operator, admin))
     assert "424242" not in masked and "***" in masked
     assert all(str(424242 + i) in clear for i in range(3))
 
 
-def test_viewers_in_step_send_one_frame_text_and_others_their_own():
-    from topics.tail.consumers import FrameCache, build_frame
+def test_viewers_in_step_send_one_frame_and_others_their_own():
+    from topics.tail.consumers import FrameCache
 
     cache = FrameCache(size=2)
-    meta, rows = json.dumps([0, 1, 2]), json.dumps("<tr>a</tr>")
-    first = cache.frame(3, 0, [meta], [rows])
-    assert cache.frame(3, 0, [meta], [rows]) is first and cache.hits == 1
-    assert json.loads(first) == {
+    meta, rows = pack(meta_text([(0, 1, 2)])), pack('<tr data-offset="1">a</tr>')
+    first = cache.frame(3, 0, 1, [meta], [rows])
+    assert cache.frame(3, 0, 1, [meta], [rows]) is first and cache.hits == 1
+    assert read_rows_frame(first) == {
         "type": "rows",
         "seq": 3,
         "skipped": 0,
+        "count": 1,
         "meta": [[0, 1, 2]],
-        "rows": ["<tr>a</tr>"],
+        "rows": ['<tr data-offset="1">a</tr>'],
     }
     # Anything that differs (sequence, skipped count, rows) is a frame of its own.
-    assert json.loads(cache.frame(4, 0, [meta], [rows]))["seq"] == 4
-    assert json.loads(cache.frame(3, 7, [meta], [rows]))["skipped"] == 7
-    other = cache.frame(3, 0, [meta], [json.dumps("<tr>b</tr>")])
-    assert json.loads(other)["rows"] == ["<tr>b</tr>"]
-    assert build_frame(3, 0, [meta], [rows]) == first
+    assert read_rows_frame(cache.frame(4, 0, 1, [meta], [rows]))["seq"] == 4
+    assert read_rows_frame(cache.frame(3, 7, 1, [meta], [rows]))["skipped"] == 7
+    other = cache.frame(3, 0, 1, [meta], [pack("<tr>b</tr>")])
+    assert read_rows_frame(other)["rows"] == ["<tr>b</tr>"]
+    assert rows_frame(3, 0, 1, [meta], [rows]) == first
     assert len(cache._frames) == 2  # bounded
+
+
+def test_packed_parts_laid_end_to_end_read_as_one_stream():
+    """Chunks compressed apart (each batch once) make one frame: the rows newest first for
+    the page, the positions oldest first; an empty frame (a skipped count only) too."""
+    batches = [
+        [(p, o, 1_700_000_000_000 + o) for o in range(o0, o0 + n)]
+        for p, o0, n in ((0, 0, 3), (1, 10, 1), (0, 3, 40))
+    ]
+    metas = [pack(meta_text(b)) for b in batches]
+    rows = [
+        pack("".join(f'<tr data-offset="{o}">{"x" * o}</tr>' for _p, o, _t in reversed(b)))
+        for b in batches
+    ]
+    frame = read_rows_frame(rows_frame(9, 2, 44, metas, rows))
+    flat = [m for b in batches for m in b]
+    assert frame["meta"] == [list(m) for m in flat]
+    assert frame["rows"] == [f'<tr data-offset="{o}">{"x" * o}</tr>' for _p, o, _t in flat]
+    # What the page inserts (tail.js): what follows the header and the meta, in one piece.
+    data = rows_frame(9, 2, 44, metas, rows)
+    newline = data.index(b"\n")
+    head = json.loads(data[:newline])
+    html = inflate(data[newline + 1 + head["meta"] :])
+    assert html == "".join(reversed(frame["rows"]))
+    empty = read_rows_frame(rows_frame(10, 5, 0, [], []))
+    assert empty["rows"] == [] and empty["meta"] == [] and empty["skipped"] == 5

@@ -6,15 +6,21 @@ import pytest
 
 from console.messages.filters import FilterError
 from topics.tail.consumers import RowBuffer, parse_viewer
+from topics.tail.frames import meta_text, pack, read_rows_frame, rows_frame
 from topics.tail.hub import group_name, summary
 
 
-def chunk(first: int, n: int) -> tuple[str, str, int]:
+def chunk(first: int, n: int) -> tuple[bytes, bytes, int]:
     return (
-        ",".join(f"[0,{i},0]" for i in range(first, first + n)),
-        ",".join(f'"r{i}"' for i in range(first, first + n)),
+        pack(meta_text((0, i, 0) for i in range(first, first + n))),
+        pack("".join(f"<tr>r{i}</tr>" for i in reversed(range(first, first + n)))),
         n,
     )
+
+
+def rows_of(metas: list[bytes], rows: list[bytes]) -> tuple[list, list[str]]:
+    frame = read_rows_frame(rows_frame(1, 0, 0, metas, rows))
+    return frame["meta"], [r.removeprefix("<tr>").removesuffix("</tr>") for r in frame["rows"]]
 
 
 def test_row_buffer_keeps_the_newest_and_counts_what_it_drops():
@@ -25,8 +31,7 @@ def test_row_buffer_keeps_the_newest_and_counts_what_it_drops():
     b.add(*chunk(5, 2))  # over capacity: the oldest chunk goes, counted
     assert len(b) == 4 and b.dropped == 3
     metas, rows, n = b.take(3)
-    assert n == 2 and json.loads("[" + ",".join(rows) + "]") == ["r3", "r4"]
-    assert json.loads("[" + ",".join(metas) + "]") == [[0, 3, 0], [0, 4, 0]]
+    assert n == 2 and rows_of(metas, rows) == ([[0, 3, 0], [0, 4, 0]], ["r3", "r4"])
     b.add(*chunk(7, 9))  # one chunk above capacity: the newest chunk always stays
     assert b.dropped == 3 + 2 and len(b) == 9
     assert b.take(1)[2] == 9 and len(b) == 0 and b.take(10) == ([], [], 0)
@@ -44,8 +49,8 @@ def test_row_buffer_accounting_holds_for_any_sequence():
             b.add(*chunk(added, n))
             added += n
         else:
-            _metas, rows, n = b.take(rnd.randint(1, 60))
-            assert len(json.loads("[" + ",".join(rows) + "]")) == n
+            metas, rows, n = b.take(rnd.randint(1, 60))
+            assert len(rows_of(metas, rows)[1]) == n
             taken += n
         assert len(b) <= 50 + 40
         assert added == taken + b.dropped + len(b)
