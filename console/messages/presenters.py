@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from console.kafka.times import utc_from_ms
+from console.kafka.times import utc_second_ms
 from console.kafka.types import Message
 from console.messages.decoding import Decoded, decode, header_text
 
@@ -27,8 +27,9 @@ class MessageView:
 
     @property
     def timestamp(self) -> str:
-        when = utc_from_ms(self.message.timestamp_ms)
-        return when.isoformat(timespec="milliseconds") if when else ""
+        """ISO 8601 to the millisecond, in UTC ("+00:00"), or "" for none."""
+        parts = utc_second_ms(self.message.timestamp_ms)
+        return f"{parts[0]}.{parts[1]}+00:00" if parts else ""
 
     @property
     def size(self) -> int:
