@@ -12,7 +12,8 @@
 
 `python -m bench.tail --viewers N --rate R [--seconds S] [--processes P] [--clients C]`
 runs one configuration and prints its figures (TAIL_VIEWERS, TAIL_RATE, TAIL_SECONDS,
-TAIL_PROCESSES, TAIL_CLIENTS set the same from the environment); `--write` puts that one
+TAIL_PROCESSES, TAIL_CLIENTS set the same from the environment, and TAIL_WARMUP_S the
+warm-up, 10 s); `--write` puts that one
 run in tail.json instead of the suite.
 
 Each viewer logs in with a session cookie and tails one 6-partition topic, acknowledging
@@ -59,7 +60,8 @@ from pathlib import Path
 from bench.common import logged_in_client, setup_django, start_kafka, write_result
 from tools.service import start_redis
 
-WARMUP_S = 10  # the same rate before the measured run: a fresh JVM and server warm up
+# The same rate before the measured run: a fresh JVM and server warm up.
+WARMUP_S = int(os.environ.get("TAIL_WARMUP_S", "10"))
 PARTITIONS = 6
 
 

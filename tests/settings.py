@@ -22,6 +22,9 @@ os.environ.setdefault("CONSOLE_LIST_INDEX_S", "0")
 os.environ.setdefault("CONSOLE_SHARED_PAGE_S", "0")
 os.environ.setdefault("CONSOLE_IDENTITY_RECENT_S", "0")
 os.environ.setdefault("CONSOLE_BROWSE_METADATA_S", "0")
+# The back-pressure tests stop a page and count what it is held: a small buffer keeps them
+# quick (deployed: 10,000 rows).
+os.environ.setdefault("CONSOLE_TAIL_BUFFER", "2000")
 
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATABASES, VAR_DIR  # noqa: E402

@@ -60,11 +60,12 @@ FLUSH_S = float(getattr(settings, "CONSOLE_TAIL_FLUSH_S", 0.05))
 # server ~0.1 ms whatever its size (its send, its acknowledgement); at 200 viewers of a topic
 # producing 10,000 msg/s, 20 frames a second each took a third of the process.
 FRAMES_PER_S = float(getattr(settings, "CONSOLE_TAIL_FRAMES_PER_S", 2000))
-BUFFER = int(getattr(settings, "CONSOLE_TAIL_BUFFER", 2000))  # rows held for a slow page
-# Rows per frame (soft) at one frame per FLUSH_S; frames further apart carry more in
-# proportion (a viewer that keeps up never falls behind for it), so at most about
-# WINDOW * FRAME_MAX rows a second's worth are ever in flight to a page that stopped.
-FRAME_MAX = int(getattr(settings, "CONSOLE_TAIL_FRAME_MAX", 500))
+BUFFER = int(getattr(settings, "CONSOLE_TAIL_BUFFER", 10_000))  # rows held for a slow page
+# Rows per frame (soft): the whole buffer. A frame that leaves late (a busy process, frames
+# spaced for many viewers) takes what gathered meanwhile: with a smaller cap, a viewer that
+# keeps up fell behind a topic at the cap's rate and dropped rows. At most WINDOW *
+# FRAME_MAX rows (compressed, ~85 bytes each) are in flight to a page that stopped.
+FRAME_MAX = int(getattr(settings, "CONSOLE_TAIL_FRAME_MAX", BUFFER))
 WINDOW = int(getattr(settings, "CONSOLE_TAIL_WINDOW", 4))  # frames sent, not yet acknowledged
 PERMISSION_CHECK_S = float(getattr(settings, "CONSOLE_TAIL_PERMISSION_CHECK_S", 3.0))
 
@@ -367,7 +368,7 @@ class TopicTailConsumer(AsyncWebsocketConsumer):
                 continue  # the next ack wakes us
             if not self.buffer and self.skipped == self.reported_skipped:
                 continue
-            metas, rows, count = self.buffer.take(int(FRAME_MAX * interval / FLUSH_S))
+            metas, rows, count = self.buffer.take(FRAME_MAX)
             self.sent += 1
             self.reported_skipped = self.skipped
             # A filtered viewer's chunks are its own: nobody else would send its frame.

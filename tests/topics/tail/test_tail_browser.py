@@ -52,7 +52,7 @@ def test_a_page_that_cannot_keep_up_says_how_many_messages_it_skipped(
     login(page, asgi_server, "operator")
     page.goto(f"{asgi_server}/clusters/local/topics/{t}/tail/")
     expect(page.locator("#tail-status")).to_have_attribute("data-state", "live")
-    n = 6000
+    n = 20_000  # more than the frames in flight and the server's buffer hold
     sender = threading.Thread(
         target=produce, args=(t, [{"key": str(i).encode(), "value": b"v" * 100} for i in range(n)])
     )
