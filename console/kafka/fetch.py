@@ -569,7 +569,19 @@ class _Reader:
                         partition, data, folded, s0, s1, base, base_ts, log_append, part
                     )
             elif self._edge(
-                partition, data, folded, s0, s1, base, last, base_ts, log_append, end, budget, part
+                partition,
+                data,
+                folded,
+                s0,
+                s1,
+                base,
+                last,
+                count,
+                base_ts,
+                log_append,
+                end,
+                budget,
+                part,
             ):
                 return part
             if part.position >= end:
@@ -624,11 +636,49 @@ class _Reader:
                 self._emit(msg, part)
 
     def _edge(
-        self, partition, data, folded, s0, s1, base, last, base_ts, log_append, end, budget, part
+        self,
+        partition,
+        data,
+        folded,
+        s0,
+        s1,
+        base,
+        last,
+        count,
+        base_ts,
+        log_append,
+        end,
+        budget,
+        part,
     ) -> bool:
         """A batch that starts before the position, reaches the end, or holds more records
-        than the budget: walk every record. True when the budget ran out inside it."""
+        than the budget: the records in [position, end) are scanned, up to the budget. True
+        when the budget ran out inside it."""
         may = self._may_match(data, folded, s0, s1)
+        if count == last - base + 1:
+            # Offset deltas 0, 1, 2, … (nothing compacted away): the records in range are
+            # known by index, so a batch without a hit is counted, not walked, and one with
+            # a hit walks record lengths only up to its range.
+            lo = max(0, part.position - base)
+            hi = min(count, end - base)
+            room = budget - part.scanned
+            avail = max(0, hi - lo)
+            cut = avail > room
+            if cut:
+                hi = lo + max(0, room)
+            if may and hi > lo:
+                self._edge_hits(
+                    partition, data, folded, s0, s1, base, lo, hi, base_ts, log_append, part
+                )
+            part.scanned += max(0, hi - lo)
+            if cut:
+                part.position = base + hi
+                return True
+            if hi < count:  # the range ends inside this batch
+                part.position = end
+                return False
+            part.position = max(part.position, min(last + 1, end))
+            return False
         first = self.first
         fbuf = folded if first.fold else data
         j = s0
@@ -656,6 +706,32 @@ class _Reader:
                 )
         part.position = max(part.position, min(last + 1, end))
         return False
+
+    def _edge_hits(self, partition, data, folded, s0, s1, base, lo, hi, base_ts, log_append, part):
+        """The matching records of indexes [lo, hi) of a batch whose offset deltas are its
+        indexes (`_candidates`' walk, bounded to that range)."""
+        first = self.first
+        fbuf = folded if first.fold else data
+        j = s0
+        i = 0
+        while i < hi and j < s1:
+            b = data[j]  # the record's length, inlined as in _candidates
+            if b < 0x80:
+                ln, body = (b >> 1) ^ -(b & 1), j + 1
+            elif data[j + 1] < 0x80:
+                r = (b & 0x7F) | (data[j + 1] << 7)
+                ln, body = (r >> 1) ^ -(r & 1), j + 2
+            else:
+                ln, body = _varint(data, j)
+            j = body + ln
+            if i >= lo and (
+                any(fbuf.find(a, body, j) >= 0 for a in first.alternatives)
+                and self._rest_ok(data, folded, body, j)
+            ):
+                self._emit(
+                    _record(data, body, base, base_ts, log_append, self.topic, partition), part
+                )
+            i += 1
 
 
 # --- the scan -----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 _last_second: tuple[int, str] = (-1, "")
 
 
