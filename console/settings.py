@@ -354,6 +354,8 @@ CONSOLE_BROWSE_METADATA_S = env_float("CONSOLE_BROWSE_METADATA_S", 1.0)
 # Rows the live tail holds for a page that is behind (then drops the oldest, counted):
 # chunks shared by the viewers, ~85 bytes a row; a second of a 10,000 msg/s topic.
 CONSOLE_TAIL_BUFFER = int(env_float("CONSOLE_TAIL_BUFFER", 10_000))
+# Rows frames a process sends a second, all its live-tail viewers together.
+CONSOLE_TAIL_FRAMES_PER_S = env_float("CONSOLE_TAIL_FRAMES_PER_S", 2000)
 # Pages many people watch (cluster overview, topic and group lists and pages) are rendered
 # once per role and this many seconds in each process, and answered from that copy with the
 # viewer's own name and CSRF token put back (console/shared_pages.py); 0 turns it off.
