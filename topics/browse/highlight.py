@@ -1,13 +1,14 @@
 """Search matches marked in the text a result row shows: `<mark>` around each substring or
-regular-expression match, everything else escaped. The text comes from Kafka: it is only
-ever passed through `format_html`, never marked safe as it is."""
+regular-expression match, everything else escaped. The text comes from Kafka: every piece
+of it is escaped (`html.escape`, what Django's escape does) before it is marked safe."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 import regex
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
@@ -35,12 +36,16 @@ class Marker:
         return out
 
     def html(self, text: str) -> SafeString:
-        """`text` escaped, with its matches in <mark>."""
+        """`text` escaped, with its matches in <mark>.
+
+        Written with `html.escape` and joins: format_html's lazy-string machinery cost a
+        search chunk of 100 rows (two texts each) several milliseconds."""
         pieces, pos = [], 0
         for a, b in self.spans(text):
-            pieces.append((text[pos:a], text[a:b]))
+            pieces.append(f"{escape(text[pos:a])}<mark>{escape(text[a:b])}</mark>")
             pos = b
-        return format_html("{}{}", format_html_join("", "{}<mark>{}</mark>", pieces), text[pos:])
+        pieces.append(escape(text[pos:]))
+        return SafeString("".join(pieces))
 
 
 @dataclass(frozen=True)
