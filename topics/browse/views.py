@@ -109,15 +109,17 @@ def _topic_info(request: ConsoleRequest, topic: str):
     return fresh() if info.error else info
 
 
-def _form(request: ConsoleRequest, topic: str, *, page: bool = False) -> BrowseForm:
-    """The form, carrying the topic's metadata (`topic_info`) for the page to reuse; for a
-    `page` of every partition (no search), the watermarks are asked for while the metadata
-    is (`prefetch`)."""
+def _form(
+    request: ConsoleRequest, topic: str, *, page: bool = False, data: dict | None = None
+) -> BrowseForm:
+    """The form (of `data` when the request has no parameters), carrying the topic's
+    metadata (`topic_info`) for the page to reuse; for a `page` of every partition (no
+    search), the watermarks are asked for while the metadata is (`prefetch`)."""
     q = request.GET
     ahead = page and not q.get("partitions") and not any(q.get(k) for k in SEARCH_KEYS)
     prefetch = prefetch_marks(request.cluster, topic) if ahead else None
     info = _topic_info(request, topic)
-    form = BrowseForm(request.GET or None, partition_count=info.partition_count)
+    form = BrowseForm(request.GET or data, partition_count=info.partition_count)
     form.topic_info = info
     form.prefetch = prefetch
     return form
@@ -160,7 +162,7 @@ def _query(form: BrowseForm, **extra: str) -> str:
 @cluster_view()
 def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
-    form = _remembered(request, topic, _form(request, topic, page=True))
+    form = _remembered(request, topic)
     ctx = {
         "cluster": request.cluster,
         "topic": topic,
@@ -185,20 +187,18 @@ def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     return TemplateResponse(request, "topics/browse/messages.html", ctx)
 
 
-def _remembered(request: ConsoleRequest, topic: str, form: BrowseForm) -> BrowseForm:
-    """The decoders chosen for a topic are remembered (per user session) for that topic: an
-    unbound form starts from them (newest first); a form that names decoders saves them."""
+def _remembered(request: ConsoleRequest, topic: str) -> BrowseForm:
+    """The page's form. The decoders chosen for a topic are remembered (per user session)
+    for that topic: a request without parameters starts from them (newest first); one that
+    names decoders saves them. (One form per request: each costs a copy of every field.)"""
     key = f"decoders:{request.cluster.name}:{topic}"
-    if not form.is_bound:
-        info = form.topic_info
-        prefetch = form.prefetch
-        form = BrowseForm(
-            {"mode": "newest", **(request.session.get(key) or {})},
-            partition_count=info.partition_count,
-        )
-        form.topic_info = info
-        form.prefetch = prefetch
-    elif form.is_valid() and ("value_format" in request.GET or "key_format" in request.GET):
+    start = None if request.GET else {"mode": "newest", **(request.session.get(key) or {})}
+    form = _form(request, topic, page=True, data=start)
+    if (
+        start is None
+        and form.is_valid()
+        and ("value_format" in request.GET or "key_format" in request.GET)
+    ):
         request.session[key] = {
             k: form.cleaned_data[k] for k in ("key_format", "value_format") if form.cleaned_data[k]
         }
