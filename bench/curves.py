@@ -166,9 +166,10 @@ def line_chart(
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(g):.1f}" y2="{py(g):.1f}" '
             f'stroke="#dc2626" stroke-dasharray="6 4"/>'
         )
+        # Inside the plot, under its line at the right (beside the plot it met the legend).
         out.append(
-            f'<text x="{LEFT + plot_w + 10}" y="{py(g) + 4:.1f}" fill="#dc2626">'
-            f"{escape(label)}</text>"
+            f'<text x="{LEFT + plot_w - 6}" y="{py(g) + 14:.1f}" fill="#dc2626" '
+            f'text-anchor="end">{escape(label)}</text>'
         )
     for (name, points), color in zip(series, COLORS, strict=False):
         points = sorted(points)
