@@ -412,6 +412,20 @@ def _offset_delta(buf, j: int) -> int:
     return _varint(buf, j)[0]
 
 
+def _ts_from(buf, s0: int, s1: int, base: int, base_ts: int, position: int) -> int:
+    """The timestamp of the batch's first record at or after `position` (of its last
+    record when none is)."""
+    j, ts = s0, base_ts
+    while j < s1:
+        ln, body = _varint(buf, j)
+        j = body + ln
+        delta, k = _varint(buf, body + 1)
+        ts = base_ts + delta
+        if base + _varint(buf, k)[0] >= position:
+            break
+    return ts
+
+
 def _hits(buf, probe: Probe, s0: int, s1: int) -> list[int]:
     """Where each alternative of `probe` starts in buf[s0:s1], ascending."""
     out: list[int] = []
@@ -443,6 +457,8 @@ class _Part:
     position: int
     done: bool
     partial: int = 0  # bytes of a first batch that did not come whole (0: none)
+    first_ts: int | None = None  # the timestamp of the first record read
+    last_ts: int | None = None  # the largest of the last batch read whole, else its smallest
 
 
 class _Reader:
@@ -516,6 +532,9 @@ class _Reader:
             last = base + last_delta
             if last < part.position:
                 continue
+            if part.first_ts is None and base >= part.position:
+                part.first_ts = base_ts  # its first record's
+            part.last_ts = base_ts
             if base >= end:
                 part.position, part.done = end, True
                 return part
@@ -556,10 +575,13 @@ class _Reader:
                     hp += 1
                 may = hp < nh and blob_hits[hp] < stop
             log_append = max_ts if attrs & _ATTR_LOG_APPEND else None
+            if part.first_ts is None:  # the batch holds the position: its record's
+                part.first_ts = log_append or _ts_from(data, s0, s1, base, base_ts, part.position)
             whole = base >= part.position and last < end and count <= budget - part.scanned
             if whole:
                 part.scanned += count
                 part.position = min(last + 1, end)
+                part.last_ts = max_ts
                 if may is None:
                     may = self._may_match(data, folded, s0, s1)
                 elif may and self.rest:
@@ -927,6 +949,10 @@ class _FastScan:
                     )
                     state.scanned += part.scanned
                     state.positions[p] = part.position
+                    if part.first_ts is not None:
+                        state.first_ts.setdefault(p, part.first_ts)
+                    if part.last_ts is not None:
+                        state.last_ts[p] = part.last_ts
                     if not pipelined:
                         self.want_bytes[p] = part.partial
                     if part.done or part.position >= self.ends[p]:
@@ -1067,5 +1093,8 @@ def _slow(cluster, topic, state: ScanState, deadline, limit, prefilter, batch):
         state.positions.update(st.positions)
         state.finished |= st.finished
         state.errors.update(st.errors)
+        for p, ts in st.first_ts.items():
+            state.first_ts.setdefault(p, ts)
+        state.last_ts.update(st.last_ts)
         state.scanned = base + st.scanned
         yield out, state

@@ -58,6 +58,12 @@ class ScanState:
     finished: set[int] = field(default_factory=set)
     scanned: int = 0  # records read (matching or not)
     errors: dict[int, str] = field(default_factory=dict)  # partition -> why it was given up
+    # partition -> a timestamp no record before its range's start exceeds, when timestamps
+    # grow with offsets: that of the first record read
+    first_ts: dict[int, int] = field(default_factory=dict)
+    # partition -> a timestamp no record after its position is below (the same assumption):
+    # that of the last record read (or the smallest of its batch)
+    last_ts: dict[int, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -172,6 +178,10 @@ def _take(
             continue
         if p in finished:
             continue
+        ts = msg.timestamp()[1]
+        if p not in state.first_ts:
+            state.first_ts[p] = ts
+        state.last_ts[p] = ts
         off = msg.offset()
         end = ends[p]
         if off >= end:

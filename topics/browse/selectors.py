@@ -274,8 +274,29 @@ def _ts(m: Message) -> int:
     return m.timestamp_ms if m.timestamp_ms is not None else -1
 
 
+def _floor_of(floors: dict[int, int] | None) -> Callable[[int], int | None]:
+    """For partition p, the floor of the others that binds: a search shows no match past a
+    timestamp that another partition's unread records may still reach (`floors[q]`: the
+    newest they may be, reading back; the oldest, reading forward), timestamps growing
+    with offsets. The caller orders the floors so the first other one binds."""
+    top = list((floors or {}).items())[:2]
+
+    def floor_for(p: int) -> int | None:
+        for q, ts in top:
+            if q != p:
+                return ts
+        return None
+
+    return floor_for
+
+
 def merge(
-    by_p: dict[int, list], limit: int, *, backward: bool, ts: Callable[[Any], int] = _ts
+    by_p: dict[int, list],
+    limit: int,
+    *,
+    backward: bool,
+    ts: Callable[[Any], int] = _ts,
+    floors: dict[int, int] | None = None,
 ) -> list:
     """Take `limit` records: each partition's list (ascending offsets) is a stream read from
     its boundary; the next record is the stream head that comes first by timestamp (`ts`).
@@ -284,7 +305,13 @@ def merge(
     Heads with the same timestamp are taken from the partition that gave fewest so far (then
     the lowest partition): records produced in one burst share their millisecond, and
     taking them round-robin keeps each partition's run short, so a page read a few records
-    per partition first (`_read_page`) seldom needs a second read."""
+    per partition first (`_read_page`) seldom needs a second read.
+
+    With `floors` (partition -> timestamp, see `_floor_of`), the take stops at the first
+    record past the floor of another partition."""
+    if floors:
+        floors = dict(sorted(floors.items(), key=lambda kv: kv[1], reverse=backward))
+    floor_for = _floor_of(floors)
     # (sort ts, records taken from the partition so far, partition, index into its list)
     heap: list[tuple[int, int, int, int]] = []
     for p, msgs in by_p.items():
@@ -294,6 +321,9 @@ def merge(
     heapq.heapify(heap)
     out: list = []
     while heap and len(out) < limit:
+        floor = floor_for(heap[0][2])
+        if floor is not None and (heap[0][0] > -floor if backward else heap[0][0] > floor):
+            break
         _k, n, p, i = heapq.heappop(heap)
         msgs = by_p[p]
         out.append(msgs[i])
@@ -569,11 +599,16 @@ class _NewestMatches:
 
 
 def _merge_newest(
-    streams: dict[int, _NewestMatches], limit: int
+    streams: dict[int, _NewestMatches], limit: int, floors: dict[int, int] | None = None
 ) -> tuple[list[MessageView], dict[int, MessageView]]:
     """`merge(..., backward=True)` over lazily tested candidates: the newest `limit`
     matches across partitions (same order and ties), and each partition's next match not
-    taken (its head), if it has one."""
+    taken (its head), if it has one.
+
+    `floors[p]`: partition p's unread records may be as new as this; a match older than
+    the floor of another partition is not taken, nor anything after it (a later chunk
+    may find newer matches there)."""
+    floor_for = _floor_of(dict(sorted((floors or {}).items(), key=lambda kv: -kv[1])))
     heap: list[tuple[int, int, int]] = []
     heads: dict[int, MessageView] = {}
     for p, stream in streams.items():
@@ -584,6 +619,9 @@ def _merge_newest(
     heapq.heapify(heap)
     out: list[MessageView] = []
     while heap and len(out) < limit:
+        floor = floor_for(heap[0][2])
+        if floor is not None and -heap[0][0] < floor:
+            break
         _k, n, p = heapq.heappop(heap)
         out.append(heads.pop(p))
         view = streams[p].next()
@@ -601,24 +639,42 @@ def _limit_text(max_results: int) -> str:
     return f"{max_results:,} matches shown (the most one search shows)"
 
 
-def _resume(
-    found: dict[int, list[MessageView]], shown: list[MessageView], *, backward: bool
-) -> dict[int, int]:
-    """Where each partition resumes after a chunk cut at the result limit: just past its
-    last shown match; when none of its matches was shown, at the first of them (the scan
-    went past matches that were not shown, so the next search finds them again). A partition
-    without a match keeps the position its scan reached (it is not in the answer)."""
+def _resume(found: dict[int, list[MessageView]], shown: list[MessageView]) -> dict[int, int]:
+    """Where each partition of a forward chunk resumes when matches read were not shown
+    (the result limit, or a floor): just past its last shown match, or at its first match
+    when none was shown, so the next chunk finds the others again. A partition without a
+    match keeps the position its scan reached."""
     n_shown = Counter(v.partition for v in shown)
     out: dict[int, int] = {}
-    for p, views in found.items():  # each ascending by offset
-        if not views:
-            continue
-        k = n_shown[p]
-        if backward:  # positions are exclusive upper bounds; shown: the newest k
-            out[p] = views[len(views) - k].offset if k else views[-1].offset + 1
-        else:  # shown: the oldest k
+    for p, views in found.items():  # each ascending by offset; shown: the oldest k
+        if views:
+            k = n_shown[p]
             out[p] = views[k - 1].offset + 1 if k else views[0].offset
     return out
+
+
+HELD_MAX = 2_000  # matches a forward chunk may read past what it can show before it ends
+
+
+def _forward_floors(state) -> dict[int, int]:
+    """Per partition not read to its end, the oldest timestamp its unread records may have."""
+    if state is None:
+        return {}
+    return {
+        p: state.last_ts.get(p, -_NO_FLOOR)
+        for p in state.ranges
+        if p not in state.finished and p not in state.errors
+    }
+
+
+def _can_show(found: dict[int, list[MessageView]], take: int, state) -> bool:
+    """Whether `take` of the matches found are older than every partition's floor (the
+    scan may end: they can be shown in order)."""
+    floors = _forward_floors(state)
+    if not floors:
+        return True
+    lo = min(floors.values())
+    return sum(1 for views in found.values() for v in views if _view_ts(v) <= lo) >= take
 
 
 def search_chunk(
@@ -632,10 +688,13 @@ def search_chunk(
 ) -> Chunk:
     """Scan about `chunk_s` seconds from `cursor`; the matches and the cursor to go on.
 
-    Matches are shown in time order across partitions (each partition's in offset order).
-    When the result limit cuts a chunk, each partition's shown matches are a run from its
-    position, and the cursor resumes every partition just past its last shown match, so a
-    continued search finds each match exactly once."""
+    Matches are shown in time order across partitions (each partition's in offset order),
+    over all the chunks: a match newer than the last record read of a partition not read to
+    its end waits for a later chunk. When the result limit (or such a wait) cuts a chunk,
+    each partition's shown matches are a run from its position, and the cursor resumes
+    every partition just past its last shown match, so a continued search finds each match
+    exactly once. The order assumes timestamps that grow with offsets, as producers' clocks
+    and LogAppendTime give; where they do not, it is kept within a chunk only."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
     take = _chunk_take(room, cursor)
@@ -676,24 +735,28 @@ def search_chunk(
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
             n_found += 1
-        if n_found >= take:
+        if n_found >= take and (n_found >= take + HELD_MAX or _can_show(found, take, state)):
             break
-    views = merge(found, take, backward=False, ts=_view_ts)
+    # Matches are shown oldest first across chunks: none newer than what a partition not
+    # read to its end may still hold (its last timestamp read; timestamps grow with offsets).
+    floors = _forward_floors(state)
+    views = merge(found, take, backward=False, ts=_view_ts, floors=floors)
     positions = dict(cursor.positions)
     if state is not None:
         positions.update(state.positions)
     scan_done = state is not None and state.done
     stop_reason = ""
-    cut = n_found >= take and (n_found > len(views) or not scan_done)
-    if cut:
-        positions.update(_resume(found, views, backward=False))
-        if take == room:
-            stop_reason = _limit_text(max_results)
+    held = n_found > len(views)  # read but not shown (the limit, or a floor)
+    cut = len(views) >= take and (held or not scan_done)
+    if held:
+        positions.update(_resume(found, views))
+    if cut and take == room:
+        stop_reason = _limit_text(max_results)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
     scanned = cursor.scanned + (state.scanned if state else 0)
-    if cut:  # the next chunk reads again what lies past the resume positions: count it once
+    if held:  # the next chunk reads again what lies past the resume positions: count it once
         scanned = cursor.scanned + sum(max(0, positions[p] - s) for p, (s, _e) in ranges.items())
-    done = scan_done and not cut
+    done = scan_done and not cut and not held
     if not done and not stop_reason:
         if scanned >= max_scanned:
             stop_reason = f"the scan limit of {max_scanned:,} messages"
@@ -754,6 +817,8 @@ BACK_WINDOW = 100_000  # offsets per backward chunk, shared by the partitions st
 # for 100 shown, 30 ms of CPU, before), and each chunk whose windows were read in time
 # doubles the next one, up to BACK_WINDOW, so a rare one is soon read at full width.
 FIRST_BACK_WINDOW = 1_000
+MIN_BACK_WINDOW = 10  # a window not read in time is halved down to this
+_NO_FLOOR = 1 << 62  # a partition with records below its window but none read: wait for it
 
 
 def _search_back_chunk(
@@ -766,12 +831,14 @@ def _search_back_chunk(
     chunk_s: float | None = None,
 ) -> Chunk:
     """One chunk of a newest-first search: per partition, the window of offsets just below
-    its position is read; matches are shown newest first. A partition whose window was not
-    read to its end in time keeps its position (its matches are dropped, and its window is
-    halved next time), so nothing is skipped or shown twice; windows read in time double
-    the next one (the first is FIRST_BACK_WINDOW, shared). When the result limit cuts
-    the matches of the windows read, each partition shows its newest ones and resumes just
-    below the oldest it showed."""
+    its position is read; matches are shown newest first. When a window was not read to
+    its end in time, the chunk shows nothing and every partition keeps its position (the
+    windows are halved next time); windows read in time double the next one (the first is
+    FIRST_BACK_WINDOW, shared). A match older than the first record of another partition's
+    window, with more below it, waits for a later chunk (the offsets below may be newer),
+    as do matches past the result limit: each partition shows its newest matches and
+    resumes just below the oldest it showed, or just above the newest it held back. So
+    nothing is skipped or shown twice, and matches come newest first over the chunks."""
     max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
     room = max_results - cursor.matched
     take = _chunk_take(room, cursor)
@@ -805,20 +872,32 @@ def _search_back_chunk(
             candidates[m.partition].append(m)
     finished = state.finished if state is not None else set()
     errors = state.errors if state is not None else {}
+    # A window not read by the deadline may hold matches newer than those of the windows
+    # read: then no match of this chunk is shown, every position stays and the next chunk
+    # reads half the window (showing the others' would break the time order, and a later
+    # chunk would show the late partition's newer matches after older ones).
+    unfinished = [p for p in ranges if p not in finished and p not in errors]
     positions = dict(cursor.positions)
     streams: dict[int, _NewestMatches] = {}  # the windows read to their end
     scanned = cursor.scanned
     for p, (start, end) in ranges.items():
-        if p in finished and p not in errors:
+        if not unfinished and p in finished and p not in errors:
             positions[p] = start
             streams[p] = _NewestMatches(candidates[p], flt, render)
             scanned += end - start
-    views, heads = _merge_newest(streams, take)
+    # Matches are shown newest first across chunks: none older than what a partition
+    # still to read below its window may hold (timestamps growing with offsets).
+    floors = {
+        p: state.first_ts.get(p, _NO_FLOOR) if state is not None else _NO_FLOOR
+        for p, (start, _end) in ranges.items()
+        if p in streams and start > cursor.ends[p]
+    }
+    views, heads = _merge_newest(streams, take, floors)
     stop_reason = ""
     cut = bool(heads) and len(views) >= take
     if not cut and len(views) >= take:  # every match read was shown: more below?
         cut = any(positions[p] > cursor.ends[p] for p in active)
-    if cut:
+    if heads or cut:
         # Each partition resumes just below the oldest match it showed; one that showed
         # none, just above its newest (the head): the next chunk finds it again.
         shown = Counter(v.partition for v in views)
@@ -827,12 +906,12 @@ def _search_back_chunk(
                 positions[p] = stream.matches[shown[p] - 1].offset
             elif p in heads:
                 positions[p] = heads[p].offset + 1
-        if take == room:
-            stop_reason = _limit_text(max_results)
         # What lies above the resume positions is read again next time: count it once.
         scanned = cursor.scanned + sum(max(0, active[p] - positions[p]) for p in active)
+    if cut and take == room:
+        stop_reason = _limit_text(max_results)
     elapsed = cursor.elapsed_s + (time.monotonic() - t0)
-    done = all(positions[p] <= cursor.ends[p] for p in active) and not cut
+    done = all(positions[p] <= cursor.ends[p] for p in active) and not cut and not heads
     if budget < len(active) and not done and not stop_reason:
         stop_reason = f"the scan limit of {max_scanned:,} messages"  # not one offset each left
     if not done and not stop_reason:
@@ -840,7 +919,6 @@ def _search_back_chunk(
             stop_reason = f"the scan limit of {max_scanned:,} messages"
         elif elapsed >= max_seconds:
             stop_reason = f"the time limit of {max_seconds:g} s"
-    unfinished = [p for p in ranges if p not in finished]
     nxt = SearchCursor(
         positions=positions,
         ends=cursor.ends,
@@ -849,7 +927,7 @@ def _search_back_chunk(
         elapsed_s=elapsed,
         regex_timeouts=cursor.regex_timeouts + flt.stats.regex_timeouts,
         backward=True,
-        window=max(100, window // 2) if unfinished else min(widest, window * 2),
+        window=max(MIN_BACK_WINDOW, window // 2) if unfinished else min(widest, window * 2),
     )
     return Chunk(
         views=views,
