@@ -265,12 +265,20 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def dies_with_us(args: list[str]) -> list[str]:
+    """`args` run so that the process gets SIGTERM when the test process dies, even by a
+    crash: no worker, server or Redis of a dead run stays behind, holding ports or taking
+    the next run's jobs (util-linux's setpriv, in every Debian; exec keeps the pid)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *args] if setpriv else args
+
+
 class Proc:
     def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
         self.log = log
         self.fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, stdout=self.fh, stderr=subprocess.STDOUT, env=env
+            dies_with_us(args), cwd=ROOT, stdout=self.fh, stderr=subprocess.STDOUT, env=env
         )
 
     def output(self) -> str:
@@ -334,19 +342,21 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     d = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(d),
-        ],
+        dies_with_us(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(d),
+            ]
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
