@@ -27,6 +27,7 @@ from bench.common import RESULTS, git_commit
 WIDTH, HEIGHT = 720, 440
 LEFT, RIGHT, TOP, BOTTOM = 90, 190, 56, 64
 COLORS = ("#2563eb", "#9ca3af", "#16a34a", "#dc2626")
+CHAR_W = 6.6  # about a character of 12 px system-ui, to keep labels apart
 
 
 def record_curve(name: str, curve: dict[str, Any]) -> Path:
@@ -161,24 +162,62 @@ def line_chart(
             "log scale</text>"
         )
     legend_y = TOP + 8
+    # Boxes (x0, y0, x1, y1) of the points and their figures, which goal labels must not hit.
+    taken = []
+    for _name, points in series:
+        for x, y in points:
+            width = CHAR_W * len(_fmt(y, unit))
+            taken.append((px(x) - 5, py(y) - 20, px(x) + 9 + width, py(y) + 22))
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        return not any(
+            box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken
+        )
+
     for label, g in goals:
         out.append(
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(g):.1f}" y2="{py(g):.1f}" '
             f'stroke="#dc2626" stroke-dasharray="6 4"/>'
         )
-        # Inside the plot, under its line at the right (beside the plot it met the legend).
-        out.append(
-            f'<text x="{LEFT + plot_w - 6}" y="{py(g) + 14:.1f}" fill="#dc2626" '
-            f'text-anchor="end">{escape(label)}</text>'
+        # Inside the plot (beside it, it met the legend), under or over its line, at the
+        # right or the left: the first place that hides no point or figure.
+        width = CHAR_W * len(label)
+        right, left = LEFT + plot_w - 6, LEFT + 6
+        places = [
+            (right - width, py(g) + 14, "end", right),
+            (right - width, py(g) - 5, "end", right),
+            (left, py(g) + 14, "start", left),
+            (left, py(g) - 5, "start", left),
+        ]
+        x0, y, anchor, x = next(
+            (pl for pl in places if free((pl[0], pl[1] - 11, pl[0] + width, pl[1] + 2))),
+            places[0],
         )
-    for (name, points), color in zip(series, COLORS, strict=False):
+        taken.append((x0, y - 11, x0 + width, y + 2))
+        out.append(
+            f'<text x="{x}" y="{y:.1f}" fill="#dc2626" '
+            f'text-anchor="{anchor}">{escape(label)}</text>'
+        )
+    # A figure goes under its point when another series' figure at that size is close
+    # above it (two curves that meet at one size).
+    below: set[tuple[int, float]] = set()
+    for i, (_name, points) in enumerate(series):
+        for x, y in points:
+            if any(
+                j != i and x2 == x and 0 <= py(y) - py(y2) < 16
+                for j, (_n, others) in enumerate(series)
+                for x2, y2 in others
+            ):
+                below.add((i, x))
+    for i, ((name, points), color) in enumerate(zip(series, COLORS, strict=False)):
         points = sorted(points)
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in points)
         out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2.5"/>')
         for x, y in points:
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"/>')
+            label_y = py(y) + 18 if (i, x) in below else py(y) - 8
             out.append(
-                f'<text x="{px(x) + 7:.1f}" y="{py(y) - 8:.1f}" fill="{color}">'
+                f'<text x="{px(x) + 7:.1f}" y="{label_y:.1f}" fill="{color}">'
                 f"{escape(_fmt(y, unit))}</text>"
             )
         out.append(
