@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -412,18 +413,21 @@ def _offset_delta(buf, j: int) -> int:
     return _varint(buf, j)[0]
 
 
-def _ts_from(buf, s0: int, s1: int, base: int, base_ts: int, position: int) -> int:
-    """The timestamp of the batch's first record at or after `position` (of its last
-    record when none is)."""
-    j, ts = s0, base_ts
-    while j < s1:
-        ln, body = _varint(buf, j)
-        j = body + ln
-        delta, k = _varint(buf, body + 1)
-        ts = base_ts + delta
-        if base + _varint(buf, k)[0] >= position:
-            break
-    return ts
+def _ts_at(buf, s0: int, index: int, base_ts: int) -> int:
+    """The timestamp of the batch's record number `index` (records from `buf[s0]`)."""
+    j = s0
+    for _ in range(index):
+        b = buf[j]  # the record's length, inlined as in `_Reader._candidates`
+        if b < 0x80:
+            j += 1 + ((b >> 1) ^ -(b & 1))
+        elif buf[j + 1] < 0x80:
+            r = (b & 0x7F) | (buf[j + 1] << 7)
+            j += 2 + ((r >> 1) ^ -(r & 1))
+        else:
+            ln, body = _varint(buf, j)
+            j = body + ln
+    _ln, body = _varint(buf, j)
+    return base_ts + _varint(buf, body + 1)[0]
 
 
 def _hits(buf, probe: Probe, s0: int, s1: int) -> list[int]:
@@ -457,7 +461,10 @@ class _Part:
     position: int
     done: bool
     partial: int = 0  # bytes of a first batch that did not come whole (0: none)
-    first_ts: int | None = None  # the timestamp of the first record read
+    # The timestamp of the first record read, or, when finding it would mean walking a
+    # batch that has no hit, the largest of that batch (a bound all the same)
+    first_ts: int | None = None
+    first_walk: tuple | None = None  # what finds the exact one (`_ts_at`'s arguments)
     last_ts: int | None = None  # the largest of the last batch read whole, else its smallest
 
 
@@ -575,8 +582,6 @@ class _Reader:
                     hp += 1
                 may = hp < nh and blob_hits[hp] < stop
             log_append = max_ts if attrs & _ATTR_LOG_APPEND else None
-            if part.first_ts is None:  # the batch holds the position: its record's
-                part.first_ts = log_append or _ts_from(data, s0, s1, base, base_ts, part.position)
             whole = base >= part.position and last < end and count <= budget - part.scanned
             if whole:
                 part.scanned += count
@@ -605,7 +610,11 @@ class _Reader:
                 budget,
                 part,
             ):
+                if part.first_ts is None:
+                    part.first_ts = max_ts
                 return part
+            if part.first_ts is None:  # the position's record was not parsed: a bound
+                part.first_ts = max_ts
             if part.position >= end:
                 part.done = True
                 return part
@@ -692,6 +701,10 @@ class _Reader:
                 self._edge_hits(
                     partition, data, folded, s0, s1, base, lo, hi, base_ts, log_append, part
                 )
+            if part.first_ts is None and log_append is None:
+                # The position's time costs a walk of the lengths before it: done only if
+                # a search needs it (ScanState.first_ts_of); until then the batch's largest.
+                part.first_walk = (data, s0, lo, base_ts)
             part.scanned += max(0, hi - lo)
             if cut:
                 part.position = base + hi
@@ -710,6 +723,8 @@ class _Reader:
             off = base + _offset_delta(data, body)
             if off < part.position:
                 continue
+            if part.first_ts is None:
+                part.first_ts = log_append or base_ts + _varint(data, body + 1)[0]
             if off >= end:
                 part.position = end
                 return False
@@ -746,6 +761,8 @@ class _Reader:
             else:
                 ln, body = _varint(data, j)
             j = body + ln
+            if i == lo and part.first_ts is None:  # the position's record: its time
+                part.first_ts = log_append or base_ts + _varint(data, body + 1)[0]
             if i >= lo and (
                 any(fbuf.find(a, body, j) >= 0 for a in first.alternatives)
                 and self._rest_ok(data, folded, body, j)
@@ -949,8 +966,10 @@ class _FastScan:
                     )
                     state.scanned += part.scanned
                     state.positions[p] = part.position
-                    if part.first_ts is not None:
-                        state.first_ts.setdefault(p, part.first_ts)
+                    if part.first_ts is not None and p not in state.first_ts:
+                        state.first_ts[p] = part.first_ts
+                        if part.first_walk is not None:
+                            state.first_ts_walk[p] = functools.partial(_ts_at, *part.first_walk)
                     if part.last_ts is not None:
                         state.last_ts[p] = part.last_ts
                     if not pipelined:

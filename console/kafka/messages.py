@@ -61,9 +61,19 @@ class ScanState:
     # partition -> a timestamp no record before its range's start exceeds, when timestamps
     # grow with offsets: that of the first record read
     first_ts: dict[int, int] = field(default_factory=dict)
+    # partition -> what finds a first_ts that is only a bound (the largest of its batch)
+    first_ts_walk: dict[int, Callable[[], int]] = field(default_factory=dict)
     # partition -> a timestamp no record after its position is below (the same assumption):
     # that of the last record read (or the smallest of its batch)
     last_ts: dict[int, int] = field(default_factory=dict)
+
+    def first_ts_of(self, partition: int) -> int | None:
+        """`first_ts`, exact where it can be found (the fast scan leaves a batch's largest
+        until asked, as finding the record's own costs a walk of the batch)."""
+        walk = self.first_ts_walk.pop(partition, None)
+        if walk is not None:
+            self.first_ts[partition] = walk()
+        return self.first_ts.get(partition)
 
     @property
     def done(self) -> bool:

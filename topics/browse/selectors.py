@@ -887,11 +887,12 @@ def _search_back_chunk(
             scanned += end - start
     # Matches are shown newest first across chunks: none older than what a partition
     # still to read below its window may hold (timestamps growing with offsets).
-    floors = {
-        p: state.first_ts.get(p, _NO_FLOOR) if state is not None else _NO_FLOOR
-        for p, (start, _end) in ranges.items()
-        if p in streams and start > cursor.ends[p]
-    }
+    floors: dict[int, int] = {}
+    if state is not None and any(candidates[p] for p in streams):  # else nothing to order
+        for p, (start, _end) in ranges.items():
+            if p in streams and start > cursor.ends[p]:
+                ts = state.first_ts_of(p)
+                floors[p] = _NO_FLOOR if ts is None else ts
     views, heads = _merge_newest(streams, take, floors)
     stop_reason = ""
     cut = bool(heads) and len(views) >= take
