@@ -739,8 +739,21 @@ def search_chunk(
             break
     # Matches are shown oldest first across chunks: none newer than what a partition not
     # read to its end may still hold (its last timestamp read; timestamps grow with offsets).
-    floors = _forward_floors(state)
+    # A partition this chunk could not read at all holds none back: the scan went on while
+    # it had time (`_can_show`), and a partition slower to read than a chunk lasts (under a
+    # slow regex, one partition's batches fill the chunk) must not stop the search.
+    floors = {p: ts for p, ts in _forward_floors(state).items() if ts != -_NO_FLOOR}
     views = merge(found, take, backward=False, ts=_view_ts, floors=floors)
+    if n_found and not views and state is not None:
+        # Progress before order: when holding back would leave every partition where it
+        # was (one slower to read than a chunk lasts, as under a slow regex, is never read
+        # far enough), the matches read are shown as they are.
+        stuck = all(
+            (found[p][0].offset if found[p] else state.positions.get(p, s)) <= s
+            for p, (s, _e) in ranges.items()
+        )
+        if stuck:
+            views = merge(found, take, backward=False, ts=_view_ts)
     positions = dict(cursor.positions)
     if state is not None:
         positions.update(state.positions)
@@ -830,7 +843,55 @@ def _search_back_chunk(
     *,
     chunk_s: float | None = None,
 ) -> Chunk:
-    """One chunk of a newest-first search: per partition, the window of offsets just below
+    """One chunk of a newest-first search: windows read one after another (`_back_step`)
+    while the chunk has shown fewer matches than it may and has used less than half its
+    time, so matches held back by one window's reading (see there) still make the first
+    screenful whole."""
+    _scanned, max_results, _seconds, chunk_s = _bounds(chunk_s)
+    t0 = time.monotonic()
+    take = _chunk_take(max_results - cursor.matched, cursor)
+    views: list[MessageView] = []
+    unavailable: dict[int, str] = {}
+    at = cursor
+    while True:
+        left = chunk_s - (time.monotonic() - t0)
+        chunk = _back_step(cluster, topic, at, flt, render, take=take - len(views), chunk_s=left)
+        views += chunk.views
+        unavailable.update(chunk.unavailable)
+        stuck = not chunk.views and chunk.cursor.positions == at.positions
+        at = chunk.cursor
+        if (
+            chunk.done
+            or chunk.stopped
+            or unavailable
+            or stuck
+            or len(views) >= take
+            or time.monotonic() - t0 >= chunk_s / 2
+        ):
+            break
+    at.regex_timeouts = cursor.regex_timeouts + flt.stats.regex_timeouts
+    return Chunk(
+        views=views,
+        cursor=at,
+        done=chunk.done,
+        stopped=chunk.stopped,
+        total_offsets=chunk.total_offsets,
+        regex_timeouts=at.regex_timeouts,
+        unavailable=unavailable,
+    )
+
+
+def _back_step(
+    cluster: Cluster,
+    topic: str,
+    cursor: SearchCursor,
+    flt: MessageFilter,
+    render: Render,
+    *,
+    take: int,
+    chunk_s: float,
+) -> Chunk:
+    """One window of a newest-first search: per partition, the window of offsets just below
     its position is read; matches are shown newest first. When a window was not read to
     its end in time, the chunk shows nothing and every partition keeps its position (the
     windows are halved next time); windows read in time double the next one (the first is
@@ -839,9 +900,8 @@ def _search_back_chunk(
     as do matches past the result limit: each partition shows its newest matches and
     resumes just below the oldest it showed, or just above the newest it held back. So
     nothing is skipped or shown twice, and matches come newest first over the chunks."""
-    max_scanned, max_results, max_seconds, chunk_s = _bounds(chunk_s)
+    max_scanned, max_results, max_seconds, _chunk_s = _bounds(None)
     room = max_results - cursor.matched
-    take = _chunk_take(room, cursor)
     t0 = time.monotonic()
     active = {
         p: pos
@@ -894,6 +954,11 @@ def _search_back_chunk(
                 ts = state.first_ts_of(p)
                 floors[p] = _NO_FLOOR if ts is None else ts
     views, heads = _merge_newest(streams, take, floors)
+    if floors and not views and all(
+        (heads[p].offset + 1 if p in heads else ranges[p][0]) >= active[p] for p in streams
+    ):  # progress before order (as in search_chunk): shown as read, newest first
+        streams = {p: _NewestMatches(candidates[p], flt, render) for p in streams}
+        views, heads = _merge_newest(streams, take)
     stop_reason = ""
     cut = bool(heads) and len(views) >= take
     if not cut and len(views) >= take:  # every match read was shown: more below?

@@ -258,18 +258,46 @@ def test_an_error_ends_the_search_with_its_reason(topic_factory, produce, client
 # --- property: any limit, any spread of matches, chunks and windows --------------------
 
 
-@hsettings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    data=st.data(),
-    limit=st.integers(1, 9),
-    counts=st.lists(st.integers(0, 60), min_size=1, max_size=4),
-    batch=st.sampled_from([1, 7, 2000]),
-    window=st.sampled_from([3, 25, 100_000]),
-)
+def search_to_the_end(cluster, topic: str, mode: str, limit: int, most: int) -> list:
+    """A "HIT" search chunk by chunk, continued after each stop at the result limit (each
+    such stop shows exactly the limit); the (partition, offset) of every match shown."""
+    flt = MessageFilter(conditions=(Condition.build("value", "contains", "HIT"),))
+    cursor = search_start(cluster, topic, Seek(mode=mode))
+    seen: list[tuple[int, int]] = []
+    for _ in range(most):
+        chunk = search_chunk(cluster, topic, cursor, flt, Render())
+        got = [(v.partition, v.offset) for v in chunk.views]
+        seen += got
+        if chunk.done:
+            return seen
+        if chunk.stopped:
+            assert "matches shown" in chunk.stopped and cursor.matched + len(got) == limit
+            chunk.cursor.matched = chunk.cursor.scanned = 0  # "Continue from here"
+            chunk.cursor.elapsed_s = 0.0
+        cursor = chunk.cursor
+    raise AssertionError("the search did not end")
+
+
+def property_test(examples: int):
+    return hsettings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+LIMITS = st.integers(1, 9)
+WINDOWS = st.sampled_from([3, 25, 100_000])
+BATCHES = st.sampled_from([1, 7, 2000])
+
+
+def counts_of(least: int):
+    """Messages per partition, for `least` to 4 partitions."""
+    return st.lists(st.integers(0, 60), min_size=least, max_size=4)
+
+
+@property_test(25)
+@given(data=st.data(), limit=LIMITS, counts=counts_of(1), batch=BATCHES, window=WINDOWS)
 def test_every_match_once_over_the_continues_whatever_the_limit(
     topic_factory, produce, monkeypatch, data, limit, counts, batch, window
 ):
@@ -283,27 +311,12 @@ def test_every_match_once_over_the_continues_whatever_the_limit(
     t = topic_factory(partitions=len(per))
     matches, _ = fill(produce, t, per, lambda p, i: i in hits[p])
     cluster = get_cluster("local")
-    flt = MessageFilter(conditions=(Condition.build("value", "contains", "HIT"),))
     # small reads: a limit cut inside a batch, a chunk cut inside a partition
     monkeypatch.setattr(topics.browse.selectors, "scan", functools.partial(scan, batch=batch))
     monkeypatch.setattr(topics.browse.selectors, "BACK_WINDOW", window)
     with override_settings(CONSOLE_SEARCH_MAX_RESULTS=limit):
         for mode in ("oldest", "newest"):
-            cursor = search_start(cluster, t, Seek(mode=mode))
-            seen: list[tuple[int, int]] = []
-            for _ in range(10 + 4 * len(matches) + 50):
-                chunk = search_chunk(cluster, t, cursor, flt, Render())
-                got = [(v.partition, v.offset) for v in chunk.views]
-                seen += got
-                if chunk.done:
-                    break
-                if chunk.stopped:
-                    assert "matches shown" in chunk.stopped and cursor.matched + len(got) == limit
-                    chunk.cursor.matched = chunk.cursor.scanned = 0  # "Continue from here"
-                    chunk.cursor.elapsed_s = 0.0
-                cursor = chunk.cursor
-            else:
-                raise AssertionError("the search did not end")
+            seen = search_to_the_end(cluster, t, mode, limit, 10 + 4 * len(matches) + 50)
             assert len(seen) == len(set(seen)), (mode, seen)
             assert set(seen) == matches, (mode, sorted(matches - set(seen)))
 
@@ -340,17 +353,8 @@ def test_chunks_show_a_screenful_each_and_the_search_goes_on_by_itself(
     assert int(re.search(r'id="scanned">([\d,]+)<', html).group(1).replace(",", "")) == 300
 
 
-@hsettings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    data=st.data(),
-    limit=st.integers(1, 9),
-    counts=st.lists(st.integers(0, 60), min_size=2, max_size=4),
-    window=st.sampled_from([3, 25, 100_000]),
-)
+@property_test(20)
+@given(data=st.data(), limit=LIMITS, counts=counts_of(2), window=WINDOWS)
 def test_matches_come_in_time_order_over_chunks_when_partitions_differ_in_pace(
     topic_factory, produce, monkeypatch, data, limit, counts, window
 ):
@@ -373,24 +377,11 @@ def test_matches_come_in_time_order_over_chunks_when_partitions_differ_in_pace(
     t = topic_factory(partitions=len(counts))
     produce(t, msgs)
     cluster = get_cluster("local")
-    flt = MessageFilter(conditions=(Condition.build("value", "contains", "HIT"),))
     monkeypatch.setattr(topics.browse.selectors, "BACK_WINDOW", window)
     monkeypatch.setattr(topics.browse.selectors, "FIRST_BACK_WINDOW", min(window, 1000))
     with override_settings(CONSOLE_SEARCH_MAX_RESULTS=limit, CONSOLE_SEARCH_CHUNK_RESULTS=0):
         for mode in ("oldest", "newest"):
-            cursor = search_start(cluster, t, Seek(mode=mode))
-            seen: list[tuple[int, int]] = []
-            for _ in range(20 + 6 * len(matches) + 50):
-                chunk = search_chunk(cluster, t, cursor, flt, Render())
-                seen += [(v.partition, v.offset) for v in chunk.views]
-                if chunk.done:
-                    break
-                if chunk.stopped:  # "Continue from here"
-                    chunk.cursor.matched = chunk.cursor.scanned = 0
-                    chunk.cursor.elapsed_s = 0.0
-                cursor = chunk.cursor
-            else:
-                raise AssertionError("the search did not end")
+            seen = search_to_the_end(cluster, t, mode, limit, 20 + 6 * len(matches) + 50)
             assert len(seen) == len(set(seen)) and set(seen) == matches, mode
             times = [stamps[x] for x in seen]
             assert times == sorted(times, reverse=mode == "newest"), (mode, seen)
