@@ -453,7 +453,7 @@ def test_a_newest_first_search_starts_with_a_small_window_and_widens_it(
     import topics.browse.selectors as sel
 
     t = topic_factory(partitions=2)
-    n = 6000
+    n = 16_000  # three windows a partition: 1,000, 2,000, 4,000
     produce(
         t,
         [
