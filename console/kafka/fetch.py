@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 # response at a time, so these bound the memory a scan holds (about three times the first).
 MAX_BYTES = 16 * 1024 * 1024
 PARTITION_MAX_BYTES = 4 * 1024 * 1024
+MIN_PARTITION_BYTES = 256 * 1024  # a partition's share of a response, at least
+FIRST_PARTITION_BYTES = 64 * 1024  # ... but for the first response, which doubles from there
 MAX_WAIT_MS = 50
 FETCH_VERSION = 11  # the newest Fetch that names topics (v13+ want topic ids); needs >= 4
 METADATA_VERSION = 8
@@ -782,6 +784,7 @@ class _Leader:
         self.partitions = partitions
         self.in_flight: dict[int, int] | None = None  # partition -> offset asked
         self.turn = 0
+        self.sent = 0  # fetch requests sent
 
 
 class _FastScan:
@@ -872,6 +875,14 @@ class _FastScan:
         big = [p for p in parts if self.want_bytes.get(p)]
         if big:
             parts = big[:1] + [p for p in parts if p != big[0]]
+        # Every partition gets its share of the response, so all advance together: a forward
+        # search shows no match past the last time read in another partition, and with
+        # 4 MB each, the partitions late in the order waited for three responses or more.
+        # The first responses are small and double: a first screenful needs every partition
+        # read a little, not a sixteenth of 16 MB each (the rest would be read again).
+        per_partition = max(MIN_PARTITION_BYTES, min(PARTITION_MAX_BYTES, MAX_BYTES // len(parts)))
+        per_partition = min(per_partition, FIRST_PARTITION_BYTES << min(leader.sent, 16))
+        leader.sent += 1
         F = FetchRequest
         v = leader.conn.version(1, FETCH_VERSION, 4)
         request = FetchRequest[v](
@@ -891,7 +902,7 @@ class _FastScan:
                             current_leader_epoch=-1,
                             fetch_offset=offsets[p],
                             log_start_offset=-1,
-                            partition_max_bytes=max(PARTITION_MAX_BYTES, self.want_bytes.get(p, 0)),
+                            partition_max_bytes=max(per_partition, self.want_bytes.get(p, 0)),
                         )
                         for p in parts
                     ],
