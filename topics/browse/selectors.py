@@ -274,12 +274,12 @@ def _ts(m: Message) -> int:
     return m.timestamp_ms if m.timestamp_ms is not None else -1
 
 
-def _floor_of(floors: dict[int, int] | None) -> Callable[[int], int | None]:
+def _floor_of(floors: dict[int, int] | None, *, backward: bool) -> Callable[[int], int | None]:
     """For partition p, the floor of the others that binds: a search shows no match past a
     timestamp that another partition's unread records may still reach (`floors[q]`: the
     newest they may be, reading back; the oldest, reading forward), timestamps growing
-    with offsets. The caller orders the floors so the first other one binds."""
-    top = list((floors or {}).items())[:2]
+    with offsets. The binding one is the highest reading back, the lowest forward."""
+    top = sorted((floors or {}).items(), key=lambda kv: kv[1], reverse=backward)[:2]
 
     def floor_for(p: int) -> int | None:
         for q, ts in top:
@@ -309,9 +309,7 @@ def merge(
 
     With `floors` (partition -> timestamp, see `_floor_of`), the take stops at the first
     record past the floor of another partition."""
-    if floors:
-        floors = dict(sorted(floors.items(), key=lambda kv: kv[1], reverse=backward))
-    floor_for = _floor_of(floors)
+    floor_for = _floor_of(floors, backward=backward)
     # (sort ts, records taken from the partition so far, partition, index into its list)
     heap: list[tuple[int, int, int, int]] = []
     for p, msgs in by_p.items():
@@ -608,7 +606,7 @@ def _merge_newest(
     `floors[p]`: partition p's unread records may be as new as this; a match older than
     the floor of another partition is not taken, nor anything after it (a later chunk
     may find newer matches there)."""
-    floor_for = _floor_of(dict(sorted((floors or {}).items(), key=lambda kv: -kv[1])))
+    floor_for = _floor_of(floors, backward=True)
     heap: list[tuple[int, int, int]] = []
     heads: dict[int, MessageView] = {}
     for p, stream in streams.items():
@@ -656,21 +654,22 @@ def _resume(found: dict[int, list[MessageView]], shown: list[MessageView]) -> di
 HELD_MAX = 2_000  # matches a forward chunk may read past what it can show before it ends
 
 
-def _forward_floors(state) -> dict[int, int]:
-    """Per partition not read to its end, the oldest timestamp its unread records may have."""
+def _forward_floors(state) -> tuple[dict[int, int], bool]:
+    """Per partition read but not to its end, the oldest timestamp its unread records may
+    have; and whether a partition not read to its end was not read at all (no floor known)."""
     if state is None:
-        return {}
-    return {
-        p: state.last_ts.get(p, -_NO_FLOOR)
-        for p in state.ranges
-        if p not in state.finished and p not in state.errors
-    }
+        return {}, False
+    unfinished = [p for p in state.ranges if p not in state.finished and p not in state.errors]
+    floors = {p: state.last_ts[p] for p in unfinished if p in state.last_ts}
+    return floors, len(floors) < len(unfinished)
 
 
 def _can_show(found: dict[int, list[MessageView]], take: int, state) -> bool:
     """Whether `take` of the matches found are older than every partition's floor (the
-    scan may end: they can be shown in order)."""
-    floors = _forward_floors(state)
+    scan may end: they can be shown in order); never while a partition was not read."""
+    floors, unread = _forward_floors(state)
+    if unread:
+        return False
     if not floors:
         return True
     lo = min(floors.values())
@@ -742,7 +741,7 @@ def search_chunk(
     # A partition this chunk could not read at all holds none back: the scan went on while
     # it had time (`_can_show`), and a partition slower to read than a chunk lasts (under a
     # slow regex, one partition's batches fill the chunk) must not stop the search.
-    floors = {p: ts for p, ts in _forward_floors(state).items() if ts != -_NO_FLOOR}
+    floors, _unread = _forward_floors(state)
     views = merge(found, take, backward=False, ts=_view_ts, floors=floors)
     if n_found and not views and state is not None:
         # Progress before order: when holding back would leave every partition where it
