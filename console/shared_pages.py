@@ -14,6 +14,11 @@ a flash message, a cookie being set, an error status; nor when the viewer has a 
 waiting or no CSRF cookie yet. Capabilities are the key, not the user: masking and every
 "may I" in a page follow the role.
 
+A page may depend on more of the viewer than that (``shared_page(vary=...)``): a topic's
+messages page follows the role's masking rules and the decoders the viewer chose for the
+topic; those are part of its key, and such a page is never answered at the door (below),
+which sees neither. Searches are not shared: each is one person's.
+
 A copy that expired is rendered again by one request; the viewers who ask meanwhile get
 the expired copy (up to STALE_WINDOWS windows old), not a rendering each.
 
@@ -291,7 +296,7 @@ def through_door(scope: dict) -> tuple[int, list, bytes] | None:
     )
     cluster = _page_cluster.get(page)
     if cluster is None:
-        return None  # not a shared page (messages, searches...): no cookie parsing for it
+        return None  # not a door page (messages, searches...): no cookie parsing for it
     cookies = _cookies(headers)
     if "messages" in cookies:
         return None
@@ -319,19 +324,28 @@ def through_door(scope: dict) -> tuple[int, list, bytes] | None:
     return copy.status, [*final, (b"Content-Length", str(len(data)).encode())], data
 
 
-def shared_page(view: Callable) -> Callable:
-    """Answer a GET from a copy of the same page younger than CONSOLE_SHARED_PAGE_S."""
+def shared_page(view: Callable | None = None, *, vary: Callable | None = None) -> Callable:
+    """Answer a GET from a copy of the same page younger than CONSOLE_SHARED_PAGE_S.
+
+    `vary(request, *args, **kwargs)`: what else of the viewer the page depends on (a
+    tuple, part of the copy's key), or None when this request must be rendered for the
+    viewer alone (it changes something of theirs, say). A page with `vary` is never
+    answered at the door, which cannot see it."""
+    if view is None:
+        return functools.partial(shared_page, vary=vary)
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         ttl = settings.CONSOLE_SHARED_PAGE_S
-        if ttl <= 0 or not _shareable_request(request):
+        extra = () if vary is None or ttl <= 0 else vary(request, *args, **kwargs)
+        if ttl <= 0 or extra is None or not _shareable_request(request):
             if ttl > 0:
                 metrics.shared_page_observed("bypass")
             return view(request, *args, **kwargs)
         page, caps = _page(request), _caps(request)
         cluster = str(getattr(request.user, "console_cluster", "") or "")
-        key = (page, caps)
+        key = (page, caps, *extra) if vary is not None else (page, caps)
+        door = vary is None
         now = time.monotonic()
         fresh = _must_be_fresh(request.session.session_key)
         with _lock:
@@ -342,7 +356,8 @@ def shared_page(view: Callable) -> Callable:
                 _rendering[key] = now  # the others get the copy they have while this renders
         if copy is not None:
             metrics.shared_page_observed("hit")
-            _note_pass(request, page, caps, cluster)
+            if door:
+                _note_pass(request, page, caps, cluster)
             return _answer(request, copy)
         try:
             response = view(request, *args, **kwargs)
@@ -370,11 +385,11 @@ def shared_page(view: Callable) -> Callable:
                         del _copies[old]
                         _final_headers.pop(old, None)
                 _copies[key] = made
-                _page_cluster[page] = cluster
-                if len(_page_cluster) > MAX_PAGES * 4:
-                    _page_cluster.clear()
+                if door:
+                    if len(_page_cluster) >= MAX_PAGES * 4:
+                        _page_cluster.clear()
                     _page_cluster[page] = cluster
-        if stored and not fresh:
+        if stored and not fresh and door:
             _note_pass(request, page, caps, cluster)
         return response
 

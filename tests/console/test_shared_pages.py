@@ -193,3 +193,85 @@ def test_an_expired_page_is_rendered_once_while_the_others_get_the_copy(
         time.sleep(0.35 * 3)  # past the stale bound, nobody rendering: rendered again
         b.get(url)
         assert len(shared) == n + 2
+
+
+@pytest.fixture
+def messages_built(monkeypatch):
+    """Copies on for 30 s, and a count of how often a messages page was really read."""
+    import topics.browse.views
+
+    shared_pages.forget_all()
+    built = []
+    real = topics.browse.views.browse_page
+
+    def counting(*args, **kwargs):
+        built.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(topics.browse.views, "browse_page", counting)
+    with override_settings(CONSOLE_SHARED_PAGE_S=30):
+        yield built
+    shared_pages.forget_all()
+
+
+def test_newest_messages_are_shared_per_role_and_masking_follows_the_role(
+    kafka, topic_factory, produce, client_for, messages_built
+):
+    """Operators watching a topic's newest messages share one reading a window; a viewer
+    (no contents) and a masked role never get an operator's copy."""
+    from console.clusters import Cluster, MaskRule, all_clusters, reset_clusters
+
+    name = topic_factory(partitions=1)
+    produce(name, [{"key": b"k", "value": b'{"card": "4111-1111", "n": 1}'}])
+    saved = all_clusters()
+    rule = MaskRule(topics=re.compile(".*"), json_paths=("$.card",), roles=("operator",))
+    reset_clusters([*saved, Cluster("masked", kafka.bootstrap_servers, masking=(rule,))])
+    try:
+        local = reverse("topics:messages", args=["local", name])
+        masked = reverse("topics:messages", args=["masked", name])
+        a, b = client_for("operator"), client_for("operator")
+        viewer, admin = client_for("viewer"), client_for("admin")
+        for c in (a, b, viewer, admin):
+            _warm(c, local)  # the CSRF cookie, for both clusters' pages
+        n = len(messages_built)
+        assert "4111-1111" in a.get(local).content.decode()
+        assert "4111-1111" in b.get(local).content.decode()
+        assert len(messages_built) == n + 1  # b's page is a's copy
+        page = viewer.get(local).content.decode()
+        assert "4111-1111" not in page and '"n"' not in page
+        assert len(messages_built) == n + 2
+        # On the masked cluster the operators' copy is masked, the admin's is not.
+        assert "4111-1111" not in a.get(masked).content.decode()
+        assert "4111-1111" in admin.get(masked).content.decode()
+        assert "4111-1111" not in b.get(masked).content.decode()
+        assert len(messages_built) == n + 4
+        # Never answered at the door (it cannot see the role's masking or the decoders).
+        assert not any("/messages/" in page[0] for page in shared_pages._page_cluster)
+    finally:
+        reset_clusters(saved)
+
+
+def test_a_messages_page_naming_decoders_is_the_viewers_own(
+    kafka, topic_factory, produce, client_for, messages_built
+):
+    """A page that names decoders saves them for the viewer (rendered for them alone), and
+    that viewer's page without parameters uses them, not the others' shared copy."""
+    name = topic_factory(partitions=1)
+    produce(name, [{"key": b"k", "value": b'{"n": 1}'}])
+    url = reverse("topics:messages", args=["local", name])
+    a, b = client_for("operator"), client_for("operator")
+    _warm(a, url)
+    _warm(b, url)
+    n = len(messages_built)
+    a.get(url)
+    b.get(url)
+    assert len(messages_built) == n + 1
+    b64 = {"mode": "newest", "value_format": "base64"}
+    assert a.get(url, b64).status_code == a.get(url, b64).status_code == 200
+    assert len(messages_built) == n + 3  # each rendered and saved
+    own = a.get(url).content.decode()
+    assert len(messages_built) == n + 4  # a's remembered decoders: its own copy
+    assert "eyJuIjogMX0=" in own
+    shared = b.get(url).content.decode()
+    assert len(messages_built) == n + 4
+    assert "eyJuIjogMX0=" not in shared and "&quot;n&quot;: 1" in shared

@@ -21,6 +21,7 @@ from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError, NotFound
 from console.messages.masking import rules_for
 from console.messages.schema_registry import registry_for
+from console.shared_pages import shared_page
 from console.web import ConsoleRequest, cluster_view
 from topics.browse.forms import BrowseForm
 from topics.browse.highlight import Highlight
@@ -158,8 +159,29 @@ def _query(form: BrowseForm, **extra: str) -> str:
     return urlencode(params)
 
 
+def _decoders_key(request: ConsoleRequest, topic: str) -> str:
+    return f"decoders:{request.cluster.name}:{topic}"
+
+
+def _same_page_for(request: ConsoleRequest, topic: str) -> tuple | None:
+    """What of the viewer a messages page depends on besides its URL and capabilities
+    (shared_page): the role (masking rules follow it) and, for the page without parameters,
+    the decoders remembered for the topic. A request that names decoders saves them to the
+    viewer's session: it is rendered for that viewer alone."""
+    q = request.GET
+    if "key_format" in q or "value_format" in q:
+        return None
+    remembered = (
+        ()
+        if q
+        else tuple(sorted((request.session.get(_decoders_key(request, topic)) or {}).items()))
+    )
+    return (role_of(request.user), remembered)
+
+
 @require_GET
 @cluster_view()
+@shared_page(vary=_same_page_for)
 def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
     form = _remembered(request, topic)
@@ -191,7 +213,7 @@ def _remembered(request: ConsoleRequest, topic: str) -> BrowseForm:
     """The page's form. The decoders chosen for a topic are remembered (per user session)
     for that topic: a request without parameters starts from them (newest first); one that
     names decoders saves them. (One form per request: each costs a copy of every field.)"""
-    key = f"decoders:{request.cluster.name}:{topic}"
+    key = _decoders_key(request, topic)
     start = None if request.GET else {"mode": "newest", **(request.session.get(key) or {})}
     form = _form(request, topic, page=True, data=start)
     if (
