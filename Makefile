@@ -72,7 +72,7 @@ vendor:
 	node -p 'const p = require("./node_modules/uplot/package.json"), l = require("./package-lock.json").packages["node_modules/uplot"]; [`uplot $${p.version}`, `license $${p.license}`, `source https://www.npmjs.com/package/uplot/v/$${p.version}`, `integrity $${l.integrity}`].join("\n")' > static/vendor/uplot/VERSION
 
 # Every page at 1440x900 light and dark and at 390x844, into screenshots/ (git-ignored).
-# Starts its own Kafka, worker and Daphne on free ports; SCREENSHOTS_URL=http://... uses a
+# Starts its own Kafka, worker and web process on free ports; SCREENSHOTS_URL=http://... uses a
 # running `make demo` instead (log-in admin/admin).
 .PHONY: screenshots
 screenshots: $(VENV)/.test-deps kafka-jars

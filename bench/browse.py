@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from bench.common import ROOT, logged_in_client, setup_django, start_kafka, write_result
 
@@ -146,8 +145,7 @@ def _daphne(**env: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     log = open(tempfile.mktemp(prefix="daphne-bench-", suffix=".log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
-        + ["console.asgi:application"],
+        [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)],
         env={
             **os.environ,
             **DEPLOYED,

@@ -401,23 +401,21 @@ class Stack:
         from tools.kafka.local import port_open
 
         self.stop_servers()
-        bin_dir = Path(sys.executable).parent
         self.server_env = dict(extra_env or {})
         env = {**self.env, **self.server_env}
         for _ in range(n):
             port = _free_port()
             self.servers[port] = subprocess.Popen(
-                [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
-                + ["console.asgi:application"],
+                [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
-                stdout=open(self.base / f"daphne-{port}.log", "wb"),  # noqa: SIM115
+                stdout=open(self.base / f"web-{port}.log", "wb"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 120
         for port in self.servers:
             while not port_open(port):
-                assert time.monotonic() < deadline, "daphne did not start"
+                assert time.monotonic() < deadline, "the web process did not start"
                 time.sleep(0.2)
         return [f"http://127.0.0.1:{p}" for p in self.servers]
 

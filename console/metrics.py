@@ -5,7 +5,7 @@ A leaf: it imports nothing but prometheus_client, so any module may call its hoo
 endpoint, the request middleware and the lag gauges are in console/monitoring.py; Kafka
 request metrics and tail consumers in console/kafka/metrics.py.
 
-With PROMETHEUS_MULTIPROC_DIR set (several Daphne processes, a Celery worker), every
+With PROMETHEUS_MULTIPROC_DIR set (several web processes, a Celery worker), every
 process writes its values to files in that directory and /metrics adds them up; the
 directory must be shared by all of them and emptied before they start.
 """

@@ -37,7 +37,7 @@ def metrics_refusal(request: HttpRequest) -> HttpResponse | None:
     """None when the request may read /metrics, else the 401/403 to answer.
 
     A request passes with `Authorization: Bearer <CONSOLE_METRICS_TOKEN>`, or when it comes
-    from a network in CONSOLE_METRICS_ALLOW (the peer address Daphne reports). With
+    from a network in CONSOLE_METRICS_ALLOW (the peer address the server reports). With
     neither setting, /metrics is closed to everyone.
     """
     token = settings.CONSOLE_METRICS_TOKEN

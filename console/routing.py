@@ -1,6 +1,6 @@
 """WebSocket routes of every app, gathered for console.asgi, behind one guard.
 
-Channels' URLRouter raises ValueError for a path no route matches (Daphne answers 500): the
+Channels' URLRouter raises ValueError for a path no route matches (the server answers 500): the
 last route catches every such path and closes the connection. ``guarded`` closes one whose
 path or query holds control characters or invalid UTF-8 before any route sees it.
 """

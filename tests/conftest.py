@@ -372,12 +372,12 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
 
 def start_asgi_server(log_dir: Path, **env: str) -> tuple[Proc, str]:
     port = free_port()
-    args = [_bin("daphne"), "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"]
-    proc = Proc(args, log_dir / f"daphne-{port}.log", _subprocess_env(**env))
+    args = [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)]
+    proc = Proc(args, log_dir / f"web-{port}.log", _subprocess_env(**env))
     deadline = time.monotonic() + 60
     while not port_open(port):
         if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"daphne did not start:\n{proc.output()[-3000:]}")
+            raise RuntimeError(f"the web process did not start:\n{proc.output()[-3000:]}")
         time.sleep(0.2)
     return proc, f"http://127.0.0.1:{port}"
 

@@ -1,7 +1,7 @@
 """Test settings: the production settings, with only what tests must change.
 
 Each pytest session gets its own var dir (database files, Celery's SQLite broker);
-subprocesses the tests start (Celery worker, Daphne) inherit it through the environment
+subprocesses the tests start (Celery worker, web processes) inherit it through the environment
 and, with CONSOLE_TEST_SUBPROCESS=1, use the test database directly: a SQLite file in the
 var dir, or with CONSOLE_POSTGRES_DSN a database on that server named after the var dir.
 """

@@ -1,10 +1,10 @@
-"""Run the console against a local demo Kafka, with demo data, a Celery worker and Daphne.
+"""Run the console against a local demo Kafka, with demo data, a Celery worker and the web process.
 
     make demo            # or: .venv/bin/python tools/demo.py [--port 8000]
 
 Starts (and on Ctrl-C stops): a one-node KRaft Kafka on 127.0.0.1:19092, a Celery worker
 (kombu's SQLAlchemy transport on SQLite unless REDIS_URL is set), a clickstream feeder, and
-Daphne serving the console on http://127.0.0.1:8000/. Needs Python 3.11+, Java 17+, Maven.
+The web process (console/serve.py) serving the console on http://127.0.0.1:8000/. Needs Python 3.11+, Java 17+, Maven.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> int:
     bin_dir = Path(PY).parent
     procs: list[subprocess.Popen] = []
     mode = "Redis" if env.get("REDIS_URL") else "embedded SQLite broker"
-    print(f"· starting the Celery worker ({mode}), the feeder and Daphne...", flush=True)
+    print(f"· starting the Celery worker ({mode}), the feeder and the web process...", flush=True)
     procs.append(
         subprocess.Popen(
             [
@@ -104,14 +104,7 @@ def main() -> int:
     procs.append(subprocess.Popen([PY, "manage.py", "demo_crowd"], cwd=ROOT, env=env))
     procs.append(
         subprocess.Popen(
-            [
-                str(bin_dir / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(args.port),
-                "console.asgi:application",
-            ],
+            [PY, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(args.port)],
             cwd=ROOT,
             env=env,
         )

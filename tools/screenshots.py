@@ -7,7 +7,7 @@
 Its own stack, so it works the same on any machine and never touches your demo: a one-node
 Kafka on free ports in a temporary folder, then `tools/demo.py --no-kafka` on a temporary
 var dir (migrate, users, demo data, Celery worker with beat, feeder, consumer crowd,
-Daphne), with both samplers every 2 s so the dashboard's chart and lag have points. Logs
+web process), with both samplers every 2 s so the dashboard's chart and lag have points. Logs
 in as admin, walks the main pages (and every tab of a topic), and writes
 screenshots/<viewport>/<nn>-<page>.png (the first screen; <nn>-<page>.full.png the whole
 page when longer) plus screenshots/index.html; then stops it all.
@@ -103,7 +103,7 @@ class Stack:
 
     def stop(self) -> None:
         if self.demo and self.demo.poll() is None:
-            self.demo.send_signal(signal.SIGTERM)  # demo.py stops its worker, feeder, Daphne
+            self.demo.send_signal(signal.SIGTERM)  # demo.py stops its worker, feeder, web process
             try:
                 self.demo.wait(30)
             except subprocess.TimeoutExpired:

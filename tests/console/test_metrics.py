@@ -4,6 +4,7 @@ opt-in lag gauges equal to what Kafka's own tool reports; values add up across p
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -206,7 +207,7 @@ def _get(url: str, token: str | None = None) -> str:
 
 @pytest.mark.slow
 def test_metrics_add_up_across_server_processes(django_db_setup, tmp_path):
-    """Two Daphne processes sharing PROMETHEUS_MULTIPROC_DIR: either one's /metrics
+    """Two web processes sharing PROMETHEUS_MULTIPROC_DIR: either one's /metrics
     counts the requests both served, also after one has gone."""
     shared = tmp_path / "prometheus"
     shared.mkdir()
@@ -268,3 +269,31 @@ def test_tail_viewers_and_their_shared_consumer_are_gauged(
         for v in viewers:
             v.close()
         server.stop()
+
+
+@pytest.mark.slow
+def test_the_allowed_network_is_the_peers_unless_a_proxy_is_trusted(django_db_setup, tmp_path):
+    """console.serve ignores X-Forwarded-For by default: a loopback peer allowed to read
+    /metrics stays allowed whatever it claims. With the proxy trusted
+    (CONSOLE_FORWARDED_ALLOW_IPS), the forwarded address is the one checked."""
+    env = {"CONSOLE_METRICS_TOKEN": "", "CONSOLE_METRICS_ALLOW": "127.0.0.1/32"}
+
+    def status(url: str, forwarded: str) -> int:
+        request = urllib.request.Request(f"{url}/metrics", headers={"X-Forwarded-For": forwarded})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    direct, url = start_asgi_server(tmp_path, **env)
+    try:
+        assert status(url, "10.9.8.7") == 200
+    finally:
+        direct.stop()
+    proxied, url = start_asgi_server(tmp_path, CONSOLE_FORWARDED_ALLOW_IPS="127.0.0.1", **env)
+    try:
+        assert status(url, "10.9.8.7") == 403
+        assert status(url, "127.0.0.1") == 200
+    finally:
+        proxied.stop()

@@ -1,4 +1,4 @@
-"""A production deployment on one machine, started from deploy/Procfile: web (Daphne),
+"""A production deployment on one machine, started from deploy/Procfile: web (console.serve: uvicorn),
 worker and beat processes with the production settings, on a Redis and a PostgreSQL of
 its own; and a small HTTP client that talks to it as a TLS-terminating proxy would.
 
@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -257,7 +258,7 @@ class Browser:
         other.cookies = self.cookies
         return other
 
-    def request(self, method: str, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+    def request(self, method: str, path: str, data: dict | None = None) -> tuple[int, Message, str]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         headers = {
             "X-Forwarded-Proto": "https",
@@ -278,14 +279,14 @@ class Browser:
             for value in response.headers.get_all("Set-Cookie") or []:
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-            return response.status, dict(response.headers), text
+            return response.status, response.headers, text  # names: any case
         finally:
             conn.close()
 
-    def get(self, path: str) -> tuple[int, dict, str]:
+    def get(self, path: str) -> tuple[int, Message, str]:
         return self.request("GET", path)
 
-    def post(self, path: str, data: dict) -> tuple[int, dict, str]:
+    def post(self, path: str, data: dict) -> tuple[int, Message, str]:
         return self.request("POST", path, data)  # the CSRF token: the log-in's cookie
 
     def login(self, username: str, password: str = PASSWORD) -> Browser:

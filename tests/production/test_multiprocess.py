@@ -1,4 +1,4 @@
-"""Several processes, one deployment: two web processes (Daphne), two Celery workers and
+"""Several processes, one deployment: two web processes (console.serve), two Celery workers and
 one beat, started from deploy/Procfile with the production settings, on a Redis and a
 PostgreSQL of their own, against the session's Kafka.
 
