@@ -748,12 +748,15 @@ class _Reader:
 
     def _edge_hits(self, partition, data, folded, s0, s1, base, lo, hi, base_ts, log_append, part):
         """The matching records of indexes [lo, hi) of a batch whose offset deltas are its
-        indexes (`_candidates`' walk, bounded to that range)."""
+        indexes (`_candidates`' walk, bounded to that range): the first probe's hits are
+        found in the whole batch at once, the walk tests a record only where one falls and
+        ends after the last (the position's time is then found lazily, ScanState)."""
         first = self.first
-        fbuf = folded if first.fold else data
+        hits = _hits(folded if first.fold else data, first, s0, s1)
+        h, nh = 0, len(hits)
         j = s0
         i = 0
-        while i < hi and j < s1:
+        while i < hi and j < s1 and h < nh:
             b = data[j]  # the record's length, inlined as in _candidates
             if b < 0x80:
                 ln, body = (b >> 1) ^ -(b & 1), j + 1
@@ -765,13 +768,14 @@ class _Reader:
             j = body + ln
             if i == lo and part.first_ts is None:  # the position's record: its time
                 part.first_ts = log_append or base_ts + _varint(data, body + 1)[0]
-            if i >= lo and (
-                any(fbuf.find(a, body, j) >= 0 for a in first.alternatives)
-                and self._rest_ok(data, folded, body, j)
-            ):
-                self._emit(
-                    _record(data, body, base, base_ts, log_append, self.topic, partition), part
-                )
+            if hits[h] < j:
+                while h < nh and hits[h] < j:
+                    h += 1
+                if i >= lo and self._rest_ok(data, folded, body, j):
+                    self._emit(
+                        _record(data, body, base, base_ts, log_append, self.topic, partition),
+                        part,
+                    )
             i += 1
 
 
