@@ -2,12 +2,12 @@
 
 `python -m bench tail` runs the suite and writes bench/results/tail.json:
 
-- 20 viewers at 2,000 msg/s, one Daphne (in-memory channel layer, as in the demo);
-- 200 viewers at 10,000 msg/s, one Daphne: the main run, whose figures are the file's
+- 20 viewers at 2,000 msg/s, one web process (in-memory channel layer, as in the demo);
+- 200 viewers at 10,000 msg/s, one web process: the main run, whose figures are the file's
   top-level keys (issue 14's goal: 1 Kafka consumer, p99 produce->receipt < 0.25 s,
   0 dropped for viewers that keep up, RSS flat);
-- 200 viewers at 1,000 msg/s, one Daphne;
-- 1,000 viewers at 200 msg/s over 4 Daphne processes on Redis as the channel layer
+- 200 viewers at 1,000 msg/s, one web process;
+- 1,000 viewers at 200 msg/s over 4 web processes on Redis as the channel layer
   (`multi_process`; the hub delivers in process, so Redis carries no tail traffic).
 
 `python -m bench.tail --viewers N --rate R [--seconds S] [--processes P] [--clients C]`
@@ -70,7 +70,9 @@ class RunConfig:
     viewers: int
     rate: int  # messages per second
     seconds: int = 30
-    processes: int = 1  # Daphne processes (more than one: Redis as the channel layer)
+    processes: int = (
+        1  # web processes (console/serve.py) (more than one: Redis as the channel layer)
+    )
     clients: int = 0  # client processes; 0: one per 100 viewers, 1 to 4
     measure_every: int = 10  # every n-th viewer records every message's latency
     warmup_s: int = WARMUP_S
@@ -761,7 +763,7 @@ def _write(runs: list[dict], suite: bool) -> None:
             "dropped": "0 for clients that keep up",
         },
         notes="Top-level figures: the main run (see runs[]); multi_process: the run over "
-        "several Daphne processes on Redis. Each run: one Daphne per server process, "
+        "several web processes on Redis. Each run: one web process (console/serve.py) per server process, "
         "viewers in client processes (lean asyncio WebSocket clients), producer + "
         "reference consumer in another process, Kafka, all on one 2-core machine shared "
         "with other work (compare the reference and the load). Latency: produce "

@@ -37,6 +37,10 @@ def options(host: str, port: int) -> dict:
         "loop": "uvloop",
         "http": "httptools",
         "ws": "websockets",
+        # Rows frames are compressed once for every viewer (topics/tail/frames.py):
+        # permessage-deflate, which browsers offer, would deflate them again per viewer.
+        "ws_per_message_deflate": False,
+        "ws_max_size": 1024 * 1024,  # a page sends acknowledgements and filters, no more
         # Channels' router knows no "lifespan" scope: nothing to run at start or stop.
         "lifespan": "off",
         "access_log": False,  # requests are counted and timed in /metrics

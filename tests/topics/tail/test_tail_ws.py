@@ -316,3 +316,20 @@ def test_provider_role_change_at_the_next_log_in_stops_an_open_tail(
     assert c.close_code == 4403
     assert "Permission lost" in c.error["message"]
     set_cluster_roles(user, {})
+
+
+def test_frames_are_not_deflated_again_per_viewer(topic_factory, asgi_server, session_for):
+    """Browsers offer permessage-deflate; the server declines it (rows frames are compressed
+    once for all viewers)."""
+    from websockets.sync.client import connect
+
+    name = topic_factory(partitions=1)
+    url = "ws" + asgi_server[len("http") :] + f"/ws/clusters/local/topics/{name}/tail/"
+    with connect(
+        url,
+        additional_headers={"Cookie": f"sessionid={session_for('operator')[0]}"},
+        origin=asgi_server,
+        open_timeout=15,
+    ) as ws:  # compression="deflate", the default, offers it
+        assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
