@@ -15,6 +15,7 @@ one polyline per series with its points labelled, and dashed goal lines.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -167,13 +168,17 @@ def line_chart(
     for _name, points in series:
         for x, y in points:
             width = CHAR_W * len(_fmt(y, unit))
-            taken.append((px(x) - 5, py(y) - 20, px(x) + 9 + width, py(y) + 22))
+            if px(x) + 7 + width <= LEFT + plot_w:
+                taken.append((px(x) - 5, py(y) - 20, px(x) + 9 + width, py(y) + 22))
+            else:  # its figure sits left of it
+                taken.append((px(x) - 9 - width, py(y) - 20, px(x) + 5, py(y) + 22))
 
     def free(box: tuple[float, float, float, float]) -> bool:
         return not any(
             box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken
         )
 
+    goal_boxes: list[tuple[float, float, float, float]] = []
     for label, g in goals:
         out.append(
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py(g):.1f}" y2="{py(g):.1f}" '
@@ -194,31 +199,62 @@ def line_chart(
             places[0],
         )
         taken.append((x0, y - 11, x0 + width, y + 2))
+        goal_boxes.append((x0, y - 11, x0 + width, y + 2))
         out.append(
             f'<text x="{x}" y="{y:.1f}" fill="#dc2626" '
             f'text-anchor="{anchor}">{escape(label)}</text>'
         )
-    # A figure goes under its point when another series' figure at that size is close
-    # above it (two curves that meet at one size).
-    below: set[tuple[int, float]] = set()
+    # Each point's figure goes where it hides no line, point, goal line, other figure or the
+    # plot's edge: over and right of its point, else under and right, over and left, under
+    # and left (the first that is free; the first if none is).
+    lines = [sorted((px(x), py(y)) for x, y in points) for _name, points in series]
+    dots = [(px(x), py(y)) for _name, points in series for x, y in points]
+    placed = list(goal_boxes)
+
+    def clear(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < LEFT + 2 or x1 > LEFT + plot_w - 2 or y0 < TOP + 2 or y1 > TOP + plot_h - 2:
+            return False
+        if any(y0 - 1 <= py(g) <= y1 + 1 for _label, g in goals):
+            return False
+        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            return False
+        if any(x0 - 5 < dx < x1 + 5 and y0 - 5 < dy < y1 + 5 for dx, dy in dots):
+            return False
+        for line in lines:
+            for (ax, ay), (bx, by) in itertools.pairwise(line):
+                for t in range(21):
+                    sx, sy = ax + (bx - ax) * t / 20, ay + (by - ay) * t / 20
+                    if x0 - 2 < sx < x1 + 2 and y0 - 2 < sy < y1 + 2:
+                        return False
+        return True
+
+    figures: dict[tuple[int, float], tuple[float, float, str]] = {}
     for i, (_name, points) in enumerate(series):
-        for x, y in points:
-            if any(
-                j != i and x2 == x and 0 <= py(y) - py(y2) < 16
-                for j, (_n, others) in enumerate(series)
-                for x2, y2 in others
-            ):
-                below.add((i, x))
+        for x, y in sorted(points):
+            width = CHAR_W * len(_fmt(y, unit))
+            cx, cy = px(x), py(y)
+            places = [
+                (cx + 7, cy - 8, "start", cx + 7, cx + 7 + width),
+                (cx + 7, cy + 18, "start", cx + 7, cx + 7 + width),
+                (cx - 7, cy - 8, "end", cx - 7 - width, cx - 7),
+                (cx - 7, cy + 18, "end", cx - 7 - width, cx - 7),
+            ]
+            tx, ty, anchor, bx0, bx1 = next(
+                (pl for pl in places if clear((pl[3], pl[1] - 11, pl[4], pl[1] + 2))), places[0]
+            )
+            placed.append((bx0, ty - 11, bx1, ty + 2))
+            figures[(i, x)] = (tx, ty, anchor)
     for i, ((name, points), color) in enumerate(zip(series, COLORS, strict=False)):
         points = sorted(points)
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in points)
         out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2.5"/>')
         for x, y in points:
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"/>')
-            label_y = py(y) + 18 if (i, x) in below else py(y) - 8
+            tx, ty, anchor = figures[(i, x)]
             out.append(
-                f'<text x="{px(x) + 7:.1f}" y="{label_y:.1f}" fill="{color}">'
-                f"{escape(_fmt(y, unit))}</text>"
+                f'<text x="{tx:.1f}" y="{ty:.1f}" fill="{color}" '
+                f'text-anchor="{anchor}">{escape(_fmt(y, unit))}</text>'
             )
         out.append(
             f'<rect x="{LEFT + plot_w + 10}" y="{legend_y + 60}" width="12" height="12" '
