@@ -9,7 +9,7 @@ the word searched for. Figures, all through the Django views (test client, in pr
   from the start, consume(num_messages=...) in batches, the substring test in Python) in
   the same run; search_ratio = search / raw;
 - sparse_done_s: a search of a 100-partition topic with 99 empty partitions, to "done".
-- newest50_http_s: the same page through the ASGI server (Daphne, a process of its own, as
+- newest50_http_s: the same page through the ASGI server (console/serve.py, a process of its own, as
   deployed), the whole HTTP request from a client on loopback, median of 20; and
   newest50_http_10m_s on a 10,000,000-message topic of 100 partitions;
 - raw_newest50_s (reference): plain confluent-kafka reading the same records (a new
@@ -137,13 +137,13 @@ DEPLOYED = {
 }
 
 
-def _daphne(**env: str) -> tuple[subprocess.Popen, int]:
-    """The console in Daphne, on this process's settings, database and clusters, with the
+def _web(**env: str) -> tuple[subprocess.Popen, int]:
+    """The console in its web process, on this process's settings, database and clusters, with the
     console's deployed defaults (DEPLOYED) and `env` on top."""
     from tools.kafka.local import free_port, port_open
 
     port = free_port()
-    log = open(tempfile.mktemp(prefix="daphne-bench-", suffix=".log"), "wb")  # noqa: SIM115
+    log = open(tempfile.mktemp(prefix="web-bench-", suffix=".log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)],
         env={
@@ -159,7 +159,7 @@ def _daphne(**env: str) -> tuple[subprocess.Popen, int]:
     )
     deadline = time.monotonic() + 60
     while not port_open(port):
-        assert proc.poll() is None and time.monotonic() < deadline, "daphne did not start"
+        assert proc.poll() is None and time.monotonic() < deadline, "the web process did not start"
         time.sleep(0.2)
     return proc, port
 
@@ -221,13 +221,13 @@ CURVE_SIZES = (100_000, 1_000_000, 10_000_000)
 
 
 def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
-    """`python -m bench.browse curve`: the newest-50 whole HTTP request through Daphne
+    """`python -m bench.browse curve`: the newest-50 whole HTTP request through the web process
     (and plain confluent-kafka's newest 50) at each size, on PARTITIONS partitions, into
     browse.json's "curve" (the rest of the file is kept)."""
     from bench.curves import record_curve
 
     kafka = start_kafka()
-    daphne = None
+    web = None
     try:
         setup_django()
         from confluent_kafka.admin import AdminClient, NewTopic
@@ -237,7 +237,7 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
         reset_clusters()
         admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
         session = logged_in_client("operator").cookies["sessionid"].value
-        daphne, port = _daphne()
+        web, port = _web()
         points = []
         for n in sizes:
             topic = f"curve-{n}"
@@ -262,7 +262,7 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
         record_curve(
             "browse",
             {
-                "what": f"median of {HTTP_RUNS} whole newest-50 HTTP requests through Daphne "
+                "what": f"median of {HTTP_RUNS} whole newest-50 HTTP requests through the web process "
                 "(connect, request, whole answer); reference: plain confluent-kafka reading "
                 "the newest 50 of each partition with a new consumer",
                 "partitions": PARTITIONS,
@@ -270,9 +270,9 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
             },
         )
     finally:
-        if daphne is not None:
-            daphne.terminate()
-            daphne.wait(30)
+        if web is not None:
+            web.terminate()
+            web.wait(30)
         kafka.stop()
 
 
@@ -333,7 +333,7 @@ def main() -> None:
             assert m == 20
             sparse.append(s)
         raw_newest = _raw_newest(kafka.bootstrap_servers, "clicks", PARTITIONS)
-        daphne, port = _daphne()
+        web, port = _web()
         try:
             session = client.cookies["sessionid"].value
             newest50_http = _http_newest(port, session, "clicks")
@@ -342,15 +342,15 @@ def main() -> None:
             big_fill_s = time.perf_counter() - t0
             newest50_http_big = _http_newest(port, session, "big")
         finally:
-            daphne.terminate()
-            daphne.wait(30)
+            web.terminate()
+            web.wait(30)
         # The same page with the topic's metadata asked for on every page, as a reference.
-        daphne, port = _daphne(CONSOLE_BROWSE_METADATA_S="0")
+        web, port = _web(CONSOLE_BROWSE_METADATA_S="0")
         try:
             newest50_http_fresh_md = _http_newest(port, session, "clicks")
         finally:
-            daphne.terminate()
-            daphne.wait(30)
+            web.terminate()
+            web.wait(30)
         search_rate = scanned / search_s
         raw_rate = raw_scanned / raw_s
         write_result(
@@ -393,7 +393,7 @@ def main() -> None:
             notes="All console figures go through the views (Django test client, in process); "
             "the search runs chunk by chunk as the page does (1 s chunks, each a new request "
             "and consumer). The reference applies the same substring test in Python. The HTTP "
-            "figures run Daphne with the console's defaults (identity and a topic's metadata "
+            "figures run the web process with the console's defaults (identity and a topic's metadata "
             "kept for 1 s; messages and watermarks read for every request); "
             "newest50_http_metadata_every_page_s asks for the metadata on every page too.",
         )

@@ -281,7 +281,7 @@ def _cpu(pid: int) -> float:
 
 
 class Stack:
-    """PostgreSQL, Redis, two Kafka clusters, a worker, beat and Daphne processes."""
+    """PostgreSQL, Redis, two Kafka clusters, a worker, beat and web processes."""
 
     def __init__(self) -> None:
         from tools.kafka.local import LocalKafka

@@ -431,7 +431,7 @@ def run(cfg: RunConfig, kafka, session: str) -> dict:
         if cfg.processes > 1:
             redis, env["REDIS_URL"] = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")))
         for _ in range(cfg.processes):
-            servers.append(start_asgi_server(Path(tempfile.mkdtemp(prefix="bench-daphne-")), **env))
+            servers.append(start_asgi_server(Path(tempfile.mkdtemp(prefix="bench-web-")), **env))
         return _measure(cfg, kafka, session, servers, redis)
     finally:
         for server, _base in servers:

@@ -1,5 +1,5 @@
 """Fixtures: a real Kafka (one node, and three for replication), a real Celery worker,
-a real ASGI server (Daphne) and headless Debian Chromium driven by Playwright.
+a real ASGI server (console/serve.py: uvicorn) and headless Debian Chromium driven by Playwright.
 
 Nothing here skips for want of a part: a missing Java, Maven, Redis or Chromium fails the
 tests that need it, loudly, with what to install.
@@ -245,7 +245,7 @@ def wait_job(job_id, timeout: float = 60):
         time.sleep(0.2)
 
 
-# --- real processes: Celery worker, Daphne, Redis ------------------------------------
+# --- real processes: Celery worker, web process, Redis ------------------------------------
 
 
 def _subprocess_env(**extra: str) -> dict[str, str]:
@@ -384,8 +384,8 @@ def start_asgi_server(log_dir: Path, **env: str) -> tuple[Proc, str]:
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, kafka, tmp_path_factory) -> Iterator[str]:
-    """A real Daphne serving the console on the test database; its base URL."""
-    proc, url = start_asgi_server(tmp_path_factory.mktemp("daphne"))
+    """A real web process serving the console on the test database; its base URL."""
+    proc, url = start_asgi_server(tmp_path_factory.mktemp("web"))
     yield url
     proc.stop()
 

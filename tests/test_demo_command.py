@@ -1,4 +1,4 @@
-"""The README's main command: tools/demo.py brings up Kafka, demo data, worker and Daphne."""
+"""The README's main command: tools/demo.py brings up Kafka, demo data, worker and the web process."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Headless Chromium against a real Daphne and the ACL broker: an admin denies alice READ on
+"""Headless Chromium against a real web process and the ACL broker: an admin denies alice READ on
 a topic through the pages (preview, confirm), the broker refuses alice's consumer, and
 deleting the binding from its row (preview, confirm) lets her read again. Screenshots of
 the pages (light, dark, phone) go to screenshots/acls/ (git-ignored) to look at."""

@@ -1,4 +1,4 @@
-"""Headless Chromium against a real Daphne: log in, see the brokers."""
+"""Headless Chromium against a real web process: log in, see the brokers."""
 
 import pytest
 
@@ -13,5 +13,5 @@ def test_login_and_see_the_brokers(page, asgi_server, login, kafka):
     row.wait_for()
     assert f"127.0.0.1:{kafka.nodes[0].port}" in row.inner_text()
     assert "online" in row.inner_text()
-    # the htmx script and the stylesheet are served (WhiteNoise behind Daphne)
+    # the htmx script and the stylesheet are served (WhiteNoise behind the web process)
     assert page.evaluate("typeof window.htmx") == "object"

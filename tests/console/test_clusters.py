@@ -178,7 +178,7 @@ def test_duplicate_names_are_refused(tmp_path):
     ],
 )
 def test_bad_configuration_stops_the_start(env, message):
-    """`manage.py check` (and so Daphne and the worker) refuses to start, saying why."""
+    """`manage.py check` (and so the web process and the worker) refuses to start, saying why."""
     full = {
         k: v
         for k, v in os.environ.items()

@@ -1,4 +1,4 @@
-"""The cluster dashboard in headless Chromium against a real Daphne: figures, the sampled
+"""The cluster dashboard in headless Chromium against a real web process: figures, the sampled
 rate, the chart, the self-refresh, and the colour theme."""
 
 import datetime as dt

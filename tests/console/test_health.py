@@ -142,12 +142,12 @@ def _wait_status(url: str, status: int, timeout: float) -> dict:
 
 @pytest.mark.slow
 def test_readyz_follows_the_database_down_and_back(tmp_path):
-    """A real Daphne with the production settings on a PostgreSQL of its own, which the
+    """A real web process with the production settings on a PostgreSQL of its own, which the
     test stops and starts again."""
     server = LocalPostgres().start()
-    daphne = None
+    web = None
     try:
-        daphne, url = start_asgi_server(
+        web, url = start_asgi_server(
             tmp_path,
             DJANGO_SETTINGS_MODULE="console.settings",
             CONSOLE_VAR_DIR=str(tmp_path),
@@ -167,6 +167,6 @@ def test_readyz_follows_the_database_down_and_back(tmp_path):
         body = _wait_status(f"{url}/readyz", 200, 20)
         assert body["checks"]["database"]["ok"] is True
     finally:
-        if daphne is not None:
-            daphne.stop()
+        if web is not None:
+            web.stop()
         server.destroy()

@@ -9,7 +9,7 @@ this file. Control characters and invalid UTF-8 must be refused by BadInputMiddl
 (400 with the reason: tab, CR and LF are fine in a form body); nothing may answer 5xx.
 
 The last tests check the WebSocket side: an unknown path and a path with a NUL byte are
-closed during the handshake, both in-process and behind a real Daphne.
+closed during the handshake, both in-process and behind a real web process.
 """
 
 from __future__ import annotations
@@ -419,7 +419,7 @@ def test_websocket_bad_or_unknown_path_is_closed_in_the_handshake(path, query):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_daphne_refuses_bad_paths_with_a_reason_and_unknown_websockets_without_a_500(
+def test_the_web_process_refuses_bad_paths_with_a_reason_and_unknown_websockets_without_a_500(
     asgi_server,
 ):
     """Behind a real ASGI server the door reads the raw path (scope["raw_path"])."""

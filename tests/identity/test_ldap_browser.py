@@ -1,4 +1,4 @@
-"""LDAP log-in in Chromium, through a real Daphne configured by CONSOLE_LDAP_* variables."""
+"""LDAP log-in in Chromium, through a real web process configured by CONSOLE_LDAP_* variables."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ pytestmark = [pytest.mark.ldap, pytest.mark.browser, pytest.mark.django_db(trans
 
 @pytest.fixture(scope="module")
 def ldap_console(django_db_setup, tmp_path_factory) -> Iterator[tuple[str, LocalLdap]]:
-    """slapd, and a Daphne whose settings come from its CONSOLE_LDAP_* environment alone."""
+    """slapd, and a web process whose settings come from its CONSOLE_LDAP_* environment alone."""
     server = LocalLdap().start()
     proc, url = start_asgi_server(
-        tmp_path_factory.mktemp("daphne-ldap"),
+        tmp_path_factory.mktemp("web-ldap"),
         **server.settings(),
         CONSOLE_LDAP_TIMEOUT="2",
         CONSOLE_ROLE_MAP="kafka-admins=admin,kafka-operators=operator,kafka-viewers=viewer",

@@ -1,5 +1,5 @@
 """OIDC single sign-on, end to end: headless Chromium logs in at a real Keycloak
-(tools/keycloak, realm.json) through a Daphne started with CONSOLE_OIDC_* settings.
+(tools/keycloak, realm.json) through a web process started with CONSOLE_OIDC_* settings.
 
 ada (kafka-admins), olga (kafka-operators), vic (kafka-viewers) each land with their role
 and can do what it allows; nog (no group) is refused with the no-role message. Log-out ends
@@ -34,9 +34,9 @@ ROLE_MAP = "kafka-admins=admin,kafka-operators=operator,kafka-viewers=viewer"
 
 @pytest.fixture(scope="module")
 def oidc_server(django_db_setup, kafka, keycloak, tmp_path_factory) -> Iterator[str]:
-    """A Daphne with OIDC on (local accounts too, as a break-glass admin would have them)."""
+    """A web process with OIDC on (local accounts too, as a break-glass admin would have them)."""
     proc, url = start_asgi_server(
-        tmp_path_factory.mktemp("daphne-oidc"),
+        tmp_path_factory.mktemp("web-oidc"),
         CONSOLE_OIDC_ISSUER=keycloak.issuer,
         CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
         CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,

@@ -1,4 +1,4 @@
-"""Headless Chromium against a real Daphne and the real Apicurio: an operator pastes an
+"""Headless Chromium against a real web process and the real Apicurio: an operator pastes an
 incompatible Avro change, checks it, and sees it refused with the reason; then registers
 a compatible one."""
 

@@ -143,7 +143,7 @@ def session_for(make_user):
 
 @pytest.fixture
 def tail_client(session_for, asgi_server) -> Iterator[Callable[..., TailClient]]:
-    """Open tail WebSockets on the test Daphne as a fresh user of `role`; closed afterwards."""
+    """Open tail WebSockets on the test web process as a fresh user of `role`; closed afterwards."""
     opened: list[TailClient] = []
 
     def open_(

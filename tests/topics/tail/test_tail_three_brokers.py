@@ -25,7 +25,7 @@ def test_tail_keeps_streaming_partitions_with_a_leader(
     victim = led[0]
     alive = sorted(p for p, leader in led.items() if leader != victim)
     assert alive, led
-    # a Daphne started now knows the three-broker cluster ("triple") from the environment
+    # a web process started now knows the three-broker cluster ("triple") from the environment
     proc, base = start_asgi_server(tmp_path)
     c = None
     try:

@@ -1,4 +1,4 @@
-"""The live tail against the real broker and a real Daphne: order, no loss, one shared
+"""The live tail against the real broker and a real web process: order, no loss, one shared
 consumer per process, per-viewer filters, back-pressure, roles and errors."""
 
 from __future__ import annotations
