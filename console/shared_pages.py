@@ -344,7 +344,7 @@ def shared_page(view: Callable | None = None, *, vary: Callable | None = None) -
             return view(request, *args, **kwargs)
         page, caps = _page(request), _caps(request)
         cluster = str(getattr(request.user, "console_cluster", "") or "")
-        key = (page, caps, *extra) if vary is not None else (page, caps)
+        key = (page, caps, *extra)  # a door page's: (page, caps), as the door looks it up
         door = vary is None
         now = time.monotonic()
         fresh = _must_be_fresh(request.session.session_key)

@@ -163,19 +163,24 @@ def _decoders_key(request: ConsoleRequest, topic: str) -> str:
     return f"decoders:{request.cluster.name}:{topic}"
 
 
+def _saved_decoders(request: ConsoleRequest, topic: str) -> dict:
+    """The decoders this viewer's session remembers for the topic ({} for none)."""
+    return request.session.get(_decoders_key(request, topic)) or {}
+
+
+def _names_decoders(request: ConsoleRequest) -> bool:
+    """Whether the request chooses decoders (which the page then saves for the topic)."""
+    return "value_format" in request.GET or "key_format" in request.GET
+
+
 def _same_page_for(request: ConsoleRequest, topic: str) -> tuple | None:
     """What of the viewer a messages page depends on besides its URL and capabilities
     (shared_page): the role (masking rules follow it) and, for the page without parameters,
     the decoders remembered for the topic. A request that names decoders saves them to the
     viewer's session: it is rendered for that viewer alone."""
-    q = request.GET
-    if "key_format" in q or "value_format" in q:
+    if _names_decoders(request):
         return None
-    remembered = (
-        ()
-        if q
-        else tuple(sorted((request.session.get(_decoders_key(request, topic)) or {}).items()))
-    )
+    remembered = () if request.GET else tuple(sorted(_saved_decoders(request, topic).items()))
     return (role_of(request.user), remembered)
 
 
@@ -213,15 +218,10 @@ def _remembered(request: ConsoleRequest, topic: str) -> BrowseForm:
     """The page's form. The decoders chosen for a topic are remembered (per user session)
     for that topic: a request without parameters starts from them (newest first); one that
     names decoders saves them. (One form per request: each costs a copy of every field.)"""
-    key = _decoders_key(request, topic)
-    start = None if request.GET else {"mode": "newest", **(request.session.get(key) or {})}
+    start = None if request.GET else {"mode": "newest", **_saved_decoders(request, topic)}
     form = _form(request, topic, page=True, data=start)
-    if (
-        start is None
-        and form.is_valid()
-        and ("value_format" in request.GET or "key_format" in request.GET)
-    ):
-        request.session[key] = {
+    if start is None and form.is_valid() and _names_decoders(request):
+        request.session[_decoders_key(request, topic)] = {
             k: form.cleaned_data[k] for k in ("key_format", "value_format") if form.cleaned_data[k]
         }
     return form
