@@ -174,9 +174,7 @@ def line_chart(
                 taken.append((px(x) - 9 - width, py(y) - 20, px(x) + 5, py(y) + 22))
 
     def free(box: tuple[float, float, float, float]) -> bool:
-        return not any(
-            box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken
-        )
+        return not any(_overlap(box, t) for t in taken)
 
     goal_boxes: list[tuple[float, float, float, float]] = []
     for label, g in goals:
@@ -217,7 +215,7 @@ def line_chart(
             return False
         if any(y0 - 1 <= py(g) <= y1 + 1 for _label, g in goals):
             return False
-        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+        if any(_overlap(box, b) for b in placed):
             return False
         if any(x0 - 5 < dx < x1 + 5 and y0 - 5 < dy < y1 + 5 for dx, dy in dots):
             return False
@@ -268,6 +266,11 @@ def line_chart(
     out.append("</svg>")
     path.write_text("\n".join(out) + "\n")
     return path
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether boxes (x0, y0, x1, y1) `a` and `b` overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _load(name: str) -> dict:
