@@ -32,6 +32,7 @@ import tempfile
 import time
 
 from bench.common import ROOT, logged_in_client, setup_django, start_kafka, write_result
+from console.serve import command
 
 MESSAGES = 1_000_000
 PARTITIONS = 12
@@ -145,7 +146,7 @@ def _web(**env: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     log = open(tempfile.mktemp(prefix="web-bench-", suffix=".log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)],
+        command(port),
         env={
             **os.environ,
             **DEPLOYED,

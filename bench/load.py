@@ -56,6 +56,7 @@ from pathlib import Path
 import psutil
 
 from bench.common import ROOT, write_result
+from console.serve import command
 
 THINK_S = 0.25
 WARMUP_S = 5.0
@@ -402,7 +403,7 @@ class Stack:
         for _ in range(n):
             port = _free_port()
             self.servers[port] = subprocess.Popen(
-                [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)],
+                command(port),
                 cwd=ROOT,
                 env=env,
                 stdout=open(self.base / f"web-{port}.log", "wb"),  # noqa: SIM115

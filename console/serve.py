@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 APP = "console.asgi:application"
+
+
+def command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The web process's command line, with this Python (tests, benchmarks, the demo)."""
+    return [sys.executable, "-m", "console.serve", "--host", host, "--port", str(port)]
 
 
 def options(host: str, port: int) -> dict:

@@ -372,8 +372,9 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
 
 def start_asgi_server(log_dir: Path, **env: str) -> tuple[Proc, str]:
     port = free_port()
-    args = [sys.executable, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = Proc(args, log_dir / f"web-{port}.log", _subprocess_env(**env))
+    from console.serve import command
+
+    proc = Proc(command(port), log_dir / f"web-{port}.log", _subprocess_env(**env))
     deadline = time.monotonic() + 60
     while not port_open(port):
         if proc.popen.poll() is not None or time.monotonic() > deadline:

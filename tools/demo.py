@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from console.serve import command  # noqa: E402
 from tools.kafka.local import port_open  # noqa: E402
 
 PY = sys.executable
@@ -104,7 +105,7 @@ def main() -> int:
     procs.append(subprocess.Popen([PY, "manage.py", "demo_crowd"], cwd=ROOT, env=env))
     procs.append(
         subprocess.Popen(
-            [PY, "-m", "console.serve", "--host", "127.0.0.1", "--port", str(args.port)],
+            command(args.port),
             cwd=ROOT,
             env=env,
         )
