@@ -22,9 +22,11 @@ between the two ports, a trivial round-robin); 100 users on one with cluster `ot
 for the shared Kafka reads in the same run, 100 users on one process with
 CONSOLE_KAFKA_SHARED_READS_S=1 (answers shared for a second) and =-1 (every page reads
 Kafka afresh); the other runs use the default, 0 (pages share the requests in flight); and
-100 users with the shared page copies off (CONSOLE_SHARED_PAGE_S=0; the default is 1 s).
-Per run: page
-views/s, p50, p99, errors, the server processes' CPU per page (ms: independent of the
+100 users with the shared page copies off (CONSOLE_SHARED_PAGE_S=0; the default is 1 s);
+and 200 users on one process, then on two, each process limited to half a core by a control
+group of its own (a container's CPU limit): on 2 cores shared with the client, Kafka,
+PostgreSQL, Redis and Celery, an unlimited process takes a whole core, and a second one only
+what is left. Per run: page views/s, p50, p99, errors, the server processes' CPU per page (ms: independent of the
 machine's other load), the metadata and watermark requests they sent to Kafka per page,
 the client's CPU, and the load average before and after.
 
@@ -35,7 +37,7 @@ Targets (the "Production for real" issue): one process >= 300 page views/s at 10
 with p99 < 0.25 s; no collapse (200 users >= 20 users); two processes >= 1.7x one;
 frozen cluster: p99 within 2x of the unfrozen 100-user run; 0 errors.
 
-`python -m bench.load [--seconds 60] [--runs 20,100,100-1s,100-fresh,100-noshare,200,2x100,2x200,frozen]`
+`python -m bench.load [--seconds 60] [--runs 20,100,100-1s,100-fresh,100-noshare,200,2x100,2x200,frozen,200-half,2x200-half]`
 """
 
 from __future__ import annotations
@@ -292,6 +294,7 @@ class Stack:
         self.procs: list[subprocess.Popen] = []
         self.servers: dict[int, subprocess.Popen] = {}
         self.server_env: dict[str, str] = {}
+        self.server_cores = 0.0
         self.kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-")), nodes=1)
         self.other = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-other-")), nodes=1)
         self.kafka.start()
@@ -394,20 +397,27 @@ class Stack:
             conn.close()
         return found
 
-    def start_servers(self, n: int, extra_env: dict[str, str] | None = None) -> list[str]:
+    def start_servers(
+        self, n: int, extra_env: dict[str, str] | None = None, cores: float = 0.0
+    ) -> list[str]:
+        """n web processes; with `cores`, each in a control group of its own limited to that
+        much CPU (as a container's CPU limit would)."""
         from tools.kafka.local import port_open
 
         self.stop_servers()
         self.server_env = dict(extra_env or {})
+        self.server_cores = cores
         env = {**self.env, **self.server_env}
         for _ in range(n):
             port = _free_port()
+            join = cpu_limit(f"load-bench-web-{port}", cores) if cores else None
             self.servers[port] = subprocess.Popen(
                 command(port),
                 cwd=ROOT,
                 env=env,
                 stdout=open(self.base / f"web-{port}.log", "wb"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
+                preexec_fn=join,  # noqa: PLW1509 (writes one file, before exec)
             )
         deadline = time.monotonic() + 120
         for port in self.servers:
@@ -433,9 +443,10 @@ class Stack:
                 conn.close()
 
     def stop_servers(self) -> None:
-        for p in self.servers.values():
+        for port, p in self.servers.items():
             p.terminate()
             p.wait(30)
+            remove_cpu_limit(f"load-bench-web-{port}")
         self.servers.clear()
 
     def destroy(self) -> None:
@@ -452,6 +463,54 @@ class Stack:
         self.pg.destroy()
 
 
+# --- CPU limits ----------------------------------------------------------------------------
+# A web process in a control group of its own, with a CPU quota: what a container's CPU limit
+# (Kubernetes' `limits.cpu`) does. With the machine's 2 cores shared by the users' client,
+# Kafka, PostgreSQL, Redis and Celery, one unlimited process takes a whole core at 200 users,
+# and a second one can only take what is left; with half a core each, two processes fit
+# beside the rest, and the runs show whether a second process adds what the first gives.
+CGROUP_PERIOD_US = 20_000  # short periods: a throttled process waits at most ~10 ms
+
+
+def _cpu_cgroup_root() -> tuple[Path, str]:
+    """The writable cgroup hierarchy with the cpu controller: v2 (cpu.max) or v1 (cfs)."""
+    v2 = Path("/sys/fs/cgroup")
+    control = v2 / "cgroup.subtree_control"
+    if control.exists() and "cpu" in control.read_text().split():
+        return v2, "v2"
+    v1 = Path("/sys/fs/cgroup/cpu")
+    if (v1 / "cpu.cfs_quota_us").exists():
+        return v1, "v1"
+    raise SystemExit("CPU-limited runs need a writable cgroup cpu controller (run as root)")
+
+
+def cpu_limit(name: str, cores: float):
+    """Make control group `name` with `cores` of CPU; a preexec_fn that moves the child in."""
+    root, version = _cpu_cgroup_root()
+    group = root / name
+    group.mkdir(exist_ok=True)
+    quota = int(cores * CGROUP_PERIOD_US)
+    if version == "v2":
+        (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}")
+    else:
+        (group / "cpu.cfs_period_us").write_text(str(CGROUP_PERIOD_US))
+        (group / "cpu.cfs_quota_us").write_text(str(quota))
+    procs = group / "cgroup.procs"
+
+    def join() -> None:
+        procs.write_text(str(os.getpid()))
+
+    return join
+
+
+def remove_cpu_limit(name: str) -> None:
+    try:
+        root, _ = _cpu_cgroup_root()
+        (root / name).rmdir()
+    except (OSError, SystemExit):
+        pass
+
+
 def _free_port() -> int:
     from tools.kafka.local import free_port
 
@@ -459,7 +518,7 @@ def _free_port() -> int:
 
 
 RUNS = {
-    # name: (users, server processes, freeze cluster "other", server environment)
+    # name: (users, server processes, freeze cluster "other", server environment[, cores])
     "20": (20, 1, False, {}),
     "100": (100, 1, False, {}),
     "200": (200, 1, False, {}),
@@ -468,6 +527,9 @@ RUNS = {
     # (under 400/s): two processes are compared with one at 200 users too.
     "2x200": (200, 2, False, {}),
     "frozen": (100, 1, True, {}),
+    # Each web process limited to half a core (see cpu_limit): one, then two.
+    "200-half": (200, 1, False, {}, 0.5),
+    "2x200-half": (200, 2, False, {}, 0.5),
     # References for the shared Kafka reads (the runs above share only requests in flight,
     # the default): the same 100 users with answers shared for 1 s, and reading afresh.
     "100-1s": (100, 1, False, {"CONSOLE_KAFKA_SHARED_READS_S": "1"}),
@@ -482,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="counted seconds per run")
     parser.add_argument(
         "--runs",
-        default="20,100,100-1s,100-fresh,100-noshare,200,2x100,2x200,frozen",
+        default="20,100,100-1s,100-fresh,100-noshare,200,2x100,2x200,frozen,200-half,2x200-half",
         help="comma-separated: "
         + ",".join(RUNS)
         + "; a run may add server settings: 100+CONSOLE_HTTP_THREADS=8+CONSOLE_X=1",
@@ -501,10 +563,15 @@ def main(argv: list[str] | None = None) -> None:
         sessions = stack.sessions(max(RUNS[r.split("+")[0]][0] for r in wanted))
         for name in wanted:
             base, *extra = name.split("+")
-            users, processes, frozen, server_env = RUNS[base]
+            users, processes, frozen, server_env, *limit = RUNS[base]
+            cores = limit[0] if limit else 0.0
             server_env = {**server_env, **dict(e.split("=", 1) for e in extra)}
-            if len(stack.servers) != processes or stack.server_env != server_env:
-                bases = stack.start_servers(processes, server_env)
+            if (
+                len(stack.servers) != processes
+                or stack.server_env != server_env
+                or stack.server_cores != cores
+            ):
+                bases = stack.start_servers(processes, server_env, cores)
             stack.warm(bases, sessions)
             if frozen:
                 stack.other.pause_node(stack.other.nodes[0].node_id)
@@ -528,6 +595,7 @@ def main(argv: list[str] | None = None) -> None:
                     stack.other.resume_node(stack.other.nodes[0].node_id)
             result["run"] = name
             result["frozen_cluster"] = frozen
+            result["cores_per_process"] = cores or None
             print(result, flush=True)
             runs.append(result)
         # The reference: the web server's floor on this machine in the same run.
@@ -549,6 +617,10 @@ def main(argv: list[str] | None = None) -> None:
     if "200" in by and "2x200" in by:
         ratios["two_processes_over_one_at_200"] = round(
             by["2x200"]["page_views_per_s"] / by["200"]["page_views_per_s"], 2
+        )
+    if "200-half" in by and "2x200-half" in by:
+        ratios["two_processes_over_one_at_200_half_core_each"] = round(
+            by["2x200-half"]["page_views_per_s"] / by["200-half"]["page_views_per_s"], 2
         )
     if "20" in by and "200" in by:
         ratios["200_users_over_20_users"] = round(
@@ -578,7 +650,7 @@ def main(argv: list[str] | None = None) -> None:
     targets = {
         "100 users, 1 process": ">= 300 page views/s, p99 < 0.25 s",
         "200 users vs 20": "page views/s at 200 >= at 20",
-        "2 processes vs 1": ">= 1.7x (at 100 and at 200 users)",
+        "2 processes vs 1": ">= 1.7x (at 100 and at 200 users; and with half a core each)",
         "frozen cluster": "p99 within 2x of the unfrozen 100-user run",
         "errors": 0,
     }
