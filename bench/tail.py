@@ -227,6 +227,7 @@ class LeanViewer:
         self.bytes = 0  # rows frames' payloads
         self.frames = 0
         self.skipped = 0
+        self.skipped_before_run: int | None = None  # skipped when the measured run began
         self.status: dict = {}
         self.max_consumers = 0
         self.error: dict | str | None = None
@@ -323,6 +324,8 @@ class LeanViewer:
         # which a lean viewer does not inflate.
         newline = data.index(b"\n")
         head = json.loads(data[:newline])
+        if since > 0 and self.skipped_before_run is None:
+            self.skipped_before_run = self.skipped
         self.skipped = head["skipped"]
         self.frames += 1
         if head["count"]:
@@ -397,6 +400,7 @@ async def _client_main(targets, session, origin, measure_every, first_index, sto
                 {
                     "rows": v.rows,
                     "skipped": v.skipped,
+                    "skipped_before_run": v.skipped_before_run or 0,
                     "frames": v.frames,
                     "behind_s": v.behind,
                     "bytes": v.bytes,
@@ -583,6 +587,7 @@ def _collect(cfg, kafka, pids, redis, producer, clients, stop, out, measuring) -
     dropped = sum(r["skipped"] for r in reports)
     lost = sum(sent - r["rows"] - r["skipped"] for r in reports)
     behind = sum(1 for r in reports if r["skipped"])
+    dropped_run = [r["skipped"] - r["skipped_before_run"] for r in reports]
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     rss_10 = {pid: next(mb for t, mb in rss[pid] if t >= 10) for pid in pids}
     rss_end = {pid: rss[pid][-1][1] for pid in pids}
@@ -607,6 +612,9 @@ def _collect(cfg, kafka, pids, redis, producer, clients, stop, out, measuring) -
         "frame_first_row_p99_s": r4(percentile(first_rows, 0.99)),
         "dropped": dropped,
         "viewers_that_dropped": behind,
+        # After the warm-up (200 handshakes and log-ins, a fresh consumer catching up):
+        "dropped_in_measured_run": sum(dropped_run),
+        "viewers_that_dropped_in_measured_run": sum(1 for d in dropped_run if d),
         "behind_at_end_s_max": round(max(r["behind_s"] for r in reports), 2),
         "unaccounted": lost,
         "viewer_errors": [r["error"] for r in reports if r["error"]][:5],
