@@ -736,6 +736,7 @@ def _write(runs: list[dict], suite: bool) -> None:
                         "frame_first_row_p99_s",
                         "dropped",
                         "viewers_that_dropped",
+                        "dropped_in_measured_run",
                         "behind_at_end_s_max",
                         "rows_delivered_per_s",
                         "frame_bytes_per_row",
