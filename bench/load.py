@@ -26,9 +26,9 @@ Kafka afresh); the other runs use the default, 0 (pages share the requests in fl
 and 200 users on one process, then on two, each process limited to half a core by a control
 group of its own (a container's CPU limit): on 2 cores shared with the client, Kafka,
 PostgreSQL, Redis and Celery, an unlimited process takes a whole core, and a second one only
-what is left. Per run: page views/s, p50, p99, errors, the server processes' CPU per page (ms: independent of the
-machine's other load), the metadata and watermark requests they sent to Kafka per page,
-the client's CPU, and the load average before and after.
+what is left. Per run: page views/s, p50, p99, errors, the server processes' CPU per page
+(ms: independent of the machine's other load), the metadata and watermark requests they
+sent to Kafka per page, the client's CPU, and the load average before and after.
 
 Reference in the same run: /healthz (no database, no Kafka, no template) at 100 users
 with the same think time: what the server and the client alone cost on this machine now.
@@ -295,6 +295,7 @@ class Stack:
         self.servers: dict[int, subprocess.Popen] = {}
         self.server_env: dict[str, str] = {}
         self.server_cores = 0.0
+        self.cpu_groups: dict[int, Path] = {}  # port -> its web process's control group
         self.kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-")), nodes=1)
         self.other = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-other-")), nodes=1)
         self.kafka.start()
@@ -410,7 +411,13 @@ class Stack:
         env = {**self.env, **self.server_env}
         for _ in range(n):
             port = _free_port()
-            join = cpu_limit(f"load-bench-web-{port}", cores) if cores else None
+            join = None
+            if cores:
+                group = self.cpu_groups[port] = cpu_limit(f"load-bench-web-{port}", cores)
+
+                def join(procs: Path = group / "cgroup.procs") -> None:
+                    procs.write_text(str(os.getpid()))
+
             self.servers[port] = subprocess.Popen(
                 command(port),
                 cwd=ROOT,
@@ -443,11 +450,13 @@ class Stack:
                 conn.close()
 
     def stop_servers(self) -> None:
-        for port, p in self.servers.items():
+        for p in self.servers.values():
             p.terminate()
             p.wait(30)
-            remove_cpu_limit(f"load-bench-web-{port}")
         self.servers.clear()
+        for group in self.cpu_groups.values():
+            group.rmdir()  # empty: its process has exited
+        self.cpu_groups.clear()
 
     def destroy(self) -> None:
         self.stop_servers()
@@ -484,8 +493,8 @@ def _cpu_cgroup_root() -> tuple[Path, str]:
     raise SystemExit("CPU-limited runs need a writable cgroup cpu controller (run as root)")
 
 
-def cpu_limit(name: str, cores: float):
-    """Make control group `name` with `cores` of CPU; a preexec_fn that moves the child in."""
+def cpu_limit(name: str, cores: float) -> Path:
+    """Control group `name`, made with `cores` of CPU (processes join through cgroup.procs)."""
     root, version = _cpu_cgroup_root()
     group = root / name
     group.mkdir(exist_ok=True)
@@ -495,20 +504,7 @@ def cpu_limit(name: str, cores: float):
     else:
         (group / "cpu.cfs_period_us").write_text(str(CGROUP_PERIOD_US))
         (group / "cpu.cfs_quota_us").write_text(str(quota))
-    procs = group / "cgroup.procs"
-
-    def join() -> None:
-        procs.write_text(str(os.getpid()))
-
-    return join
-
-
-def remove_cpu_limit(name: str) -> None:
-    try:
-        root, _ = _cpu_cgroup_root()
-        (root / name).rmdir()
-    except (OSError, SystemExit):
-        pass
+    return group
 
 
 def _free_port() -> int:

@@ -70,9 +70,8 @@ class RunConfig:
     viewers: int
     rate: int  # messages per second
     seconds: int = 30
-    processes: int = (
-        1  # web processes (console/serve.py) (more than one: Redis as the channel layer)
-    )
+    # Web processes (console/serve.py); more than one: Redis as the channel layer.
+    processes: int = 1
     clients: int = 0  # client processes; 0: one per 100 viewers, 1 to 4
     measure_every: int = 10  # every n-th viewer records every message's latency
     warmup_s: int = WARMUP_S
