@@ -399,7 +399,10 @@ async def _client_main(targets, session, origin, measure_every, first_index, sto
                 {
                     "rows": v.rows,
                     "skipped": v.skipped,
-                    "skipped_before_run": v.skipped_before_run or 0,
+                    # No frame since the run began: every drop it reported was before.
+                    "skipped_before_run": v.skipped
+                    if v.skipped_before_run is None
+                    else v.skipped_before_run,
                     "frames": v.frames,
                     "behind_s": v.behind,
                     "bytes": v.bytes,
