@@ -38,8 +38,15 @@ from console.kafka.errors import (
 from console.messages.presenters import MessageView
 from console.web import ConsoleRequest, cluster_view
 from topics.browse.forms import BrowseForm
-from topics.browse.selectors import SeekError, prefetch_marks
-from topics.browse.views import FORM_KEYS, SEARCH_KEYS, _page, _render, _topic_info
+from topics.browse.selectors import Prefetch, SeekError, prefetch_marks
+from topics.browse.views import (
+    FORM_KEYS,
+    SEARCH_KEYS,
+    _page,
+    _render,
+    _topic_info,
+    newest_first,
+)
 
 ERRORS = (
     (ClusterUnavailable, 503),
@@ -102,7 +109,16 @@ def _messages(request: ConsoleRequest, topic: str) -> HttpResponse:
             field=searching[0],
         )
     ahead = not q.get("partitions")
-    prefetch = prefetch_marks(request.cluster, topic) if ahead else None
+    prefetch = prefetch_marks(request.cluster, topic, newest_first(q)) if ahead else None
+    try:
+        return _answer(request, topic, prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.close()  # an early read no page took gives its consumer back
+
+
+def _answer(request: ConsoleRequest, topic: str, prefetch: Prefetch | None) -> HttpResponse:
+    q = request.GET
     info = _topic_info(request, topic)
     form = BrowseForm(q, partition_count=info.partition_count)
     form.topic_info = info

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import (
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
     KafkaError,
     KafkaException,
     TopicPartition,
@@ -31,6 +32,12 @@ from console.kafka.types import Message
 
 _TS_TYPES = {TIMESTAMP_CREATE_TIME: "create", TIMESTAMP_LOG_APPEND_TIME: "log-append"}
 BATCH = 2000
+# A short fetch wait: a pooled consumer's previous long poll (at a partition's end) holds
+# back the first fetch of its next assignment for up to this long.
+READER = {"queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 1}
+# An early read (`EarlyRead`) that started up to this many offsets before a range's start is
+# read on, its first records skipped; one further back is moved to the range's start.
+EARLY_SLACK = 1000
 
 
 def to_message(msg) -> Message:
@@ -101,6 +108,7 @@ def scan(
     max_records: int | None = None,
     prefilter: Prefilter | None = None,
     batch: int = BATCH,
+    early: EarlyRead | None = None,
 ) -> Iterator[tuple[list[Message], ScanState]]:
     """Read `ranges` (partition -> [start, end)) until every range is read, `deadline`
     (time.monotonic) passes or `max_records` were read; yield (messages, state) per batch.
@@ -108,30 +116,33 @@ def scan(
     `prefilter(key, value)` is a cheap test on the raw bytes: records it rejects are counted
     as scanned but never converted (the search's fast path). The caller may stop early by
     leaving the loop; the consumer is closed either way.
+
+    `early`: a consumer already assigned at guessed starts (`begin_read`), whose first
+    fetches may be answered by now; the scan takes it over and moves every partition whose
+    guess does not fit its range (see `EarlyRead.fit`). What is read is the same.
     """
     state = ScanState(ranges=dict(ranges))
     for p, (start, end) in ranges.items():
         state.positions[p] = start
         if start >= end:
             state.finished.add(p)
+    taken = early.take(topic) if early is not None else None
     if state.done:
+        if taken is not None:
+            early.close()
         yield [], state
         return
     yielded = False
     ends = {p: end for p, (_s, end) in ranges.items()}
-    # A short fetch wait: a pooled consumer's previous long poll (at a partition's end) holds
-    # back the first fetch of its next assignment for up to this long.
-    with pooled_consumer(
-        cluster, **{"queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 1}
-    ) as c:
+    wanted = {p: start for p, (start, _e) in ranges.items() if p not in state.finished}
+    # Records before a range's start, which only an early read delivers, are skipped.
+    starts = wanted if taken is not None else None
+    with taken if taken is not None else pooled_consumer(cluster, **READER) as c:
         try:
-            c.assign(
-                [
-                    TopicPartition(topic, p, start)
-                    for p, (start, end) in ranges.items()
-                    if p not in state.finished
-                ]
-            )
+            if taken is not None:
+                early.fit(wanted)
+            else:
+                c.assign([TopicPartition(topic, p, start) for p, start in wanted.items()])
         except KafkaException as exc:
             raise translate(exc, what=f"reading {topic}") from None
         limit = max_records if max_records is not None else float("inf")
@@ -148,7 +159,7 @@ def scan(
                 raw = c.consume(num_messages=max(1, want), timeout=wait)
             except KafkaException as exc:
                 raise translate(exc, what=f"reading {topic}") from None
-            out, newly = _take(raw, state, ends, prefilter)
+            out, newly = _take(raw, state, ends, prefilter, starts)
             if not raw:
                 idle_checks += 1
             if not raw or idle_checks % 8 == 0:
@@ -163,10 +174,15 @@ def scan(
 
 
 def _take(
-    raw: list, state: ScanState, ends: dict[int, int], prefilter: Prefilter | None
+    raw: list,
+    state: ScanState,
+    ends: dict[int, int],
+    prefilter: Prefilter | None,
+    starts: dict[int, int] | None = None,
 ) -> tuple[list[Message], list[int]]:
     """One consumed batch: the messages inside the ranges (those the prefilter keeps), and
-    the partitions that reached their end (or failed for good) with it."""
+    the partitions that reached their end (or failed for good) with it; with `starts`
+    (an early read's), records before a range's start are passed over."""
     out: list[Message] = []
     newly: list[int] = []
     positions = state.positions
@@ -187,6 +203,8 @@ def _take(
                 newly.append(p)
             continue
         if p in finished:
+            continue
+        if starts is not None and msg.offset() < starts[p]:
             continue
         ts = msg.timestamp()[1]
         if p not in state.first_ts:
@@ -224,3 +242,68 @@ def _passed_by_position(c, topic: str, state: ScanState, ends: dict[int, int]) -
     except KafkaException:
         pass
     return newly
+
+
+class EarlyRead:
+    """A pooled consumer assigned at guessed start offsets before the caller knows the
+    ranges it will read (the newest page guesses from the last watermarks it saw, while
+    the fresh ones are asked for): the fetches run during that round trip, not after it.
+
+    `scan(..., early=...)` takes it over (`take`, then `fit`); `close` gives the consumer
+    back to the pool when no scan took it (idempotent; a with-block does it too)."""
+
+    def __init__(self, cluster: Connection, topic: str, starts: dict[int, int]) -> None:
+        self.topic = topic
+        self.starts = dict(starts)
+        self._cm = pooled_consumer(cluster, **READER)
+        self._consumer = self._cm.__enter__()
+        self._open = True
+        self._taken = False
+        try:
+            self._consumer.assign([TopicPartition(topic, p, o) for p, o in self.starts.items()])
+        except BaseException:
+            self.close()
+            raise
+
+    def take(self, topic: str) -> EarlyRead | None:
+        """Itself, for the one scan of its topic that uses it (then closed by that scan)."""
+        if not self._open or self._taken or topic != self.topic:
+            return None
+        self._taken = True
+        return self
+
+    def fit(self, wanted: dict[int, int]) -> None:
+        """Make the assignment `wanted` (partition -> start): a partition read from a guess
+        at or up to EARLY_SLACK before its start reads on; any other is moved or dropped."""
+        c = self._consumer
+        keep = {
+            p for p, o in self.starts.items() if p in wanted and 0 <= wanted[p] - o <= EARLY_SLACK
+        }
+        drop = [TopicPartition(self.topic, p) for p in self.starts if p not in keep]
+        if drop:
+            c.incremental_unassign(drop)
+        add = [TopicPartition(self.topic, p, o) for p, o in wanted.items() if p not in keep]
+        if add:
+            c.incremental_assign(add)
+
+    def __enter__(self) -> Consumer:
+        return self._consumer
+
+    def __exit__(self, *exc: object) -> None:
+        if self._open:
+            self._open = False
+            self._cm.__exit__(*exc)
+
+    def close(self) -> None:
+        self.__exit__(None, None, None)
+
+
+def begin_read(cluster: Connection, topic: str, starts: dict[int, int]) -> EarlyRead | None:
+    """An `EarlyRead` of `topic` from `starts`, or None when there is nothing to read or the
+    consumer cannot be had now (the scan then assigns its own, as without one)."""
+    if not starts:
+        return None
+    try:
+        return EarlyRead(cluster, topic, starts)
+    except Exception:  # noqa: BLE001 - a guess is an optimisation; the scan reports errors
+        return None

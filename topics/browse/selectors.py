@@ -34,7 +34,7 @@ from console.clusters import Cluster
 from console.kafka import fetch
 from console.kafka.cluster import cluster_snapshot
 from console.kafka.errors import KafkaConsoleError
-from console.kafka.messages import ScanState, scan
+from console.kafka.messages import EarlyRead, ScanState, begin_read, scan
 from console.kafka.offsets import (
     Watermarks,
     offsets_for_timestamp,
@@ -117,33 +117,62 @@ class Topology:
     count: int  # partitions of the topic
 
 
-# The partitions each topic had at its last page in this process, so the next page can ask
-# for their watermarks while it waits for the topic's metadata (`prefetch_marks`).
+# The partitions each topic had at its last page in this process, and their watermarks
+# then, so the next page can ask for their watermarks while it waits for the topic's
+# metadata, and a newest page start reading where the newest records were (`prefetch_marks`).
 _known: dict[tuple[str, str, str], tuple[int, ...]] = {}
+_last_marks: dict[tuple[str, str, str], dict[int, Watermarks]] = {}
 KNOWN_TOPICS = 4096
 
 
 @dataclass
 class Prefetch:
     """Watermarks asked for before the topic's metadata came: used only when the metadata
-    names exactly these partitions, all readable (otherwise asked again)."""
+    names exactly these partitions, all readable (otherwise asked again). `early`: the
+    newest page's first read, begun at the last watermarks seen (`close` gives its
+    consumer back if no read took it)."""
 
     partitions: list[int]
     answer: Callable[[], dict]
+    early: EarlyRead | None = None
+
+    def close(self) -> None:
+        if self.early is not None:
+            self.early.close()
 
 
-def prefetch_marks(cluster: Cluster, topic: str) -> Prefetch | None:
+def first_step(n: int, partitions: int) -> int:
+    """Records read from each partition's boundary first for a page of `n` (`_read_page`)."""
+    return min(n, max(4, -(-2 * n // max(1, partitions)) + 1))
+
+
+def prefetch_marks(cluster: Cluster, topic: str, newest: int | None = None) -> Prefetch | None:
     """Send the requests for the watermarks of the partitions `topic` had last time (none
     the first time): one round trip in parallel with the metadata, not after it. The
-    answers are as fresh as the page: they are asked for now, never shared or kept."""
-    parts = _known.get((cluster.name, cluster.bootstrap_servers, topic))
+    answers are as fresh as the page: they are asked for now, never shared or kept.
+
+    `newest` (a page of the newest `newest` records): also begin its first read from the
+    ends last seen, so the records come during the watermarks' round trip, not after it.
+    The guess only saves time: the read is fitted to the fresh watermarks when they come
+    (a partition whose end moved reads on past its old end or is moved, `EarlyRead.fit`)."""
+    key = (cluster.name, cluster.bootstrap_servers, topic)
+    parts = _known.get(key)
     if not parts:
         return None
     try:
         answer = watermarks_begin(cluster, [(topic, p) for p in parts])
     except KafkaConsoleError:
         return None
-    return Prefetch(list(parts), answer)
+    early = None
+    marks = _last_marks.get(key)
+    if newest is not None and marks is not None and set(marks) == set(parts):
+        step = first_step(newest, len(parts))
+        early = begin_read(
+            cluster,
+            topic,
+            {p: max(m.low, m.high - step) for p, m in marks.items() if m.high > m.low},
+        )
+    return Prefetch(list(parts), answer, early)
 
 
 def topology(
@@ -167,7 +196,9 @@ def topology(
             )
     if len(_known) >= KNOWN_TOPICS:
         _known.clear()
-    _known[(cluster.name, cluster.bootstrap_servers, topic)] = tuple(p.id for p in info.partitions)
+        _last_marks.clear()
+    key = (cluster.name, cluster.bootstrap_servers, topic)
+    _known[key] = tuple(p.id for p in info.partitions)
     unavailable = {
         p.id: "no leader: its replicas' brokers are offline"
         for p in info.partitions
@@ -188,15 +219,24 @@ def topology(
             unavailable[p] = str(m)
         else:
             marks[p] = m
+    if wanted is None and not unavailable:
+        _last_marks[key] = dict(marks)
+    else:
+        _last_marks.pop(key, None)
     return Topology([p for p in parts if p in marks], marks, unavailable, count)
 
 
 def _read(
-    cluster: Cluster, topic: str, ranges: dict[int, tuple[int, int]], bound_s: float
+    cluster: Cluster,
+    topic: str,
+    ranges: dict[int, tuple[int, int]],
+    bound_s: float,
+    early: EarlyRead | None = None,
 ) -> tuple[dict[int, list[Message]], ScanState]:
     by_p: dict[int, list[Message]] = {p: [] for p in ranges}
     state = None
-    for batch, state in scan(cluster, topic, ranges, deadline=time.monotonic() + bound_s):  # noqa: B007 - the last state is used below
+    deadline = time.monotonic() + bound_s
+    for batch, state in scan(cluster, topic, ranges, deadline=deadline, early=early):  # noqa: B007 - the last state is used below
         for m in batch:
             by_p[m.partition].append(m)
     return by_p, state
@@ -210,6 +250,7 @@ def _read_page(
     n: int,
     *,
     backward: bool,
+    early: EarlyRead | None = None,
 ) -> tuple[dict[int, tuple[int, int]], dict[int, list[Message]], ScanState]:
     """Read enough from each partition's boundary for the `n` records `merge` takes.
 
@@ -219,9 +260,10 @@ def _read_page(
     and read further back (forward) only where all that was read was taken and more is
     there; repeat. The page is exactly the one reading n from every partition would give,
     for a fraction of the records (12 partitions: 120 instead of 600; 100: ~300, not 5,000).
+    `early`: the first read, already begun (`prefetch_marks`).
     """
     deadline = time.monotonic() + READ_BOUND_S
-    step = min(n, max(4, -(-2 * n // max(1, len(bounds))) + 1))
+    step = first_step(n, len(bounds))
     want = dict.fromkeys(bounds, step)
     ranges: dict[int, tuple[int, int]] = {}
     by_p: dict[int, list[Message]] = {p: [] for p in bounds}
@@ -243,7 +285,8 @@ def _read_page(
                 old = ranges.get(p, (b, b))
                 ranges[p] = (b, end)
                 reads[p] = (old[1], end)
-        got, st = _read(cluster, topic, reads, max(0.0, deadline - time.monotonic()))
+        got, st = _read(cluster, topic, reads, max(0.0, deadline - time.monotonic()), early)
+        early = None
         scanned += st.scanned
         errors.update(st.errors)
         for p in reads:
@@ -422,7 +465,10 @@ def browse_page(
         backward, bounds = True, {p: m.high for p, m in marks.items()}
     else:
         backward, bounds = False, start_offsets(cluster, topic, seek, topo, notes)
-    ranges, by_p, state = _read_page(cluster, topic, bounds, marks, n, backward=backward)
+    early = prefetch.early if prefetch is not None else None
+    ranges, by_p, state = _read_page(
+        cluster, topic, bounds, marks, n, backward=backward, early=early
+    )
     for p, why in state.errors.items():
         topo.unavailable[p] = why
     chosen = merge(by_p, n, backward=backward)

@@ -23,7 +23,7 @@ from console.messages.masking import rules_for
 from console.messages.schema_registry import registry_for
 from console.shared_pages import shared_page
 from console.web import ConsoleRequest, cluster_view
-from topics.browse.forms import BrowseForm
+from topics.browse.forms import MAX_LIMIT, BrowseForm
 from topics.browse.highlight import Highlight
 from topics.browse.selectors import (
     Render,
@@ -118,12 +118,27 @@ def _form(
     search), the watermarks are asked for while the metadata is (`prefetch`)."""
     q = request.GET
     ahead = page and not q.get("partitions") and not any(q.get(k) for k in SEARCH_KEYS)
-    prefetch = prefetch_marks(request.cluster, topic) if ahead else None
-    info = _topic_info(request, topic)
+    prefetch = prefetch_marks(request.cluster, topic, newest_first(q, data)) if ahead else None
+    try:
+        info = _topic_info(request, topic)
+    except BaseException:
+        if prefetch is not None:
+            prefetch.close()
+        raise
     form = BrowseForm(request.GET or data, partition_count=info.partition_count)
     form.topic_info = info
     form.prefetch = prefetch
     return form
+
+
+def newest_first(q, data: dict | None = None) -> int | None:
+    """The size of the page when the parameters (`q`, else `data`) ask for the newest
+    records' first page (so its read can begin early, `prefetch_marks`), else None."""
+    params = q or data or {}
+    if params.get("cursor") or (params.get("mode") or "newest") != "newest":
+        return None
+    limit = params.get("limit") or "50"
+    return int(limit) if str(limit).isdigit() and 0 < int(limit) <= MAX_LIMIT else None
 
 
 def _render(request: ConsoleRequest, topic: str, form: BrowseForm) -> Render:
@@ -148,7 +163,7 @@ def _page(request: ConsoleRequest, topic: str, form: BrowseForm, render: Render)
         cursor=cursor,
         direction=request.GET.get("dir", ""),
         info=form.topic_info,
-        prefetch=getattr(form, "prefetch", None),
+        prefetch=form.prefetch,
     )
 
 
@@ -190,6 +205,14 @@ def _same_page_for(request: ConsoleRequest, topic: str) -> tuple | None:
 def topic_messages(request: ConsoleRequest, topic: str) -> HttpResponse:
     """Browse (newest first, or from the oldest, an offset or a time) or start a search."""
     form = _remembered(request, topic)
+    try:
+        return _messages_page(request, topic, form)
+    finally:
+        if form.prefetch is not None:
+            form.prefetch.close()  # an early read no page took gives its consumer back
+
+
+def _messages_page(request: ConsoleRequest, topic: str, form: BrowseForm) -> HttpResponse:
     ctx = {
         "cluster": request.cluster,
         "topic": topic,

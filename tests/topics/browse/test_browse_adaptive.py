@@ -58,9 +58,9 @@ def test_adaptive_page_equals_reading_the_whole_page_from_every_partition(
     reads = []
     real_read = sel._read
 
-    def counting(cl, topic, ranges, bound_s):
+    def counting(cl, topic, ranges, bound_s, early=None):
         reads.append(sum(e - s for s, e in ranges.values()))
-        return real_read(cl, topic, ranges, bound_s)
+        return real_read(cl, topic, ranges, bound_s, early)
 
     sel._read = counting
     try:
