@@ -12,6 +12,8 @@ the word searched for. Figures, all through the Django views (test client, in pr
 - newest50_http_s: the same page through the ASGI server (console/serve.py, a process of its own, as
   deployed), the whole HTTP request from a client on loopback, median of 20; and
   newest50_http_10m_s on a 10,000,000-message topic of 100 partitions;
+- newest50_api_http_s (and _10m_s): the same newest 50 from the JSON read API
+  (topics/api.py) through the same web process: what a console's JSON API answers;
 - raw_newest50_s (reference): plain confluent-kafka reading the same records (a new
   consumer, assign 50 back from each partition's end, consume them), median of 20.
 Targets: newest 50 < 0.3 s in process, <= 8 ms over HTTP (<= 25 ms at 10M/100 partitions);
@@ -165,22 +167,27 @@ def _web(**env: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def _http_newest(port: int, session: str, topic: str, runs: int = HTTP_RUNS) -> float:
-    """Median of `runs` whole requests (connect, request, the whole answer read)."""
+def _http_newest(
+    port: int, session: str, topic: str, runs: int = HTTP_RUNS, *, api: bool = False
+) -> float:
+    """Median of `runs` whole requests (connect, request, the whole answer read): the
+    messages page, or with `api` the same newest 50 from the JSON API (topics/api.py)."""
+    path = (
+        f"/api/v1/clusters/bench/topics/{topic}/messages"
+        if api
+        else f"/clusters/bench/topics/{topic}/messages/"
+    )
 
     def once() -> float:
         t = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request(
-            "GET",
-            f"/clusters/bench/topics/{topic}/messages/",
-            headers={"Cookie": f"sessionid={session}", "Host": "127.0.0.1"},
-        )
+        conn.request("GET", path, headers={"Cookie": f"sessionid={session}", "Host": "127.0.0.1"})
         r = conn.getresponse()
         body = r.read()
         conn.close()
         elapsed = time.perf_counter() - t
-        assert r.status == 200 and body.count(b'class="msg"') == 50, (r.status, body[-500:])
+        rows = len(json.loads(body)["messages"]) if api else body.count(b'class="msg"')
+        assert r.status == 200 and rows == 50, (r.status, body[-500:])
         return elapsed
 
     for _ in range(3):
@@ -338,10 +345,12 @@ def main() -> None:
         try:
             session = client.cookies["sessionid"].value
             newest50_http = _http_newest(port, session, "clicks")
+            newest50_api = _http_newest(port, session, "clicks", api=True)
             t0 = time.perf_counter()
             _fill(kafka.bootstrap_servers, "big", BIG_MESSAGES)
             big_fill_s = time.perf_counter() - t0
             newest50_http_big = _http_newest(port, session, "big")
+            newest50_api_big = _http_newest(port, session, "big", api=True)
         finally:
             web.terminate()
             web.wait(30)
@@ -365,6 +374,8 @@ def main() -> None:
                 "newest50_http_s": round(newest50_http, 4),
                 "newest50_http_10m_s": round(newest50_http_big, 4),
                 "newest50_http_metadata_every_page_s": round(newest50_http_fresh_md, 4),
+                "newest50_api_http_s": round(newest50_api, 4),
+                "newest50_api_http_10m_s": round(newest50_api_big, 4),
                 "big_messages": BIG_MESSAGES,
                 "big_partitions": BIG_PARTITIONS,
                 "big_fill_s": round(big_fill_s, 1),
@@ -383,6 +394,7 @@ def main() -> None:
             ratios={
                 "search_vs_raw_consume": round(search_rate / raw_rate, 3),
                 "newest50_http_vs_raw_newest50": round(newest50_http / raw_newest, 2),
+                "newest50_api_http_vs_raw_newest50": round(newest50_api / raw_newest, 2),
             },
             targets={
                 "newest50_s": "< 0.3",
@@ -396,7 +408,9 @@ def main() -> None:
             "and consumer). The reference applies the same substring test in Python. The HTTP "
             "figures run the web process with the console's defaults (identity and a topic's metadata "
             "kept for 1 s; messages and watermarks read for every request); "
-            "newest50_http_metadata_every_page_s asks for the metadata on every page too.",
+            "newest50_http_metadata_every_page_s asks for the metadata on every page too. "
+            "newest50_api_http_s: the same newest 50 from the JSON read API "
+            "(/api/v1/.../messages), like for like with a console's JSON API.",
         )
     finally:
         kafka.stop()
