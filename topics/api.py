@@ -21,7 +21,6 @@ log-in page every URL gives). Errors are JSON: {"error": "...", "field": ..., "f
 from __future__ import annotations
 
 import base64
-import json
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -35,7 +34,7 @@ from console.kafka.errors import (
     NotAllowed,
     NotFound,
 )
-from console.messages.presenters import MessageView
+from console.messages.presenters import MessageView, dumps
 from console.web import ConsoleRequest, cluster_view
 from topics.browse.forms import BrowseForm
 from topics.browse.selectors import Prefetch, SeekError, prefetch_marks
@@ -58,7 +57,7 @@ ERRORS = (
 
 
 def _json(data: dict, status: int = 200) -> HttpResponse:
-    body = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+    body = dumps(data)
     response = HttpResponse(body, status=status, content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring  # json.dumps' own string writer (ensure_ascii off)
 from typing import Any
 
+import orjson
+
 MODES = ("auto", "text", "json", "hex", "base64", "schema")
 MAX_PRETTY = 256 * 1024  # pretty-print JSON up to this size; larger stays compact
 
@@ -106,14 +108,54 @@ def pretty_json(o: Any, indent: str = "\n") -> str:
     return json.dumps(o, indent=2, ensure_ascii=False)
 
 
+# 19 digits in a row: maybe an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _orjson_loads(text: str) -> Any:
+    """orjson's parse of `text`, or `_REFUSED`. orjson takes a subset of what json.loads
+    takes (no NaN or Infinity, no lone surrogates, nesting to 1,024) and gives the same
+    values for it, but for integers beyond 64 bits, which it reads as floats: a text with
+    19 digits in a row is left to json.loads."""
+    if _LONG_DIGITS.search(text) is not None:
+        return _REFUSED
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _REFUSED
+
+
+_REFUSED = object()
+
+
+def loads(text: str) -> Any:
+    """`json.loads(text)`, by orjson where it can (about four times faster); json.loads
+    parses the rest, and raises as it did."""
+    data = _orjson_loads(text)
+    return json.loads(text) if data is _REFUSED else data
+
+
 def _json(text: str) -> Decoded | None:
     stripped = text.lstrip()
     if not stripped or stripped[0] not in '{["-0123456789tfn':
         return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+    data = _orjson_loads(text)
+    if data is not _REFUSED:
+        # What orjson read it writes back indented as json.dumps(indent=2) does, but for
+        # floats, which it writes in their shortest form (0.00001, 2.5e-7; json.dumps: 1e-05,
+        # 2.5e-07), about six times faster.
+        if len(text) > MAX_PRETTY:
+            return Decoded(kind="json", text=text, pretty=text, data=data)
+        try:
+            pretty = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+            return Decoded(kind="json", text=text, pretty=pretty, data=data)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
+            pass
+    else:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
     try:
         pretty = pretty_json(data) if len(text) <= MAX_PRETTY else text
     except RecursionError:  # nested deeper than Python recurses: shown compact

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from console.kafka.times import utc_second_ms
 from console.kafka.types import Message
@@ -57,8 +60,19 @@ class MessageView:
 
     @property
     def as_json(self) -> str:
-        """The record as one line of JSON (copy button, JSON-lines download)."""
-        return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
+        """The record as one line of compact JSON (the rows' copy button)."""
+        return dumps(self.as_dict())
+
+
+def dumps(data: Any) -> str:
+    """Compact JSON (`json.dumps(data, ensure_ascii=False, default=str, separators=(",",
+    ":"))`), by orjson where it can (about ten times faster: a row's copy button holds its
+    record). Values orjson refuses (integers beyond 64 bits, lone surrogates) go to
+    json.dumps. orjson writes NaN and infinities as null (JSON has no way to write them)."""
+    try:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def present(

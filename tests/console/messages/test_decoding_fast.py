@@ -40,3 +40,98 @@ def test_json_value_shown_indented_and_deep_nesting_never_breaks_it():
         deep = b"[" * depth + b"]" * depth
         d = decode(deep, "auto")  # never raises: indented, compact, or shown as text
         assert d.text == deep.decode()
+
+
+# orjson where it can, the json module where it cannot: the same values either way.
+TEXTS = st.one_of(
+    JSON.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    JSON.map(lambda v: json.dumps(v, indent=1)),
+    st.text(alphabet='{}[]",:0123456789.eE+-tfnaulrsNIiy \\u\t\n', max_size=30),
+    st.sampled_from(
+        [
+            "NaN",
+            "[Infinity, -Infinity]",
+            str(2**64),
+            str(-(2**63) - 1),
+            "1e400",
+            "-0",
+            "-0.0",
+            '"\\ud800"',
+            '{"a": 1, "a": 2}',
+            "[" * 2000 + "]" * 2000,
+            " 1 ",
+            "1 2",
+            "[1,]",
+        ]
+    ),
+)
+
+
+@given(TEXTS)
+def test_loads_gives_what_json_loads_gives_and_refuses_what_it_refuses(text):
+    from console.messages.decoding import loads
+
+    try:
+        expected = repr(json.loads(text))  # repr: 1 and 1.0, -0.0 and 0.0, nan all differ
+    except (ValueError, RecursionError) as exc:
+        try:
+            loads(text)
+        except (ValueError, RecursionError) as got:
+            assert type(got) is type(exc)
+        else:
+            raise AssertionError(f"loads took {text!r}")
+        return
+    assert repr(loads(text)) == expected
+
+
+FINITE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(FINITE)
+def test_dumps_writes_the_same_values_compactly(value):
+    from console.messages.presenters import dumps
+
+    text = dumps(value)
+    assert repr(json.loads(text)) == repr(value)
+    assert ", " not in text.replace('", "', "") or isinstance(value, str)
+
+
+def test_dumps_takes_what_orjson_refuses():
+    from console.messages.presenters import dumps
+
+    assert dumps({"big": 2**70, "s": "é"}) == '{"big":1180591620717411303424,"s":"é"}'
+    assert json.loads(dumps(["\ud800"])) == ["\ud800"]
+    assert dumps({"when": b"\x00"}) == '{"when":"b\'\\\\x00\'"}'
+
+
+INTEGRAL = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(INTEGRAL)
+def test_a_json_value_without_floats_is_indented_as_json_dumps_does(value):
+    text = json.dumps(value, ensure_ascii=False)
+    got = decode(text.encode("utf-8", "surrogatepass"), "json")
+    if got.kind != "json":  # lone surrogates: not UTF-8, so not text
+        return
+    assert got.pretty == json.dumps(value, indent=2, ensure_ascii=False)
+    assert repr(got.data) == repr(value)
+
+
+def test_floats_are_indented_in_their_shortest_form():
+    v = decode(b'{"a": 1e-05, "b": 2.5, "c": NaN, "d": 1e400}', "json")
+    assert v.kind == "json" and v.pretty == json.dumps(v.data, indent=2)  # json's own parse
+    v = decode(b'{"a": 1e-05, "b": 2.5, "c": 1e16}', "json")
+    assert v.pretty == '{\n  "a": 0.00001,\n  "b": 2.5,\n  "c": 1e+16\n}'
+    assert v.data == {"a": 1e-05, "b": 2.5, "c": 1e16}
