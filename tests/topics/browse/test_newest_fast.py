@@ -132,3 +132,23 @@ def test_the_seek_form_is_reused_per_query_and_role_never_with_errors(
     assert bad.status_code == 400
     assert "beyond the end" in form(bad.content.decode())
     assert "beyond the end" not in form(op.get(url, {"limit": "7"}).content.decode())
+
+
+def test_browse_forms_share_their_fields_and_never_change_them():
+    import copy
+    import pickle
+
+    from topics.browse.forms import BrowseForm
+    from topics.browse.views import SeekFields
+
+    before = pickle.dumps({k: copy.deepcopy(f.__dict__) for k, f in BrowseForm.base_fields.items()})
+    a = BrowseForm({"mode": "offset", "offset": "x", "limit": "0"}, partition_count=3)
+    b = BrowseForm({"partitions": "9"}, partition_count=3)
+    assert a.fields["q"] is b.fields["q"] is BrowseForm.base_fields["q"]
+    assert a.fields is not b.fields
+    assert not a.is_valid() and not b.is_valid()
+    for form in (a, b):
+        for can_read in (True, False):
+            str(SeekFields(form, can_read))
+    after = pickle.dumps({k: copy.deepcopy(f.__dict__) for k, f in BrowseForm.base_fields.items()})
+    assert before == after
