@@ -119,6 +119,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "console.context_processors.console",
             ],
+            # {% url %} with its answers remembered (every page's navigation reverses ~20).
+            "builtins": ["console.templatetags.remembered_urls"],
         },
     }
 ]
