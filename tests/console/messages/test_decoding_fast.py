@@ -10,15 +10,18 @@ from hypothesis import strategies as st
 
 from console.messages.decoding import _text, decode, pretty_json
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=25,
-)
+
+def _json_values(floats=None):
+    """What json.loads gives: scalars (with `floats`, if any) in lists and objects."""
+    scalars = st.none() | st.booleans() | st.integers() | st.text()
+    return st.recursive(
+        scalars | floats if floats is not None else scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=25,
+    )
+
+
+JSON = _json_values(st.floats(allow_nan=True, allow_infinity=True))
 
 
 @given(JSON)
@@ -84,15 +87,7 @@ def test_loads_gives_what_json_loads_gives_and_refuses_what_it_refuses(text):
     assert repr(loads(text)) == expected
 
 
-FINITE = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=25,
-)
+FINITE = _json_values(st.floats(allow_nan=False, allow_infinity=False))
 
 
 @given(FINITE)
@@ -112,11 +107,7 @@ def test_dumps_takes_what_orjson_refuses():
     assert dumps({"when": b"\x00"}) == '{"when":"b\'\\\\x00\'"}'
 
 
-INTEGRAL = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=25,
-)
+INTEGRAL = _json_values()
 
 
 @given(INTEGRAL)
