@@ -110,6 +110,7 @@ def pretty_json(o: Any, indent: str = "\n") -> str:
 
 # 19 digits in a row: maybe an integer beyond 64 bits, which orjson reads as a float.
 _LONG_DIGITS = re.compile(r"\d{19}")
+_REFUSED = object()  # what `_orjson_loads` gives for a text it leaves to json.loads
 
 
 def _orjson_loads(text: str) -> Any:
@@ -123,16 +124,6 @@ def _orjson_loads(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return _REFUSED
-
-
-_REFUSED = object()
-
-
-def loads(text: str) -> Any:
-    """`json.loads(text)`, by orjson where it can (about four times faster); json.loads
-    parses the rest, and raises as it did."""
-    data = _orjson_loads(text)
-    return json.loads(text) if data is _REFUSED else data
 
 
 def _json(text: str) -> Decoded | None:
