@@ -137,6 +137,8 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # A web process keeps each of its threads' connection (console/serve.py sets 600 s).
+        "CONN_MAX_AGE": int(env_float("CONSOLE_DB_CONN_MAX_AGE", 0)),
     }
 }
 if os.environ.get("CONSOLE_POSTGRES_DSN"):
