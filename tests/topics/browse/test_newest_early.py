@@ -220,3 +220,44 @@ def test_fit_keeps_guesses_at_or_a_little_before_the_start_and_moves_the_rest(mo
     # 0 and 1 read on (1 skips what lies before its start); 2 is too far behind, 3 ahead of
     # its start: moved; 4 is not wanted: dropped; 5 was not guessed: added
     assert fake.assigned == {0: 100, 1: 100, 2: 101 + messages.EARLY_SLACK, 3: 99, 5: 7}
+
+
+@pytest.mark.kafka
+@pytest.mark.django_db
+def test_the_page_head_renders_before_its_messages_are_read(
+    topic_factory, produce, client_for, monkeypatch
+):
+    """The navigation, tabs and seek form are rendered while the watermarks and the early
+    read are on their way (topics.browse.views.PageResults); the messages are read once,
+    when the template reaches them. A seek error that only the read finds still gives the
+    form again with its reason, and a 400."""
+    from topics.browse import views
+
+    t = topic_factory(partitions=2)
+    _produce_burst(produce, t, 2, 20, T0)
+    url = reverse("topics:messages", args=["local", t])
+    c = client_for("operator")
+    events = []
+    real_fields, real_read = views.SeekFields.__html__, views.browse_page
+
+    def fields(self):
+        events.append("seek form")
+        return real_fields(self)
+
+    def read(*args, **kwargs):
+        events.append("read")
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(views.SeekFields, "__html__", fields)
+    monkeypatch.setattr(views.SeekFields, "__str__", fields)
+    monkeypatch.setattr(views, "browse_page", read)
+    body = c.get(url).content.decode()
+    assert events == ["seek form", "read"]
+    assert len(_rows(body)) == 20
+    events.clear()
+    bad = c.get(url, {"mode": "offset", "offset": "999", "partitions": "1"})
+    assert bad.status_code == 400
+    assert events == ["seek form", "read", "seek form"]  # rendered again with the error
+    text = bad.content.decode()
+    assert "offset 999 is beyond the end of partition 1" in text
+    assert 'id="browse"' not in text and not _rows(text)
