@@ -17,7 +17,9 @@ Goals: each first page < 0.5 s; a sampler pass shorter than its interval.
 
 from __future__ import annotations
 
+import gc
 import statistics
+import sys
 import time
 
 from bench.common import logged_in_client, setup_django, start_kafka, timed_page, write_result
@@ -184,6 +186,7 @@ def main() -> None:
             "offsets.topic.replication.factor": "1",
         },
     )
+    admin = None
     try:
         # The console's own default (tests/settings.py, which benchmarks use, turns it off).
         setup_django(CONSOLE_LIST_INDEX_S="5", CONSOLE_LIST_INDEX_STALE_S="30")
@@ -197,6 +200,12 @@ def main() -> None:
         figures, reference = measure(admin)
         write(figures, reference, setup)
     finally:
+        # The clients go before the brokers: a coordinator request still out when its
+        # broker stops can abort the process (librdkafka#4605), hiding what went wrong.
+        del admin
+        if "console.clusters" in sys.modules:
+            sys.modules["console.clusters"].reset_clusters()
+        gc.collect()
         kafka.destroy()
 
 
