@@ -922,7 +922,18 @@ class _FastScan:
         state = self.state
         for leader in self.leaders:
             self._send(leader, {p: state.positions[p] for p in leader.partitions})
-        while not state.done and time.monotonic() < self.deadline and state.scanned < max_records:
+        # The deadline ends the scan only once every partition's answer was read: a search
+        # shows a match only when no partition's unread records can be older (its floor,
+        # topics.browse.selectors), and a partition whose answer a short chunk never reached
+        # would have none. So every chunk reads each partition's first (small) answer.
+        answered: set[int] = set()
+
+        def over() -> bool:
+            return time.monotonic() >= self.deadline and all(
+                p in answered or p in state.finished for p in state.ranges
+            )
+
+        while not state.done and not over() and state.scanned < max_records:
             busy = [lead for lead in self.leaders if lead.in_flight]
             if not busy:
                 return
@@ -965,6 +976,7 @@ class _FastScan:
                     leader.in_flight = None
                 for p in asked:
                     pd = data[p]
+                    answered.add(p)
                     if pd.error_code or p in state.finished:
                         continue
                     blob = pd.records or b""
@@ -993,7 +1005,7 @@ class _FastScan:
                         state.positions[p] = self.ends[p]
                         state.finished.add(p)
                     yield part.out
-                    if state.scanned >= max_records or time.monotonic() >= self.deadline:
+                    if state.scanned >= max_records or over():
                         return
                 if not pipelined:
                     self._send(

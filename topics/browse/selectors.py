@@ -780,7 +780,13 @@ def search_chunk(
         for view in _matching(batch, flt, render):
             found[view.partition].append(view)
             n_found += 1
-        if n_found >= take and (n_found >= take + HELD_MAX or _can_show(found, take, state)):
+        # Enough to show, or too many held: but not before every partition was read once
+        # (the scan reads each one's first answer in any case), or the matches shown could
+        # be newer than the unread partition's first records.
+        if n_found >= take and (
+            _can_show(found, take, state)
+            or (n_found >= take + HELD_MAX and not _forward_floors(state)[1])
+        ):
             break
     # Matches are shown oldest first across chunks: none newer than what a partition not
     # read to its end may still hold (its last timestamp read; timestamps grow with offsets).

@@ -130,11 +130,19 @@ def _hit(p: int, i: int) -> bool:
     return (i * 7 + p * 3) % 5 == 0 or (p == 1 and 40 <= i < 55)  # a dense run in partition 1
 
 
+# Chunks of the default second, and chunks so short (a busy machine) that one ends before
+# it has read every partition's first answer: the order and the continues hold for both.
+CHUNKS = [None, 0.001, 0.003]
+
+
+@pytest.mark.parametrize("chunk_s", CHUNKS)
 @pytest.mark.parametrize("window", [None, 40])
 def test_newest_first_search_continues_after_the_last_match_shown(
-    topic_factory, produce, client_for, settings, monkeypatch, window
+    topic_factory, produce, client_for, settings, monkeypatch, window, chunk_s
 ):
     settings.CONSOLE_SEARCH_MAX_RESULTS = LIMIT
+    if chunk_s:
+        settings.CONSOLE_SEARCH_CHUNK_S = chunk_s
     if window:  # several backward windows per segment, cut inside one
         monkeypatch.setattr(topics.browse.selectors, "BACK_WINDOW", window)
     t = topic_factory(partitions=3)
@@ -148,10 +156,13 @@ def test_newest_first_search_continues_after_the_last_match_shown(
     assert segments >= len(matches) // LIMIT
 
 
+@pytest.mark.parametrize("chunk_s", CHUNKS)
 def test_forward_search_continues_after_the_last_match_shown(
-    topic_factory, produce, client_for, settings
+    topic_factory, produce, client_for, settings, chunk_s
 ):
     settings.CONSOLE_SEARCH_MAX_RESULTS = LIMIT
+    if chunk_s:
+        settings.CONSOLE_SEARCH_CHUNK_S = chunk_s
     t = topic_factory(partitions=3)
     matches, stamps = fill(produce, t, {0: 120, 1: 80, 2: 100}, _hit)
     url = reverse("topics:messages_search", args=["local", t]) + "?q=hit&mode=oldest"
