@@ -296,8 +296,12 @@ class Stack:
         self.server_env: dict[str, str] = {}
         self.server_cores = 0.0
         self.cpu_groups: dict[int, Path] = {}  # port -> its web process's control group
-        self.kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-")), nodes=1)
-        self.other = LocalKafka(Path(tempfile.mkdtemp(prefix="kafka-load-other-")), nodes=1)
+        self.kafka = LocalKafka(
+            Path(tempfile.mkdtemp(prefix="kafka-load-")), nodes=1, dies_with_us=True
+        )
+        self.other = LocalKafka(
+            Path(tempfile.mkdtemp(prefix="kafka-load-other-")), nodes=1, dies_with_us=True
+        )
         self.kafka.start()
         self.other.start()
         self.pg = LocalPostgres().start()

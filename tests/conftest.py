@@ -74,7 +74,7 @@ def _wait_metadata(bootstrap: str, brokers: int, timeout: float = 60) -> None:
 def kafka() -> Iterator[LocalKafka]:
     """A real single-node KRaft Kafka on loopback, for the whole session (cluster 'local')."""
     base = Path(tempfile.mkdtemp(prefix="kafka-1-"))
-    cluster = LocalKafka(base, nodes=1)
+    cluster = LocalKafka(base, nodes=1, dies_with_us=True)
     cluster.start()
     _wait_metadata(cluster.bootstrap_servers, 1)
     _register_cluster(0, "local", cluster.bootstrap_servers)
@@ -86,7 +86,7 @@ def kafka() -> Iterator[LocalKafka]:
 @pytest.fixture(scope="session")
 def _kafka3_session() -> Iterator[LocalKafka]:
     base = Path(tempfile.mkdtemp(prefix="kafka-3-"))
-    cluster = LocalKafka(base, nodes=3)
+    cluster = LocalKafka(base, nodes=3, dies_with_us=True)
     cluster.start()
     _wait_metadata(cluster.bootstrap_servers, 3)
     _register_cluster(1, "triple", cluster.bootstrap_servers)
