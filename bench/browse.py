@@ -13,7 +13,8 @@ the word searched for. Figures, all through the Django views (test client, in pr
   deployed), the whole HTTP request from a client on loopback, median of 20; and
   newest50_http_10m_s on a 10,000,000-message topic of 100 partitions. The page, the API
   and the reference below take turns (5 requests each) so a slow spell of the shared
-  machine slows all of them alike;
+  machine slows all of them alike, once the broker is idle after the fill (it flushes and
+  compacts for a while: broker_settled_s);
 - newest50_api_http_s (and _10m_s): the same newest 50 from the JSON read API
   (topics/api.py) through the same web process: what a console's JSON API answers;
 - raw_newest50_s (reference): plain confluent-kafka reading the newest 50 of every
@@ -37,7 +38,14 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from bench.common import ROOT, logged_in_client, setup_django, start_kafka, write_result
+from bench.common import (
+    ROOT,
+    broker_settled,
+    logged_in_client,
+    setup_django,
+    start_kafka,
+    write_result,
+)
 from console.serve import command
 
 MESSAGES = 1_000_000
@@ -268,6 +276,7 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
             t0 = time.perf_counter()
             _fill(kafka.bootstrap_servers, topic, n)
             fill_s = time.perf_counter() - t0
+            settled_s = broker_settled(kafka)
             points.append(
                 {
                     "messages": n,
@@ -283,6 +292,7 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
                         ).items()
                     },
                     "fill_s": round(fill_s, 1),
+                    "broker_settled_s": settled_s,
                     "load_average_1m": round(os.getloadavg()[0], 2),
                 }
             )
@@ -364,6 +374,7 @@ def main() -> None:
         web, port = _web()
         try:
             session = client.cookies["sessionid"].value
+            settled_s = broker_settled(kafka)
             small = _in_turns(
                 {
                     "page": _http_once(port, session, "clicks"),
@@ -375,6 +386,7 @@ def main() -> None:
             t0 = time.perf_counter()
             _fill(kafka.bootstrap_servers, "big", BIG_MESSAGES)
             big_fill_s = time.perf_counter() - t0
+            big_settled_s = broker_settled(kafka)
             big = _in_turns(
                 {
                     "page": _http_once(port, session, "big"),
@@ -413,6 +425,10 @@ def main() -> None:
                 "big_messages": BIG_MESSAGES,
                 "big_partitions": BIG_PARTITIONS,
                 "big_fill_s": round(big_fill_s, 1),
+                # seconds waited for the broker to go idle after the fills, before the
+                # HTTP figures (it flushes and compacts for a while after a fill)
+                "broker_settled_s": settled_s,
+                "big_broker_settled_s": big_settled_s,
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "messages": MESSAGES,
                 "partitions": PARTITIONS,

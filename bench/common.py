@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def start_kafka(nodes: int = 1, heap_mb: int | None = None, **broker_config: str
         nodes=nodes,
         heap_mb=heap_mb,
         broker_config=broker_config or None,
+        dies_with_us=True,
     )
     kafka.start()
     os.environ["KAFKA_CLUSTERS_0_NAME"] = "bench"
@@ -56,6 +58,30 @@ def start_kafka(nodes: int = 1, heap_mb: int | None = None, **broker_config: str
 
         reset_clusters()
     return kafka
+
+
+def broker_settled(kafka, idle_cores: float = 0.05, timeout: float = 60.0) -> float:
+    """Wait until the brokers of `kafka` use under `idle_cores` of CPU over a second (after
+    a fill they flush and compact for a while); the seconds waited, at most `timeout`."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        total = 0.0
+        for node in kafka.nodes:
+            with open(f"/proc/{node.process.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    started = time.monotonic()
+    before = cpu()
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = cpu()
+        if now - before < idle_cores:
+            break
+        before = now
+    return round(time.monotonic() - started, 1)
 
 
 def git_commit() -> str:

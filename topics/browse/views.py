@@ -245,8 +245,10 @@ def _messages_page(request: ConsoleRequest, topic: str, form: BrowseForm) -> Htt
 class PageResults:
     """A page's messages (`_results`), read when its template first needs them: the page's
     head (navigation, tabs, the seek form) renders while Kafka answers the watermarks and
-    the first read that `prefetch_marks` sent, not after them (about 0.5 ms of a page's
-    ~1 ms wait). A SeekError comes out of the rendering; the view renders the form again."""
+    the first read that `prefetch_marks` sent, not after them: the newest 50 over HTTP took
+    8.6 and 8.9 ms against 9.7 and 10.2 ms before (two runs, each in turns with the old code
+    on the same broker). A SeekError comes out of the rendering; the view renders the form
+    again."""
 
     def __init__(self, read: Callable[[], dict]) -> None:
         self._read = read
