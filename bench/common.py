@@ -60,18 +60,18 @@ def start_kafka(nodes: int = 1, heap_mb: int | None = None, **broker_config: str
     return kafka
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def broker_settled(kafka, idle_cores: float = 0.05, timeout: float = 60.0) -> float:
     """Wait until the brokers of `kafka` use under `idle_cores` of CPU over a second (after
     a fill they flush and compact for a while); the seconds waited, at most `timeout`."""
-    tick = os.sysconf("SC_CLK_TCK")
 
     def cpu() -> float:
-        total = 0.0
-        for node in kafka.nodes:
-            with open(f"/proc/{node.process.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        return sum(cpu_s(node.process.pid) for node in kafka.nodes)
 
     started = time.monotonic()
     before = cpu()

@@ -57,7 +57,7 @@ import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from bench.common import logged_in_client, setup_django, start_kafka, write_result
+from bench.common import cpu_s, logged_in_client, setup_django, start_kafka, write_result
 from tools.service import start_redis
 
 # The same rate before the measured run: a fresh JVM and server warm up.
@@ -106,12 +106,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process `pid` has used so far (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def r4(x: float | None) -> float | None:

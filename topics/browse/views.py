@@ -13,6 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 
 from console.access import Capability, can, role_of
@@ -252,13 +253,10 @@ class PageResults:
 
     def __init__(self, read: Callable[[], dict]) -> None:
         self._read = read
-        self._got: dict | None = None
 
-    @property
+    @cached_property
     def got(self) -> dict:
-        if self._got is None:
-            self._got = self._read()
-        return self._got
+        return self._read()
 
 
 def _remembered(request: ConsoleRequest, topic: str) -> BrowseForm:
