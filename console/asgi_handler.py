@@ -21,13 +21,6 @@ want the CPU only take turns at it, and each turn costs: 8 at a time served 1.6x
 views of 64 (bench/load.py). And a cluster that hangs holds at most its own 8 threads; the
 other clusters' pages never wait for it.
 
-A search chunk is the long one of a cluster's requests: up to a second of CPU-bound scanning
-and a hundred rows to render (bench/load's 100 users: 5% of the requests, over half of the
-web process's CPU). Its own, smaller bulkhead (``CONSOLE_HTTP_SEARCH_CONCURRENCY``, default
-2 per cluster; 0 puts searches in the cluster's) keeps searches from taking every one of a
-cluster's slots while pages wait behind them, and from splitting the CPU so many ways that
-each chunk's windows miss their deadlines and are read again.
-
 A streaming answer (a download of a search's matches) is sent as it is made: its iterator
 runs on the request's thread and each chunk waits until the server took the previous one,
 so a large download is never held in memory whole (Django's handler reads a sync iterator
@@ -50,8 +43,6 @@ from django.urls import set_script_prefix
 
 from console import shared_pages
 
-SEARCH_SUFFIX = "/messages/search/"  # a search chunk (topics/urls.py)
-
 
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self) -> None:
@@ -60,23 +51,19 @@ class OneHopASGIHandler(ASGIHandler):
         threads = int(os.environ.get("CONSOLE_HTTP_THREADS", "64"))
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
         self.concurrency = max(1, int(os.environ.get("CONSOLE_HTTP_CONCURRENCY", "8")))
-        self.search_concurrency = int(os.environ.get("CONSOLE_HTTP_SEARCH_CONCURRENCY", "2"))
-        self.bulkheads: dict[tuple[str, bool], asyncio.Semaphore] = {}
+        self.bulkheads: dict[str, asyncio.Semaphore] = {}
 
     def bulkhead(self, path: str) -> asyncio.Semaphore:
-        """The semaphore of the cluster `path` belongs to ("" for the rest): its searches'
-        or its other requests'."""
+        """The semaphore of the cluster `path` belongs to ("" for the rest)."""
         parts = path.split("/", 3)
         name = parts[2] if len(parts) > 3 and parts[1] == "clusters" else ""
-        search = self.search_concurrency > 0 and path.endswith(SEARCH_SUFFIX)
-        found = self.bulkheads.get((name, search))
+        found = self.bulkheads.get(name)
         if found is None:
             if len(self.bulkheads) > 1000:  # made-up cluster names: they share one
                 name = "?"
-                found = self.bulkheads.get((name, search))
+                found = self.bulkheads.get(name)
             if found is None:
-                size = self.search_concurrency if search else self.concurrency
-                found = self.bulkheads[name, search] = asyncio.Semaphore(size)
+                found = self.bulkheads[name] = asyncio.Semaphore(self.concurrency)
         return found
 
     async def handle(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI's types

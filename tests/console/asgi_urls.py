@@ -62,12 +62,6 @@ def cluster_slow(request, name):
     return HttpResponse(name)
 
 
-@login_not_required
-def cluster_search(request, name, topic):
-    time.sleep(float(request.GET.get("s", "1")))
-    return HttpResponse(f"{name}/{topic}")
-
-
 FIRST_SENT = threading.Event()
 
 
@@ -97,5 +91,4 @@ urlpatterns = [
     path("fault/", fault),
     path("live/", live),
     path("clusters/<str:name>/slow/", cluster_slow),
-    path("clusters/<str:name>/topics/<str:topic>/messages/search/", cluster_search),
 ]

@@ -177,35 +177,3 @@ def test_a_cluster_that_hangs_holds_only_its_own_bulkhead(monkeypatch):
         hung, other, rest = on_own_loop(run())
     assert other < 0.5 and rest < 0.5  # not behind cluster a
     assert hung[1] < 1.5 and hung[2] >= 1.9  # two at once, the third after them
-
-
-@pytest.mark.parametrize("searches", ["1", "0"])
-def test_searches_have_a_bulkhead_of_their_own(monkeypatch, searches):
-    """CONSOLE_HTTP_SEARCH_CONCURRENCY search chunks of a cluster run at once, beside its
-    CONSOLE_HTTP_CONCURRENCY other requests: pages never wait behind searches. With 0,
-    searches share the cluster's bulkhead (and then a page waits)."""
-    monkeypatch.setenv("CONSOLE_HTTP_CONCURRENCY", "2")
-    monkeypatch.setenv("CONSOLE_HTTP_SEARCH_CONCURRENCY", searches)
-    with override_settings(ROOT_URLCONF="tests.console.asgi_urls"):
-        app = OneHopASGIHandler()
-
-        async def run():
-            t0 = time.monotonic()
-
-            async def timed(path, query=""):
-                await _call(app, path, query)
-                return time.monotonic() - t0
-
-            search = "/clusters/a/topics/t/messages/search/"
-            chunks = [asyncio.create_task(timed(search, "s=1")) for _ in range(2)]
-            await asyncio.sleep(0.05)
-            page = await timed("/clusters/a/slow/", "s=0.1")
-            return sorted(await asyncio.gather(*chunks)), page
-
-        chunks, page = on_own_loop(run())
-    if searches == "1":
-        assert page < 0.5  # beside the search, not behind it
-        assert chunks[0] < 1.5 and chunks[1] >= 1.9  # one search at a time
-    else:
-        assert page >= 0.9  # both slots held by the searches: the page waited
-        assert chunks[1] < 1.5  # the two searches ran at once
