@@ -55,9 +55,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
-from bench.common import ROOT, write_result
+from bench.common import ROOT, cpu_s, write_result
 from console.serve import command
 
 THINK_S = 0.25
@@ -187,12 +185,12 @@ def run_load(
     client.start()
     # CPU of the servers over the counted window only.
     time.sleep(WARMUP_S)
-    cpu0 = sum(_cpu(p) for p in server_pids)
+    cpu0 = sum(cpu_s(p) for p in server_pids)
     kafka0 = sum(_kafka_requests(b) for b in set(bases))
     shared0 = _shared_pages(set(bases))
     c0 = time.monotonic()
     time.sleep(seconds)
-    cpu1 = sum(_cpu(p) for p in server_pids)
+    cpu1 = sum(cpu_s(p) for p in server_pids)
     kafka1 = sum(_kafka_requests(b) for b in set(bases))
     shared1 = _shared_pages(set(bases))
     c1 = time.monotonic()
@@ -273,11 +271,6 @@ def _shared_pages(bases: set[str]) -> dict[str, float]:
             result = labels.split('result="', 1)[1].split('"', 1)[0]
             out[result] = out.get(result, 0.0) + value
     return out
-
-
-def _cpu(pid: int) -> float:
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
 
 
 # --- the deployment ----------------------------------------------------------------------
