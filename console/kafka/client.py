@@ -231,25 +231,51 @@ _last_errors: dict[str, tuple[float, KafkaError]] = {}
 RECENT_S = 30.0
 
 
+# How long a failed request on a TLS or SASL cluster waits for the client to report why: the
+# request can fail ("transport failure") a moment before the handshake's error is delivered.
+REFINE_WAIT_S = 0.5
+
+
 def _error_cb_for(name: str):
     def record(err: KafkaError) -> None:
-        if err.code() != KafkaError._ALL_BROKERS_DOWN or name not in _last_errors:
-            _last_errors[name] = (time.monotonic(), err)
+        now = time.monotonic()
+        seen = _last_errors.get(name)
+        if seen is not None:
+            if err.code() == KafkaError._ALL_BROKERS_DOWN:
+                return  # says less than what came before it
+            if seen[1].code() in AUTH and err.code() not in AUTH and now - seen[0] < RECENT_S:
+                return  # a recent cause (failed handshake) outranks the disconnects it causes
+        _last_errors[name] = (now, err)
 
     return record
 
 
+def _recent_auth_error(name: str) -> KafkaError | None:
+    seen = _last_errors.get(name)
+    if seen and time.monotonic() - seen[0] < RECENT_S and seen[1].code() in AUTH:
+        return seen[1]
+    return None
+
+
 def refine(cluster: Connection, err: KafkaConsoleError) -> KafkaConsoleError:
-    """Replace a vague "unreachable" with the cause the client reported, if any is recent."""
+    """Replace a vague "unreachable" with the cause the client reported, if any is recent.
+
+    On a cluster with TLS or SASL, waits up to REFINE_WAIT_S for that cause: the request's
+    failure and the handshake's error arrive separately. A plaintext cluster has no such
+    cause and does not wait."""
     if not isinstance(err, ClusterUnavailable) or isinstance(err, AuthenticationFailed):
         return err
     client = _admins.get(cluster.name)
     if client is not None:
         client.poll(0)  # serve pending error callbacks
-    seen = _last_errors.get(cluster.name)
-    if seen and time.monotonic() - seen[0] < RECENT_S and seen[1].code() in AUTH:
-        return translate(seen[1])
-    return err
+    found = _recent_auth_error(cluster.name)
+    protocol = str(cluster.client_config().get("security.protocol", "plaintext")).lower()
+    if found is None and client is not None and protocol != "plaintext":
+        deadline = time.monotonic() + REFINE_WAIT_S
+        while found is None and (left := deadline - time.monotonic()) > 0:
+            client.poll(min(0.05, left))
+            found = _recent_auth_error(cluster.name)
+    return translate(found) if found is not None else err
 
 
 def _base_config(cluster: Connection) -> dict[str, Any]:
