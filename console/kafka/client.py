@@ -302,10 +302,13 @@ def admin_for(cluster: Connection) -> AdminClient:
 
 
 def forget_clients() -> None:
+    from console.kafka import offsetfetch  # it builds on this module
+
     with _admins_lock:
         _admins.clear()
         _last_errors.clear()
     close_pooled_consumers()
+    offsetfetch.forget()
 
 
 @metrics.observed

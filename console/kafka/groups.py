@@ -16,6 +16,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from console.kafka import offsetfetch
 from console.kafka.cache import invalidate, shared
 from console.kafka.client import (
     _too_long,
@@ -187,17 +188,29 @@ def group_descriptions(
 def committed_offsets(
     cluster: Connection, group_ids: list[str]
 ) -> dict[str, dict[Partition, int] | KafkaConsoleError]:
-    """Committed offsets of each group (all its partitions), fetched concurrently.
+    """Committed offsets of each group (all its partitions); a group that cannot be asked
+    gets the reason instead.
 
-    The OffsetFetch API is one group per request, so the requests are sent at once and
-    awaited together: N groups cost about one round trip, not N.
+    Through kafka-python (console/kafka/offsetfetch.py: librdkafka's admin client crashes
+    the process on a coordinator error in an OffsetFetch answer), one request per
+    coordinator. Where kafka-python cannot take the cluster's connection settings, through
+    librdkafka: one request per group, sent at once and awaited together.
     """
-    admin = admin_for(cluster)
     ids = list(group_ids)
     # The ids are all a request carries: checked once here, not per request (the sampler
     # sends one per group of the cluster).
     if size := _too_long(ids):
         raise InvalidRequest(f"a group id of {size} bytes (Kafka takes at most 32767)")
+    try:
+        return offsetfetch.committed(cluster, ids)
+    except offsetfetch.Unsupported:
+        return _committed_offsets_librdkafka(cluster, ids)
+
+
+def _committed_offsets_librdkafka(
+    cluster: Connection, ids: list[str]
+) -> dict[str, dict[Partition, int] | KafkaConsoleError]:
+    admin = admin_for(cluster)
     request = admin.unchecked.list_consumer_group_offsets
     futures = {}
     for gid in ids:
