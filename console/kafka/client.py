@@ -324,11 +324,13 @@ def wait(future: concurrent.futures.Future, *, what: str = "") -> Any:
 
 @metrics.observed
 def wait_all(futures: dict[Any, concurrent.futures.Future], *, what: str = "") -> dict[Any, Any]:
-    """Results of a dict of futures; exceptions are kept per key (translated), not raised."""
+    """Results of a dict of futures; exceptions are kept per key (translated), not raised.
+    All of them within one bound (the request timeout), not one bound each."""
     out: dict[Any, Any] = {}
+    deadline = time.monotonic() + timeout() + 1
     for key, fut in futures.items():
         try:
-            out[key] = fut.result(timeout=timeout() + 1)
+            out[key] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
         except (KafkaException, concurrent.futures.TimeoutError) as exc:
             out[key] = translate(exc, what=what)
     return out

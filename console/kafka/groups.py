@@ -145,15 +145,27 @@ def _group_listings(cluster: Connection) -> list[GroupListing]:
     return sorted(out, key=lambda g: g.group_id)
 
 
+# librdkafka's timeout for DescribeGroups, longer than its socket.timeout.ms (60 s): when
+# its own timer ended a coordinator request whose answer came later (a broker that stalled
+# longer than the cluster timeout), librdkafka 2.15.1 aborted the process (assertion
+# `eonce->refcnt > 0`, librdkafka issue 4605; 3 runs of 3 with 3 s stalls and a 1.5 s
+# timeout, none of 3 with this). A page still waits no longer than the cluster timeout;
+# the request left behind ends when the broker answers or its connection times out.
+DESCRIBE_REQUEST_S = 90.0
+
+
 def group_descriptions(
     cluster: Connection, group_ids: list[str]
 ) -> dict[str, GroupDescription | KafkaConsoleError]:
-    """Members and assignments of each group, in one batched request."""
+    """Members and assignments of each group, in one batched request.
+
+    The wait is bounded by the cluster timeout here (wait_all); librdkafka's own timeout
+    for the request is DESCRIBE_REQUEST_S."""
     if not group_ids:
         return {}
     try:
         futures = admin_for(cluster).describe_consumer_groups(
-            list(group_ids), request_timeout=timeout()
+            list(group_ids), request_timeout=max(DESCRIBE_REQUEST_S, timeout())
         )
     except KafkaException as exc:
         raise translate(exc, what="describing groups") from None

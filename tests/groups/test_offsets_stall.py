@@ -104,3 +104,65 @@ def test_offsets_asked_while_the_offsets_topic_is_made_and_reloaded_never_crash(
         assert ok > 0, (ok, failed)
     finally:
         k.destroy()
+
+
+DESCRIBE_CHILD = """
+import sys, time
+import django
+django.setup()
+from console.clusters import get_cluster
+from console.kafka.errors import KafkaConsoleError
+from console.kafka.groups import group_descriptions
+
+cluster = get_cluster("stall")
+stop = time.monotonic() + float(sys.argv[1])
+answers = reasons = 0
+while time.monotonic() < stop:
+    started = time.monotonic()
+    got = group_descriptions(cluster, [f"stall-d-{answers + reasons}", "stall-d"])
+    assert time.monotonic() - started < 1.5 + 1.5, time.monotonic() - started  # bounded
+    if any(isinstance(v, KafkaConsoleError) for v in got.values()):
+        reasons += 1
+    else:
+        answers += 1
+    time.sleep(0.05)
+print(answers, reasons, flush=True)
+"""
+
+
+@pytest.mark.kafka
+def test_groups_described_through_stalls_longer_than_the_timeout_never_crash(tmp_path):
+    """A broker that stalls for 3 s against a 1.5 s timeout: each description answers or
+    says why within the timeout, and the late answers that come after do not abort the
+    process (librdkafka's timer would: DESCRIBE_REQUEST_S)."""
+    k = LocalKafka(tmp_path / "stall", nodes=1).start()
+    try:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "PYTHONPATH": str(ROOT),
+            "KAFKA_CLUSTERS_0_NAME": "stall",
+            "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": k.bootstrap_servers,
+            "CONSOLE_KAFKA_TIMEOUT": "1.5",
+        }
+        seconds = 16
+        child = subprocess.Popen(
+            [sys.executable, "-c", DESCRIBE_CHILD, str(seconds)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)  # the child has described groups
+        for _ in range(3):
+            k.pause_node(1)
+            time.sleep(3)
+            k.resume_node(1)
+            time.sleep(1)
+        out, err = child.communicate(timeout=seconds + 60)
+        assert child.returncode == 0, (child.returncode, err[-2000:])
+        answers, reasons = map(int, out.split())
+        assert answers > 0 and reasons > 0, (answers, reasons)
+    finally:
+        k.destroy()
