@@ -40,7 +40,7 @@ logging.getLogger("kafka.cluster").setLevel(logging.CRITICAL)
 Partition = tuple[str, int]
 Committed = dict[str, dict[Partition, int] | KafkaConsoleError]
 
-__all__ = ["Unsupported", "committed", "forget"]
+__all__ = ["Unsupported", "committed", "fetch_with", "forget"]
 
 _clients: dict[tuple[str, str], KafkaAdminClient] = {}
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -109,7 +109,8 @@ def _translate(exc: BaseException) -> KafkaConsoleError:
     return ClusterUnavailable(f"cluster unreachable or too slow: {text} (timeout {timeout():g} s)")
 
 
-def _fetch(client: KafkaAdminClient, ids: list[str]) -> dict[str, dict[Partition, int]]:
+def fetch_with(client: KafkaAdminClient, ids: list[str]) -> dict[str, dict[Partition, int]]:
+    """The committed offsets of `ids` through `client` (raises kafka-python's errors)."""
     found = client.list_group_offsets(ids)
     return {
         gid: {
@@ -155,7 +156,7 @@ def _committed_once(cluster: Connection, ids: list[str]) -> Committed:
         err = _translate(exc)
         return dict.fromkeys(ids, err)
     try:
-        return dict(_fetch(client, ids))
+        return dict(fetch_with(client, ids))
     except kafka_errors.AuthorizationError as exc:
         if len(ids) == 1:
             return {ids[0]: _translate(exc)}
@@ -168,7 +169,7 @@ def _committed_once(cluster: Connection, ids: list[str]) -> Committed:
                 out[gid] = _translate(exc)
                 continue
             try:
-                out.update(_fetch(client, [gid]))
+                out.update(fetch_with(client, [gid]))
             except kafka_errors.AuthorizationError as denied:
                 out[gid] = _translate(denied)
             except Exception as failed:  # noqa: BLE001

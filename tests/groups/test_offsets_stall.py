@@ -22,16 +22,42 @@ from tools.kafka.local import LocalKafka
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CHILD = """
+
+# What every child starts with: Django, the cluster, and until when it asks (its argv[1]).
+PRELUDE = """
 import sys, time
 import django
 django.setup()
 from console.clusters import get_cluster
 from console.kafka.errors import KafkaConsoleError
-from console.kafka.groups import committed_offsets
-
 cluster = get_cluster("stall")
 stop = time.monotonic() + float(sys.argv[1])
+"""
+
+
+def _child(k: LocalKafka, code: str, *args: str, timeout_s: str) -> subprocess.Popen:
+    """PRELUDE and `code` in a child process with the test settings and `k` as cluster
+    "stall"."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+        "KAFKA_CLUSTERS_0_NAME": "stall",
+        "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": k.bootstrap_servers,
+        "CONSOLE_KAFKA_TIMEOUT": timeout_s,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + code, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+CHILD = """
+from console.kafka.groups import committed_offsets
 ok = failed = 0
 while time.monotonic() < stop:
     # a group never seen before each time (as on a page of many groups): its coordinator
@@ -66,23 +92,8 @@ def test_offsets_asked_while_the_offsets_topic_is_made_and_reloaded_never_crash(
         topic = "stall-topic"
         admin = AdminClient({"bootstrap.servers": k.bootstrap_servers})
         admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PYTHONPATH": str(ROOT),
-            "KAFKA_CLUSTERS_0_NAME": "stall",
-            "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": k.bootstrap_servers,
-            "CONSOLE_KAFKA_TIMEOUT": "2",
-        }
         seconds = 25
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(seconds), topic],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        child = _child(k, CHILD, str(seconds), topic, timeout_s="2")
         time.sleep(4)  # the child's first requests made the offsets topic
         c = Consumer({"bootstrap.servers": k.bootstrap_servers, "group.id": "stall-group"})
         deadline = time.monotonic() + 30
@@ -107,15 +118,7 @@ def test_offsets_asked_while_the_offsets_topic_is_made_and_reloaded_never_crash(
 
 
 DESCRIBE_CHILD = """
-import sys, time
-import django
-django.setup()
-from console.clusters import get_cluster
-from console.kafka.errors import KafkaConsoleError
 from console.kafka.groups import group_descriptions
-
-cluster = get_cluster("stall")
-stop = time.monotonic() + float(sys.argv[1])
 answers = reasons = 0
 while time.monotonic() < stop:
     started = time.monotonic()
@@ -137,23 +140,8 @@ def test_groups_described_through_stalls_longer_than_the_timeout_never_crash(tmp
     process (librdkafka's timer would: DESCRIBE_REQUEST_S)."""
     k = LocalKafka(tmp_path / "stall", nodes=1).start()
     try:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PYTHONPATH": str(ROOT),
-            "KAFKA_CLUSTERS_0_NAME": "stall",
-            "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": k.bootstrap_servers,
-            "CONSOLE_KAFKA_TIMEOUT": "1.5",
-        }
         seconds = 16
-        child = subprocess.Popen(
-            [sys.executable, "-c", DESCRIBE_CHILD, str(seconds)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        child = _child(k, DESCRIBE_CHILD, str(seconds), timeout_s="1.5")
         time.sleep(3)  # the child has described groups
         for _ in range(3):
             k.pause_node(1)
