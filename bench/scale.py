@@ -65,7 +65,7 @@ def populate(kafka, admin) -> dict[str, float]:
     group_topics = names[:GROUP_TOPICS]
     fill_topics(kafka.bootstrap_servers, group_topics, 1, 100)
     coordinators_ready(admin, group_topics[0])
-    groups_s = commit_groups(admin, GROUPS, group_topics, partitions=1, high=100)
+    groups_s = commit_groups(kafka.bootstrap_servers, GROUPS, group_topics, partitions=1, high=100)
     return {"create_topics_s": round(topics_s, 1), "commit_groups_s": round(groups_s, 1)}
 
 
