@@ -1,12 +1,13 @@
 """Committed offsets of consumer groups (OffsetFetch), through kafka-python's admin client.
 
 Why not confluent-kafka's AdminClient.list_consumer_group_offsets: when an OffsetFetch answer
-carries a coordinator error (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS: a broker
-restarted, a coordinator moved, a broker that stalled for half a second), librdkafka
-2.15.1 hands it to the consumer-group handler to look the coordinator up again, and an
-admin client has none: the process dies with SIGSEGV in rd_kafka_cgrp_op
-(rd_kafka_handle_OffsetFetch, seen under gdb; 1 run in 3 of five 0.5 s broker stalls). A
-web process serving a group page, or the worker sampling lag, would go down with it.
+carries a coordinator error (COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS,
+NOT_COORDINATOR: a new cluster making its offsets topic, a restarted broker loading it, a
+coordinator that moved), librdkafka 2.15.1 hands it to the consumer-group handler to look
+the coordinator up again, and an admin client has none: the process dies with SIGSEGV in
+rd_kafka_cgrp_op (from rd_kafka_handle_OffsetFetch, seen under gdb; a new cluster's first
+request, 2 runs in 6). A web process serving a group page, or the worker sampling lag,
+would go down with it.
 
 kafka-python answers the same request in Python: an error is an exception, never a crash.
 One client per cluster and process, kept warm (its connections and coordinator look-ups
