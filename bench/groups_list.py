@@ -50,7 +50,7 @@ def commit_groups(
     Not confluent-kafka's alter_consumer_group_offsets (500 in flight): 2 of 3 scale runs on
     2026-11-27 aborted in librdkafka 2.15.1 (assertion eonce->refcnt > 0, librdkafka issue
     4605), taken to be these requests (not traced); librdkafka's group admin calls aborted
-    the same way in traced runs (console/kafka/groups.py DESCRIBE_REQUEST_S)."""
+    the same way in traced runs (console/kafka/groups.py COORDINATOR_REQUEST_S)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kafka import TopicPartition

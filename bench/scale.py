@@ -48,9 +48,11 @@ def coordinators_ready(admin, topic: str, timeout: float = 300) -> None:
     while True:
         req = ConsumerGroupTopicPartitions("bench-group-00000", [TopicPartition(topic, 0, 0)])
         try:
-            admin.alter_consumer_group_offsets([req], request_timeout=30)[req.group_id].result(60)
+            # librdkafka's timer past the wait: one that ended first aborted the process when
+            # the answer came (console/kafka/groups.py COORDINATOR_REQUEST_S)
+            admin.alter_consumer_group_offsets([req], request_timeout=90)[req.group_id].result(60)
             return
-        except KafkaException:
+        except (KafkaException, TimeoutError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(2)

@@ -29,7 +29,7 @@ from console.kafka.client import (
     wait_all,
 )
 from console.kafka.connection import Connection
-from console.kafka.errors import InvalidRequest, KafkaConsoleError, NotFound
+from console.kafka.errors import ClusterUnavailable, InvalidRequest, KafkaConsoleError, NotFound
 from console.kafka.times import utc_from_ms
 
 Partition = tuple[str, int]
@@ -145,13 +145,33 @@ def _group_listings(cluster: Connection) -> list[GroupListing]:
     return sorted(out, key=lambda g: g.group_id)
 
 
-# librdkafka's timeout for DescribeGroups, longer than its socket.timeout.ms (60 s): when
-# its own timer ended a coordinator request whose answer came later (a broker that stalled
-# longer than the cluster timeout), librdkafka 2.15.1 aborted the process (assertion
-# `eonce->refcnt > 0`, librdkafka issue 4605; 3 runs of 3 with 3 s stalls and a 1.5 s
-# timeout, none of 3 with this). A page still waits no longer than the cluster timeout;
-# the request left behind ends when the broker answers or its connection times out.
-DESCRIBE_REQUEST_S = 90.0
+# librdkafka's own timeout for the requests that go to a group's coordinator (DescribeGroups,
+# OffsetCommit, DeleteGroups, OffsetFetch), longer than its socket.timeout.ms (60 s): when its
+# timer ended such a request and the broker answered later (a broker that stalled longer than
+# the cluster timeout), librdkafka 2.15.1 aborted the whole process (assertion
+# `eonce->refcnt > 0`, librdkafka issue 4605). Measured with a 1.5 s timeout through 3 s
+# stalls: describe aborted 2 runs of 2, offset reset 2 of 2, group delete 2 of 2, OffsetFetch
+# 1 of 1; none with this. Requests to any broker or the controller (topics, configs, ACLs,
+# ListOffsets, ListGroups, DeleteRecords) survived the same stalls. A page or job still waits
+# no longer than the cluster timeout (wait, wait_all); the request left behind ends when the
+# broker answers or its connection times out.
+COORDINATOR_REQUEST_S = 90.0
+
+
+def _coordinator_timeout() -> float:
+    return max(COORDINATOR_REQUEST_S, timeout())
+
+
+def _outcome_unknown(exc: KafkaConsoleError, change: str) -> KafkaConsoleError:
+    """A write whose answer did not come within the cluster timeout may still be applied
+    when the broker answers: the message says so, instead of implying nothing changed."""
+    if type(exc) is not ClusterUnavailable:
+        return exc
+    return ClusterUnavailable(
+        f"{exc.message}. Kafka may still {change} when the broker answers: look at the "
+        "group before trying again.",
+        code=exc.code,
+    )
 
 
 def group_descriptions(
@@ -160,12 +180,12 @@ def group_descriptions(
     """Members and assignments of each group, in one batched request.
 
     The wait is bounded by the cluster timeout here (wait_all); librdkafka's own timeout
-    for the request is DESCRIBE_REQUEST_S."""
+    for the request is COORDINATOR_REQUEST_S."""
     if not group_ids:
         return {}
     try:
         futures = admin_for(cluster).describe_consumer_groups(
-            list(group_ids), request_timeout=max(DESCRIBE_REQUEST_S, timeout())
+            list(group_ids), request_timeout=_coordinator_timeout()
         )
     except KafkaException as exc:
         raise translate(exc, what="describing groups") from None
@@ -227,7 +247,9 @@ def _committed_offsets_librdkafka(
     futures = {}
     for gid in ids:
         try:
-            futures.update(request([ConsumerGroupTopicPartitions(gid)], request_timeout=timeout()))
+            futures.update(
+                request([ConsumerGroupTopicPartitions(gid)], request_timeout=_coordinator_timeout())
+            )
         except KafkaException as exc:
             raise translate(exc, what=f"offsets of {gid}") from None
         except (ValueError, TypeError) as exc:
@@ -287,17 +309,20 @@ def committed_offsets_many(
 def offsets_alter(
     cluster: Connection, group_id: str, offsets: dict[Partition, int]
 ) -> dict[Partition, int]:
-    """Commit `offsets` for a group with no active members; returns what Kafka stored."""
+    """Commit `offsets` for a group with no active members; returns what Kafka stored.
+    Waits no longer than the cluster timeout (librdkafka's own: COORDINATOR_REQUEST_S)."""
     request = ConsumerGroupTopicPartitions(
         group_id, [TopicPartition(t, p, off) for (t, p), off in sorted(offsets.items())]
     )
     try:
         futures = admin_for(cluster).alter_consumer_group_offsets(
-            [request], request_timeout=timeout()
+            [request], request_timeout=_coordinator_timeout()
         )
         res = wait(futures[group_id], what=f"resetting offsets of {group_id!r}")
     except KafkaException as exc:
         raise translate(exc, what=f"resetting {group_id}") from None
+    except ClusterUnavailable as exc:
+        raise _outcome_unknown(exc, "apply this reset") from None
     finally:
         invalidate(cluster.name)  # a reset may create the group: the list shows it at once
     errors = [tp for tp in res.topic_partitions if tp.error is not None]
@@ -307,12 +332,17 @@ def offsets_alter(
 
 
 def group_delete(cluster: Connection, group_id: str) -> None:
-    """Delete a group (Kafka refuses while it has members)."""
+    """Delete a group (Kafka refuses while it has members). Waits no longer than the cluster
+    timeout (librdkafka's own: COORDINATOR_REQUEST_S)."""
     try:
-        futures = admin_for(cluster).delete_consumer_groups([group_id], request_timeout=timeout())
+        futures = admin_for(cluster).delete_consumer_groups(
+            [group_id], request_timeout=_coordinator_timeout()
+        )
         wait(futures[group_id], what=f"deleting group {group_id!r}")
     except KafkaException as exc:
         raise translate(exc, what=f"deleting {group_id}") from None
+    except ClusterUnavailable as exc:
+        raise _outcome_unknown(exc, "delete it") from None
     finally:
         invalidate(cluster.name)  # the group list's shared listing no longer holds
 

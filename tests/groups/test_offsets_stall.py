@@ -5,12 +5,13 @@ librdkafka's admin client (confluent-kafka 2.15.1) killed the process with SIGSE
 OffsetFetch answer carried a coordinator error, as on a new cluster's first request (2 runs
 in 6) or while a restarted broker loads its offsets topic (rd_kafka_cgrp_op from
 rd_kafka_handle_OffsetFetch, under gdb); console/kafka/offsetfetch.py asks through
-kafka-python instead. Its DescribeGroups aborted the process when its own timer ended a
-request the broker answered later (groups.DESCRIBE_REQUEST_S). The asking runs in a child
+kafka-python instead. Its DescribeGroups, OffsetCommit and DeleteGroups aborted the process
+when its own timer ended a request the broker answered later (groups.COORDINATOR_REQUEST_S). The asking runs in a child
 process, so a crash fails a test instead of ending the session."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What every child starts with: Django, the cluster, and until when it asks (its argv[1]).
 PRELUDE = """
-import sys, time
+import json, sys, time
 import django
 django.setup()
 from console.clusters import get_cluster
@@ -119,32 +120,67 @@ def test_offsets_asked_while_the_offsets_topic_is_made_and_reloaded_never_crash(
         k.destroy()
 
 
-DESCRIBE_CHILD = """
-from console.kafka.groups import group_descriptions
-answers = reasons = 0
-while time.monotonic() < stop:
+CALLS_CHILD = """
+from concurrent.futures import ThreadPoolExecutor
+from console.kafka.groups import group_delete, group_descriptions, offsets_alter
+
+def describe(n):
+    got = group_descriptions(cluster, [f"stall-d-{n}", "stall-d"])
+    bad = [v for v in got.values() if isinstance(v, KafkaConsoleError)]
+    if bad:
+        raise bad[0]
+
+def reset(n):  # a group with no members: Kafka takes the commit
+    offsets_alter(cluster, f"stall-r-{n}", {(sys.argv[2], 0): 0})
+
+def delete(n):
+    try:
+        group_delete(cluster, f"stall-x-{n}")
+    except KafkaConsoleError as exc:
+        if exc.code != "GROUP_ID_NOT_FOUND":  # the answer when it is not stalled
+            raise
+
+calls = {"describe": describe, "reset": reset, "delete": delete}
+answers = dict.fromkeys(calls, 0)
+reasons = {name: [] for name in calls}
+
+def timed(name, n):
     started = time.monotonic()
-    got = group_descriptions(cluster, [f"stall-d-{answers + reasons}", "stall-d"])
-    assert time.monotonic() - started < 1.5 + 1.5, time.monotonic() - started  # bounded
-    if any(isinstance(v, KafkaConsoleError) for v in got.values()):
-        reasons += 1
-    else:
-        answers += 1
-    time.sleep(0.05)
-print(answers, reasons, flush=True)
+    try:
+        calls[name](n)
+        answers[name] += 1
+    except KafkaConsoleError as exc:
+        reasons[name].append(str(exc))
+    assert time.monotonic() - started < 1.5 + 1.5, (name, time.monotonic() - started)  # bounded
+
+n = 0
+with ThreadPoolExecutor(len(calls)) as pool:  # all three are out when a stall starts
+    while time.monotonic() < stop:
+        list(pool.map(timed, calls, [n] * len(calls)))
+        n += 1
+        time.sleep(0.05)
+print(json.dumps({"answers": answers, "reasons": reasons}), flush=True)
 """
 
 
 @pytest.mark.kafka
-def test_groups_described_through_stalls_longer_than_the_timeout_never_crash(tmp_path):
-    """A broker that stalls for 3 s against a 1.5 s timeout: each description answers or
-    says why within the timeout, and the late answers that come after do not abort the
-    process (librdkafka's timer would: DESCRIBE_REQUEST_S)."""
+def test_group_calls_through_stalls_longer_than_the_timeout_never_crash(tmp_path):
+    """A broker that stalls for 3 s against a 1.5 s timeout while groups are described,
+    reset and deleted: each call answers or says why within the timeout, and the late
+    answers that come after do not abort the process (librdkafka's own timer at the
+    cluster timeout did, for each of the three: groups.COORDINATOR_REQUEST_S). A reset or
+    delete that timed out says Kafka may still apply it."""
     k = LocalKafka(tmp_path / "stall", nodes=1).start()
     try:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        topic = "stall-topic"
+        admin = AdminClient({"bootstrap.servers": k.bootstrap_servers})
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+        del admin
         seconds = 16
-        child = _child(k, DESCRIBE_CHILD, str(seconds), timeout_s="1.5")
-        time.sleep(3)  # the child has described groups
+        child = _child(k, CALLS_CHILD, str(seconds), topic, timeout_s="1.5")
+        time.sleep(3)  # the child has made its calls
         for _ in range(3):
             k.pause_node(1)
             time.sleep(3)
@@ -152,7 +188,11 @@ def test_groups_described_through_stalls_longer_than_the_timeout_never_crash(tmp
             time.sleep(1)
         out, err = child.communicate(timeout=seconds + 60)
         assert child.returncode == 0, (child.returncode, err[-2000:])
-        answers, reasons = map(int, out.split())
-        assert answers > 0 and reasons > 0, (answers, reasons)
+        got = json.loads(out)
+        for name in ("describe", "reset", "delete"):
+            assert got["answers"][name] > 0 and got["reasons"][name], (name, got)
+        for name, change in (("reset", "apply this reset"), ("delete", "delete it")):
+            unknown = [r for r in got["reasons"][name] if f"Kafka may still {change}" in r]
+            assert unknown, got["reasons"][name]
     finally:
         k.destroy()
