@@ -66,6 +66,14 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all the machine's cores have spent busy so far (/proc/stat: everything but
+    idle and I/O wait), for the share of the cores a run's parts left to the rest."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def broker_settled(kafka, idle_cores: float = 0.05, timeout: float = 60.0) -> float:
     """Wait until the brokers of `kafka` use under `idle_cores` of CPU over a second (after
     a fill they flush and compact for a while); the seconds waited, at most `timeout`."""
