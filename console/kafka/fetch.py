@@ -19,9 +19,9 @@ the cluster's properties reads them). Every codec (gzip, snappy, lz4, zstd) is h
 The end of a response may hold a partial batch: it is fetched again from its start, with a
 larger size limit when the batch alone is larger than the limit.
 
-Connections use the cluster's own settings: PLAINTEXT, SSL (CA file or directory, client
-certificate and key, host name checking) and SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 over
-either. Any other setting (GSSAPI, OAUTHBEARER, PEM strings, key stores...), a record format
+Connections use the cluster's own settings (console/kafka/security.py: PLAINTEXT, SSL with
+files or PEM text, SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 over either). Any other
+setting (GSSAPI, OAUTHBEARER, key stores...), a record format
 older than v2, a missing codec library or a partition without leader hands the scan to the
 consumer-based one; so does any error during the scan (not leader, connection lost...):
 that one goes on from the positions reached, and reports errors as it always does.
@@ -34,7 +34,6 @@ import contextlib
 import functools
 import logging
 import socket
-import ssl
 import struct
 import time
 import warnings
@@ -46,6 +45,7 @@ from console.kafka import messages
 from console.kafka.client import timeout
 from console.kafka.connection import Connection
 from console.kafka.messages import Prefilter, ScanState
+from console.kafka.security import Security, Unsupported, security
 from console.kafka.types import Message
 
 with warnings.catch_warnings():
@@ -105,100 +105,20 @@ class _Unsupported(Exception):
 
 
 @dataclass(frozen=True)
-class _Security:
-    protocol: str  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
-    mechanism: str = ""
-    username: str = ""
-    password: str = ""
-    ca: str = ""
-    cert: str = ""
-    key: str = ""
-    key_password: str = ""
-    check_hostname: bool = True
-    verify: bool = True
+class _Security(Security):
     read_committed: bool = True
-
-    def ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if self.ca and self.ca != "probe":
-            ctx = ssl.create_default_context(
-                cafile=None if _isdir(self.ca) else self.ca,
-                capath=self.ca if _isdir(self.ca) else None,
-            )
-        if self.cert:
-            ctx.load_cert_chain(self.cert, self.key or None, self.key_password or None)
-        ctx.check_hostname = self.check_hostname and self.verify
-        if not self.verify:
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
-
-def _isdir(path: str) -> bool:
-    import os
-
-    return os.path.isdir(path)
-
-
-_IGNORED = {
-    # librdkafka properties that change nothing for a scan's connections, or only tune them.
-    "bootstrap.servers",
-    "client.id",
-    "group.id",
-    "isolation.level",
-    "enable.ssl.certificate.verification",
-    "ssl.endpoint.identification.algorithm",
-    "sasl.username",
-    "sasl.password",
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "security.protocol",
-    "ssl.ca.location",
-    "ssl.certificate.location",
-    "ssl.key.location",
-    "ssl.key.password",
-}
-_SECURITY_PREFIXES = ("ssl.", "sasl.", "security.", "enable.ssl.")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def security_for(cluster: Connection) -> tuple[_Security | None, str]:
-    """The connection settings of `cluster` for the fast path, or None and why it cannot."""
+    """The connection settings of `cluster` for the fast path, or None and why it cannot
+    (console/kafka/security.py)."""
     conf = cluster.client_config()
-    unknown = sorted(
-        k
-        for k in conf
-        if k not in _IGNORED and k.lower().replace("_", ".").startswith(_SECURITY_PREFIXES)
-    )
-    if unknown:
-        return None, f"unsupported connection settings: {', '.join(unknown)}"
-    protocol = str(conf.get("security.protocol", "plaintext")).upper()
-    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-        return None, f"security.protocol {protocol}"
-    mechanism = ""
-    if protocol.startswith("SASL"):
-        # librdkafka's default mechanism is GSSAPI (Kerberos), which is not supported here.
-        mechanism = str(conf.get("sasl.mechanism", conf.get("sasl.mechanisms", "GSSAPI"))).upper()
-        if mechanism not in MECHANISMS:
-            return None, f"SASL mechanism {mechanism}"
-    flag = str(conf.get("enable.ssl.certificate.verification", "true")).lower()
-    return (
-        _Security(
-            protocol=protocol,
-            mechanism=mechanism,
-            username=str(conf.get("sasl.username", "")),
-            password=str(conf.get("sasl.password", "")),
-            ca=str(conf.get("ssl.ca.location", "")),
-            cert=str(conf.get("ssl.certificate.location", "")),
-            key=str(conf.get("ssl.key.location", "")),
-            key_password=str(conf.get("ssl.key.password", "")),
-            check_hostname=str(conf.get("ssl.endpoint.identification.algorithm", "https")).lower()
-            != "none",
-            verify=flag not in ("false", "0"),
-            read_committed=str(conf.get("isolation.level", "read_committed")).lower()
-            != "read_uncommitted",
-        ),
-        "",
-    )
+    try:
+        sec = security(conf)
+    except Unsupported as exc:
+        return None, str(exc)
+    committed = str(conf.get("isolation.level", "read_committed")).lower() != "read_uncommitted"
+    return _Security(**vars(sec), read_committed=committed), ""
 
 
 def _addresses(bootstrap: str) -> list[tuple[str, int]]:

@@ -7,18 +7,16 @@ cluster for CACHE_S (a size need not be live; polling pages would otherwise ask 
 every few seconds). It never raises for a cluster it cannot ask: the result says why
 (`LogDirs.reason`), and the pages leave the sizes out with that one line.
 
-Connections use the cluster's librdkafka settings mapped to kafka-python's: PLAINTEXT, SSL
-(CA file or directory, client certificate and key, host name and certificate checks) and
-SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 over either. Anything else (GSSAPI, OAUTHBEARER,
-PEM strings, key stores) is reported as not available for that security setting.
+Connections use the cluster's librdkafka settings mapped to kafka-python's
+(console/kafka/security.py: PLAINTEXT, SSL with files or PEM text, SASL PLAIN / SCRAM over
+either). Anything else (GSSAPI, OAUTHBEARER, key stores) is reported as not available for
+that security setting.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
-import os
-import ssl
 import threading
 import time
 import warnings
@@ -28,6 +26,7 @@ from typing import Any
 
 from console.kafka.client import timeout
 from console.kafka.connection import Connection
+from console.kafka.security import Unsupported, security
 
 with warnings.catch_warnings():
     # kafka-python reads its protocol schemas with importlib.resources calls that warn.
@@ -44,23 +43,6 @@ logging.getLogger("kafka.cluster").setLevel(logging.WARNING)  # "Updated metadat
 # Seconds a cluster's log dirs are reused; a failure is retried sooner.
 CACHE_S = 30.0
 FAILURE_CACHE_S = 10.0
-
-# librdkafka settings that only tune clients: they change nothing for this request.
-_IGNORED_SECURITY = {
-    "security.protocol",
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "ssl.ca.location",
-    "ssl.certificate.location",
-    "ssl.key.location",
-    "ssl.key.password",
-    "ssl.endpoint.identification.algorithm",
-    "enable.ssl.certificate.verification",
-}
-_SECURITY_PREFIXES = ("ssl.", "sasl.", "security.", "enable.ssl.")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,61 +134,24 @@ class LogDirs:
         return next((b for b in self.brokers if b.broker == broker_id), None)
 
 
-class Unsupported(Exception):
-    """The cluster's connection settings cannot be given to kafka-python."""
-
-
 def kafka_python_config(cluster: Connection) -> dict[str, Any]:
     """kafka-python admin settings equivalent to the cluster's librdkafka ones (secrets
-    included: never render). Raises Unsupported with the setting at fault."""
-    conf = cluster.client_config()
-    unknown = sorted(
-        k for k in conf if k not in _IGNORED_SECURITY and k.lower().startswith(_SECURITY_PREFIXES)
-    )
-    if unknown:
-        raise Unsupported(", ".join(unknown))
-    protocol = str(conf.get("security.protocol", "plaintext")).upper()
-    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-        raise Unsupported(f"security.protocol {protocol}")
+    included: never render). Raises Unsupported with the settings at fault
+    (console/kafka/security.py)."""
+    sec = security(cluster.client_config())
     out: dict[str, Any] = {
         "bootstrap_servers": [s.strip() for s in cluster.bootstrap_servers.split(",") if s.strip()],
-        "security_protocol": protocol,
+        "security_protocol": sec.protocol,
     }
-    if protocol.startswith("SASL"):
-        # librdkafka's default mechanism is GSSAPI (Kerberos).
-        mechanism = str(conf.get("sasl.mechanism", conf.get("sasl.mechanisms", "GSSAPI"))).upper()
-        if mechanism not in MECHANISMS:
-            raise Unsupported(f"SASL mechanism {mechanism}")
+    if sec.mechanism:
         out.update(
-            sasl_mechanism=mechanism,
-            sasl_plain_username=str(conf.get("sasl.username", "")),
-            sasl_plain_password=str(conf.get("sasl.password", "")),
+            sasl_mechanism=sec.mechanism,
+            sasl_plain_username=sec.username,
+            sasl_plain_password=sec.password,
         )
-    if protocol in ("SSL", "SASL_SSL"):
-        out["ssl_context"] = _ssl_context(conf)
+    if sec.uses_tls:
+        out["ssl_context"] = sec.ssl_context()
     return out
-
-
-def _ssl_context(conf: dict[str, str]) -> ssl.SSLContext:
-    ca = conf.get("ssl.ca.location", "")
-    if ca and ca != "probe":
-        ctx = ssl.create_default_context(
-            cafile=None if os.path.isdir(ca) else ca, capath=ca if os.path.isdir(ca) else None
-        )
-    else:
-        ctx = ssl.create_default_context()
-    if conf.get("ssl.certificate.location"):
-        ctx.load_cert_chain(
-            conf["ssl.certificate.location"],
-            conf.get("ssl.key.location") or None,
-            conf.get("ssl.key.password") or None,
-        )
-    verify = str(conf.get("enable.ssl.certificate.verification", "true")).lower()
-    hostname = str(conf.get("ssl.endpoint.identification.algorithm", "https")).lower()
-    ctx.check_hostname = hostname != "none" and verify not in ("false", "0")
-    if verify in ("false", "0"):
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def _describe(cluster: Connection, brokers: list[int] | None) -> LogDirs:

@@ -16,8 +16,8 @@ client that failed for any reason but an ACL denial is closed and made afresh on
 call (so a coordinator that moved is looked up again). With OffsetFetch v8 (Kafka 3.0+)
 the groups of one coordinator go in one request.
 
-Connection settings kafka-python cannot take (console/kafka/logdirs.py: GSSAPI, OAUTHBEARER,
-PEM strings, key stores) raise Unsupported; the caller then uses librdkafka, with the risk
+Connection settings kafka-python cannot take (console/kafka/security.py: GSSAPI, OAUTHBEARER,
+key stores) raise Unsupported; the caller then uses librdkafka, with the risk
 above.
 """
 
@@ -32,7 +32,8 @@ from console.kafka import metrics
 from console.kafka.client import timeout
 from console.kafka.connection import Connection
 from console.kafka.errors import ClusterUnavailable, KafkaConsoleError, NotAllowed
-from console.kafka.logdirs import KafkaAdminClient, Unsupported, kafka_errors, kafka_python_config
+from console.kafka.logdirs import KafkaAdminClient, kafka_errors, kafka_python_config
+from console.kafka.security import Unsupported
 
 # A kept client of a cluster that went down retries its metadata in the background and
 # logs each failure at ERROR; a request that needs the cluster reports it where it matters.

@@ -301,7 +301,6 @@ def test_settings_it_does_not_speak_go_to_the_consumer_scan():
         {"security.protocol": "SASL_SSL"},  # GSSAPI, librdkafka's default mechanism
         {"security.protocol": "SASL_SSL", "sasl.mechanism": "OAUTHBEARER"},
         {"security.protocol": "SSL", "ssl.keystore.location": "/x.p12"},
-        {"security.protocol": "SSL", "ssl.ca.pem": "-----BEGIN"},
     ):
         sec, why = fetch.security_for(Connection("c", "h:1", props))
         assert sec is None and why
@@ -309,6 +308,7 @@ def test_settings_it_does_not_speak_go_to_the_consumer_scan():
         {},
         {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"},
         {"security.protocol": "ssl", "ssl.ca.location": "/ca.pem", "client.id": "x"},
+        {"security.protocol": "SSL", "ssl.ca.pem": "-----BEGIN"},  # read when connecting
     ):
         assert fetch.security_for(Connection("c", "h:1", props))[0] is not None
 
@@ -345,7 +345,7 @@ def secure_kafka(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("listener", ["sasl", "tls"])
+@pytest.mark.parametrize("listener", ["sasl", "tls", "tls-pem"])
 def test_scram_and_tls_clusters_use_the_fast_path(secure_kafka, listener, monkeypatch):
     admin = AdminClient({"bootstrap.servers": secure_kafka.bootstrap_servers})
     topic = f"secure-{listener}"
@@ -365,11 +365,17 @@ def test_scram_and_tls_clusters_use_the_fast_path(secure_kafka, listener, monkey
                 "sasl.password": "fast-pw-1",
             },
         )
-    else:
+    elif listener == "tls":
         cluster = Connection(
             "tls",
             secure_kafka.ssl_bootstrap_servers,
             {"security.protocol": "SSL", "ssl.ca.location": str(secure_kafka.ca_file)},
+        )
+    else:  # the CA as PEM text, as a deployment passes it from its secrets store
+        cluster = Connection(
+            "tls-pem",
+            secure_kafka.ssl_bootstrap_servers,
+            {"security.protocol": "SSL", "ssl.ca.pem": secure_kafka.ca_file.read_text()},
         )
     ranges = _ranges(cluster, topic)
     assert len(compare(cluster, topic, ranges, _filter(*FILTERS[0]), monkeypatch)) > 50

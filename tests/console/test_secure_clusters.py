@@ -118,3 +118,30 @@ def test_tls_cluster_with_its_ca_and_a_wrong_ca(tls_kafka, client_for, tmp_path)
         assert "TLS handshake failed" in bad
     finally:
         reset_clusters(saved)
+
+
+def test_tls_cluster_with_its_ca_as_pem_text_uses_kafka_python(tls_kafka, client_for):
+    """The CA given as PEM text (ssl.ca.pem): sizes and committed offsets come through
+    kafka-python, not librdkafka's OffsetFetch (console/kafka/offsetfetch.py)."""
+    from console.clusters import get_cluster
+    from console.kafka import offsetfetch
+    from console.kafka.logdirs import forget_log_dirs, log_dirs
+
+    env = {
+        "KAFKA_CLUSTERS_0_NAME": "tlspem",
+        "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": tls_kafka.ssl_bootstrap_servers,
+        "KAFKA_CLUSTERS_0_PROPERTIES_SECURITY_PROTOCOL": "SSL",
+        "KAFKA_CLUSTERS_0_PROPERTIES_SSL_CA_PEM": tls_kafka.ca_file.read_text(),
+    }
+    saved = all_clusters()
+    reset_clusters(load_clusters(environ=env, file=""))
+    try:
+        cluster = get_cluster("tlspem")
+        assert offsetfetch.committed(cluster, ["tlspem-nobody"]) == {"tlspem-nobody": {}}
+        forget_log_dirs()
+        found = log_dirs(cluster)
+        assert found.available and found.complete, found.reason
+        html = client_for("viewer").get(reverse("console:clusters")).content.decode()
+        assert "unreachable" not in html.split('data-cluster="tlspem"')[1].split("</article>")[0]
+    finally:
+        reset_clusters(saved)
