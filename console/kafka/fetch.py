@@ -144,7 +144,7 @@ class _Conn:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            if sec.protocol in ("SSL", "SASL_SSL"):
+            if sec.uses_tls:
                 sock = sec.ssl_context().wrap_socket(sock, server_hostname=host)
         except BaseException:
             sock.close()
