@@ -138,3 +138,17 @@ def test_scale_has_its_sizes_medians_sampler_passes_and_references():
     reference = result["reference"]
     assert reference["raw_list_topics_s"] > 0 and reference["raw_list_groups_s"] > 0
     assert result["machine_cores"] >= 1
+
+
+def test_tail_servers_run_the_deployed_tail_buffer():
+    """The tail benchmark's servers run the tests' settings (for their database), which
+    shrink the per-viewer buffer; the benchmark gives them the console's default back."""
+    import re
+
+    from bench.tail import SERVER_ENV
+
+    source = (ROOT / "console" / "settings.py").read_text()
+    default = re.search(r'env_float\("CONSOLE_TAIL_BUFFER", ([\d_]+)\)', source)
+    assert default, "console/settings.py no longer reads CONSOLE_TAIL_BUFFER with a default"
+    assert int(SERVER_ENV["CONSOLE_TAIL_BUFFER"]) == int(default.group(1).replace("_", ""))
+    assert load("tail")["server_settings"] == SERVER_ENV
