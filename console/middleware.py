@@ -125,6 +125,11 @@ def pairs_problem(raw: bytes, *, body: bool) -> str:
     return ""
 
 
+# The WebSocket scope's key for the server's own send, kept by console.routing.guarded before
+# Channels' session middleware wraps it: the live tail sends its rows frames there.
+TRANSPORT_SEND = "console.transport_send"
+
+
 def scope_problem(scope: dict) -> str:
     """Why an ASGI connection's path or query is refused (HTTP or WebSocket); '' if fine."""
     raw_path = scope.get("raw_path")

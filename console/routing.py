@@ -2,7 +2,8 @@
 
 Channels' URLRouter raises ValueError for a path no route matches (the server answers 500): the
 last route catches every such path and closes the connection. ``guarded`` closes one whose
-path or query holds control characters or invalid UTF-8 before any route sees it.
+path or query holds control characters or invalid UTF-8 before any route sees it, and
+keeps the server's own send in the scope (TRANSPORT_SEND) for the live tail's frames.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from django.urls import re_path
 
-from console.middleware import scope_problem
+from console.middleware import TRANSPORT_SEND, scope_problem
 from topics.tail.routing import websocket_urlpatterns as topic_routes
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,6 @@ def guarded(application):
         if problem:
             log.info("WebSocket refused on %r: %s", scope.get("path", "")[:200], problem)
             return await refuse(scope, receive, send)
-        return await application(scope, receive, send)
+        return await application({**scope, TRANSPORT_SEND: send}, receive, send)
 
     return guard
