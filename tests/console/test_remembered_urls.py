@@ -58,3 +58,47 @@ def test_the_script_prefix_and_the_url_configuration_are_part_of_the_answer():
     with override_settings(ROOT_URLCONF="tests.console.asgi_urls"), pytest.raises(NoReverseMatch):
         t.render({})
     assert t.render({}) == reverse("console:clusters")
+
+
+def test_the_static_tag_is_the_remembering_one_and_writes_what_djangos_does():
+    from django.templatetags.static import static
+
+    from console.templatetags.remembered_urls import RememberedStaticNode
+
+    t = engines["django"].from_string("{% static p %}")
+    assert any(isinstance(n, RememberedStaticNode) for n in t.template.nodelist)
+    for path in ("console/console.css", "console/a b&c.js"):
+        assert t.render({"p": path}) == conditional_escape(static(path))
+        assert t.render({"p": path}) == conditional_escape(static(path))  # remembered
+    assert (
+        _render("{% static 'console/live.js' as u %}[{{ u }}]") == f"[{static('console/live.js')}]"
+    )
+    with override_settings(STATIC_URL="/assets/"):
+        assert _render("{% static 'console/live.js' %}") == "/assets/console/live.js"
+    assert _render("{% static 'console/live.js' %}") == static("console/live.js")
+
+
+def test_no_template_loads_djangos_static_or_htmx_script_over_the_remembering_ones():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    loads = re.compile(r"\{% load ([^%]*) %\}")
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.glob("**/templates/**/*.html")
+        if ".venv" not in p.parts
+        for m in loads.finditer(p.read_text())
+        if {"static", "django_htmx"} & set(m.group(1).split())
+    ]
+    assert offenders == []
+
+
+def test_the_htmx_script_is_django_htmxs():
+    from django_htmx.jinja import htmx_script
+
+    assert _render("{% htmx_script %}") == htmx_script()
+    assert _render("{% htmx_script %}") == htmx_script()  # remembered
+    with override_settings(DEBUG=True):
+        assert _render("{% htmx_script %}") == htmx_script()  # with its debug script
+    assert _render("{% htmx_script %}", csp_nonce="n0") == htmx_script(nonce="n0")
