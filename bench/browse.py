@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable
 
 from bench.common import (
+    DEPLOYED,
     ROOT,
     broker_settled,
     logged_in_client,
@@ -150,20 +151,13 @@ def _raw_scan(bootstrap: str, topic: str) -> tuple[float, int, int]:
     return elapsed, scanned, matched
 
 
-# The console's own defaults, which the test settings this benchmark runs on turn off: the
-# identity read once in 3 s (console/identity/recent.py), a topic's metadata kept for a
-# second by the messages page (messages and watermarks are read for every page).
 # Shared page copies stay off (as in the test settings): every request reads Kafka and renders.
-DEPLOYED = {
-    "CONSOLE_IDENTITY_RECENT_S": "3",
-    "CONSOLE_BROWSE_METADATA_S": "1",
-    "CONSOLE_SHARED_PAGE_S": "0",
-}
+SETTINGS = {**DEPLOYED, "CONSOLE_SHARED_PAGE_S": "0"}
 
 
 def _web(**env: str) -> tuple[subprocess.Popen, int]:
     """The console in its web process, on this process's settings, database and clusters, with the
-    console's deployed defaults (DEPLOYED) and `env` on top."""
+    console's deployed defaults (SETTINGS) and `env` on top."""
     from tools.kafka.local import free_port, port_open
 
     port = free_port()
@@ -172,7 +166,7 @@ def _web(**env: str) -> tuple[subprocess.Popen, int]:
         command(port),
         env={
             **os.environ,
-            **DEPLOYED,
+            **SETTINGS,
             **env,
             "PYTHONPATH": str(ROOT),
             "CONSOLE_LOG_LEVEL": "WARNING",

@@ -57,18 +57,12 @@ import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from bench.common import cpu_s, logged_in_client, setup_django, start_kafka, write_result
+from bench.common import DEPLOYED, cpu_s, logged_in_client, setup_django, start_kafka, write_result
 from tools.service import start_redis
 
 # The same rate before the measured run: a fresh JVM and server warm up.
 WARMUP_S = int(os.environ.get("TAIL_WARMUP_S", "10"))
 PARTITIONS = 6
-# The servers run the console's tests settings (their database is the benchmark's), which
-# shrink the tail's per-viewer buffer to 2,000 rows for the back-pressure tests: the
-# benchmark's servers get the deployed buffer back (console/settings.py; 1 s of this
-# topic at 10,000 msg/s, where 2,000 rows dropped rows for viewers that kept up whenever
-# the hub handed over a few polls at once).
-SERVER_ENV = {"CONSOLE_TAIL_BUFFER": "10000"}
 
 
 @dataclass(frozen=True)
@@ -432,7 +426,7 @@ def run(cfg: RunConfig, kafka, session: str) -> dict:
     admin.create_topics([NewTopic(cfg.topic, PARTITIONS, 1)])[cfg.topic].result(60)
     redis = None
     servers = []
-    env: dict[str, str] = dict(SERVER_ENV)
+    env: dict[str, str] = dict(DEPLOYED)
     try:
         if cfg.processes > 1:
             redis, env["REDIS_URL"] = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")))
@@ -756,7 +750,7 @@ def _write(runs: list[dict], suite: bool) -> None:
                 for r in runs
             ],
             "multi_process": multi,
-            "server_settings": SERVER_ENV,
+            "server_settings": DEPLOYED,
         },
         reference={
             "what": "plain confluent-kafka consumer (assign at the end, separate process) "

@@ -140,15 +140,19 @@ def test_scale_has_its_sizes_medians_sampler_passes_and_references():
     assert result["machine_cores"] >= 1
 
 
-def test_tail_servers_run_the_deployed_tail_buffer():
-    """The tail benchmark's servers run the tests' settings (for their database), which
-    shrink the per-viewer buffer; the benchmark gives them the console's default back."""
+def test_benchmark_servers_run_the_deployed_defaults():
+    """Benchmarks' web processes run the tests' settings (for their database), which change
+    some of the console's defaults; bench.common.DEPLOYED gives them back, each equal to the
+    default in console/settings.py, and the tail results record what their servers ran."""
     import re
 
-    from bench.tail import SERVER_ENV
+    from bench.common import DEPLOYED
 
     source = (ROOT / "console" / "settings.py").read_text()
-    default = re.search(r'env_float\("CONSOLE_TAIL_BUFFER", ([\d_]+)\)', source)
-    assert default, "console/settings.py no longer reads CONSOLE_TAIL_BUFFER with a default"
-    assert int(SERVER_ENV["CONSOLE_TAIL_BUFFER"]) == int(default.group(1).replace("_", ""))
-    assert load("tail")["server_settings"] == SERVER_ENV
+    tests = (ROOT / "tests" / "settings.py").read_text()
+    for name, value in DEPLOYED.items():
+        default = re.search(rf'env_float\("{name}", ([\d_.]+)\)', source)
+        assert default, f"console/settings.py no longer reads {name} with a default"
+        assert float(value) == float(default.group(1).replace("_", "")), name
+        assert f'"{name}"' in tests, f"the test settings no longer change {name}"
+    assert load("tail")["server_settings"]["CONSOLE_TAIL_BUFFER"] == DEPLOYED["CONSOLE_TAIL_BUFFER"]
