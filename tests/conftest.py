@@ -74,7 +74,7 @@ def _wait_metadata(bootstrap: str, brokers: int, timeout: float = 60) -> None:
 # retention deletes a segment once its newest record is older than retention.ms (7 days by
 # default), the active segment too, on a check 30 s after start and every 5 min after: a test
 # whose records were written just before a check read an empty topic (CI on 56bdd22:
-# test_browser_rows_show_iso_utc_with_epoch_ms_on_hover; on 83d46b2-era runs
+# test_browser_rows_show_iso_utc_with_epoch_ms_on_hover; a clean-clone run of 56bdd22:
 # test_partitions_added_since_the_last_page_are_read). The session brokers keep records
 # forever and check every second, so a test that depends on it fails every time, not by luck.
 SESSION_BROKER_CONFIG = {
