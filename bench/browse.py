@@ -22,6 +22,8 @@ the word searched for. Figures, all through the Django views (test client, in pr
   partition (a new consumer, assign 50 back from each partition's end, consume them),
   median of 40 after 40; raw_newest50_10m_s the same on the 100-partition topic.
 - *_first_requests_s: the medians of the first 20 requests of the warm-up, for the record.
+- host_probe_s (and _10m_s): a fixed piece of pure-Python work (bench.common.host_probe) in
+  the same turns: how fast the shared host ran while the figures were measured.
 Before the HTTP figures, plain newest-50 reads warm the new broker (_warm_broker; its first
 and last reads' medians are in broker_warmup): a broker that has run for a minute answers
 them 3x slower than one that has run for a while.
@@ -47,6 +49,7 @@ from bench.common import (
     DEPLOYED,
     ROOT,
     broker_settled,
+    host_probe,
     logged_in_client,
     setup_django,
     start_kafka,
@@ -316,13 +319,14 @@ def curve(sizes: tuple[int, ...] = CURVE_SIZES) -> None:
                     "messages": n,
                     "broker_warmup": warmup,
                     **{
-                        k: round(v, 4)
+                        k: round(v, 5 if k == "host_probe_s" else 4)
                         for k, v in _in_turns(
                             {
                                 "newest50_http_s": _http_once(port, session, topic),
                                 "raw_newest50_s": _raw_once(
                                     kafka.bootstrap_servers, topic, PARTITIONS
                                 ),
+                                "host_probe_s": host_probe(),
                             }
                         ).items()
                     },
@@ -417,6 +421,7 @@ def main() -> None:
                     "page": _http_once(port, session, "clicks"),
                     "api": _http_once(port, session, "clicks", api=True),
                     "raw": _raw_once(kafka.bootstrap_servers, "clicks", PARTITIONS),
+                    "host_probe": host_probe(),
                 },
                 first=first,
             )
@@ -431,6 +436,7 @@ def main() -> None:
                     "page": _http_once(port, session, "big"),
                     "api": _http_once(port, session, "big", api=True),
                     "raw": _raw_once(kafka.bootstrap_servers, "big", BIG_PARTITIONS),
+                    "host_probe": host_probe(),
                 }
             )
             newest50_http_big, newest50_api_big = big["page"], big["api"]
@@ -465,6 +471,10 @@ def main() -> None:
                 "raw_newest50_first_requests_s": round(first["raw"], 4),
                 "broker_warmup": warmup,
                 "big_broker_warmup": big_warmup,
+                # The host probe (bench.common.host_probe) in the same turns: how fast the
+                # shared host ran while the 1M and the 10M figures were measured.
+                "host_probe_s": round(small["host_probe"], 5),
+                "host_probe_10m_s": round(big["host_probe"], 5),
                 "newest50_api_http_s": round(newest50_api, 4),
                 "newest50_api_http_10m_s": round(newest50_api_big, 4),
                 "big_messages": BIG_MESSAGES,
