@@ -89,6 +89,11 @@ def commit_groups(
                 time.sleep(0.5)
                 continue
             bad = {tp: e for tp, e in errors.items() if e.__name__ != "NoError"}
+            if bad and all(e.retriable for e in bad.values()) and time.monotonic() < deadline:
+                # NotCoordinator in the answer: the group's coordinator moved (the run of
+                # 2026-11-27 18:13 stopped here), or is still loading: ask it again.
+                time.sleep(0.5)
+                continue
             assert not bad, (group, bad)
             return
 
