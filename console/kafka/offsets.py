@@ -112,8 +112,8 @@ def _ask(
                 f"(Kafka takes at most {MAX_STRING_BYTES})"
             )
     isolation = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
-    admin = admin_for(cluster).unchecked
     try:
+        admin = admin_for(cluster).unchecked  # a client refused its settings: translated
         if _C_LIST_OFFSETS is not None:
             # What the wrapper sends: each partition with its spec's value as the offset.
             request = [TopicPartition(t, p, int(spec._value)) for (t, p), spec in specs.items()]

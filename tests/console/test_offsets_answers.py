@@ -41,3 +41,20 @@ def test_a_batch_that_failed_gives_every_partition_the_error():
     out = _results(_asked(exc=KafkaException(KafkaError(KafkaError._TIMED_OUT))))
     assert set(out) == {("t", 0), ("t", 1), ("t", 2)}
     assert all(isinstance(v, KafkaConsoleError) for v in out.values())
+
+
+def test_a_client_that_cannot_be_made_is_a_console_error(monkeypatch):
+    from confluent_kafka.admin import OffsetSpec
+
+    from console.kafka import offsets
+
+    def refused(_cluster):
+        raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "bad setting"))
+
+    monkeypatch.setattr(offsets, "admin_for", refused)
+    try:
+        offsets._ask(object(), {("t", 0): OffsetSpec.latest()}, committed_only=False)
+    except KafkaConsoleError:
+        pass
+    else:
+        raise AssertionError("no error")
