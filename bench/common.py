@@ -130,7 +130,7 @@ def host_probe() -> Callable[[], float]:
 def python_build() -> dict[str, Any]:
     """The interpreter that ran the benchmark (and its web processes, started with the same
     one): builds differ in speed. On this machine the newest-50 page served by Debian's
-    python3.11 took 11% less CPU than by the pyenv build the machine's `python3` names."""
+    python3.11 took 11-13% less CPU than by the pyenv build the machine's `python3` names."""
     return {
         "version": platform.python_version(),
         "executable": sys.executable,
