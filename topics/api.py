@@ -34,6 +34,8 @@ from console.kafka.errors import (
     NotAllowed,
     NotFound,
 )
+from console.kafka.replay import message_at
+from console.messages.decoding import MODES as DECODERS
 from console.messages.presenters import MessageView, dumps
 from console.web import ConsoleRequest, cluster_view
 from topics.browse.forms import BrowseForm
@@ -45,6 +47,7 @@ from topics.browse.views import (
     _render,
     _topic_info,
     newest_first,
+    render_for,
 )
 
 ERRORS = (
@@ -151,12 +154,52 @@ def _answer(request: ConsoleRequest, topic: str, prefetch: Prefetch | None) -> H
 
 def topic_messages_api(request: ConsoleRequest, cluster: str, topic: str) -> HttpResponse:
     """A page of messages as JSON (see the module's description)."""
+    return _answered(request, lambda: _messages(request, cluster, topic=topic))
+
+
+def topic_message_record(request: ConsoleRequest, cluster: str, topic: str) -> HttpResponse:
+    """`?partition=P&offset=O[&key_format=..&value_format=..]`: the one record there as the
+    message rows' copy button copies it, the download's record (`MessageView.as_dict`),
+    decoded with those decoders and masked for the viewer's role as the rows were. The rows
+    carry no copy of their record (it was a third of a messages page's bytes): the button
+    asks for it when clicked. The same role rule and errors as the page API."""
+    return _answered(request, lambda: _record(request, cluster, topic=topic))
+
+
+@cluster_view(Capability.READ_MESSAGES)
+def _record(request: ConsoleRequest, topic: str) -> HttpResponse:
+    q = request.GET
+    position = {}
+    for name, digits in (("partition", 6), ("offset", 19)):
+        text = q.get(name, "")
+        if not text.isdigit() or len(text) > digits:
+            return _error(400, f"{name}: a whole number is needed, not {text[:40]!r}", field=name)
+        position[name] = int(text)
+    modes = {}
+    for name in ("key_format", "value_format"):
+        mode = q.get(name) or "auto"
+        if mode not in DECODERS:
+            return _error(400, f"{name}: one of {', '.join(DECODERS)}", field=name)
+        modes[name] = mode
+    p, o = position["partition"], position["offset"]
+    count = _topic_info(request, topic).partition_count
+    if p >= count:
+        return _error(404, f"{topic} has {count} partitions (0-{count - 1}).", field="partition")
+    msg = message_at(request.cluster, topic, p, o)
+    if msg is None:
+        return _error(404, f"{topic} has no message at partition {p}, offset {o}.")
+    render = render_for(request, topic, modes["key_format"], modes["value_format"])
+    return _json(render.view(msg).as_dict())
+
+
+def _answered(request: ConsoleRequest, answer) -> HttpResponse:
+    """`answer()`, or its error as JSON (a console error by its kind: ERRORS)."""
     if request.method not in ("GET", "HEAD"):
         response = _error(405, "only GET")
         response["Allow"] = "GET, HEAD"
         return response
     try:
-        return _messages(request, cluster, topic=topic)
+        return answer()
     except Http404 as exc:
         return _error(404, str(exc))
     except PermissionDenied as exc:

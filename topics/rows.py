@@ -5,8 +5,9 @@ used to, about ten times faster; everything from Kafka is escaped text.
 
 A row (`m`: a console.messages.presenters.MessageView): position, time (ISO UTC to the
 millisecond, epoch ms on hover), key, value (JSON collapsed to its compact line, open for
-the indented form), headers, size and kind, a copy button and, for operators on a writable
-cluster, a link to re-produce it. With `hide_contents` (viewer role) only the record's
+the indented form), headers, size and kind, a copy button (it asks for its record when
+clicked: topics.api.topic_message_record, at the address its table's `data-copy-url` gives)
+and, for operators on a writable cluster, a link to re-produce it. With `hide_contents` (viewer role) only the record's
 metadata is shown. With `hl` (a search's topics.browse.highlight.Highlight) the matches in
 the text shown are in <mark>.
 """
@@ -118,8 +119,8 @@ def message_row(
             )
         parts.append(
             f'<td class="size small">{m.size} B<span class="muted"> {_word(m.value.kind)}'
-            f'</span> <button type="button" class="copy small" data-copy="{escape(m.as_json)}"'
-            f' title="Copy this message as JSON">copy</button>{link}</td>'
+            f'</span> <button type="button" class="copy small" '
+            f'title="Copy this message as JSON">copy</button>{link}</td>'
         )
     parts.append("</tr>")
     # SafeString itself: mark_safe's lazy-string wrapper cost more than a row's time.

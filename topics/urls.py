@@ -6,6 +6,7 @@ URL names are what topics/_tabs.html links to.
 from django.urls import path
 
 from topics import views
+from topics.api import topic_message_record
 from topics.browse import views as browse_views
 from topics.produce import views as produce_views
 from topics.replay import views as replay_views
@@ -30,6 +31,7 @@ urlpatterns = [
     path(
         "<str:topic>/messages/search/", browse_views.topic_messages_search, name="messages_search"
     ),
+    path("<str:topic>/messages/record/", topic_message_record, name="message_record"),
     path(
         "<str:topic>/messages/download/",
         browse_views.topic_messages_download,

@@ -58,16 +58,11 @@ class MessageView:
             **({"schema_id": self.value.schema_id} if self.value.schema_id is not None else {}),
         }
 
-    @property
-    def as_json(self) -> str:
-        """The record as one line of compact JSON (the rows' copy button)."""
-        return dumps(self.as_dict())
-
 
 def dumps(data: Any) -> str:
     """Compact JSON (`json.dumps(data, ensure_ascii=False, default=str, separators=(",",
-    ":"))`), by orjson where it can (about ten times faster: a row's copy button holds its
-    record). Values orjson refuses (integers beyond 64 bits, lone surrogates) go to
+    ":"))`), by orjson where it can (about ten times faster: the JSON API writes one
+    per record). Values orjson refuses (integers beyond 64 bits, lone surrogates) go to
     json.dumps. orjson writes NaN and infinities as null (JSON has no way to write them)."""
     try:
         return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -10,16 +10,41 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-// "copy" on a message row: the record as JSON, to the clipboard.
+// "copy" on a message row: the record as JSON, to the clipboard. Rows do not carry it (it
+// was a third of a messages page): the button asks the table's data-copy-url for the record
+// at the row's partition:offset, decoded and masked as the page shows it.
+function copyFailed(button, why) {
+  button.textContent = "copy failed";
+  button.title = why;
+  setTimeout(() => { button.textContent = "copy"; button.title = "Copy this message as JSON"; }, 4000);
+}
 document.addEventListener("click", (event) => {
-  const button = event.target.closest("button.copy[data-copy]");
+  const button = event.target.closest("button.copy");
   if (!button) return;
-  const text = button.dataset.copy;
+  const row = button.closest("tr[data-partition][data-offset]");
+  const table = button.closest("[data-copy-url]");
+  if (!row || !table) return;
+  const base = table.dataset.copyUrl;
+  const url = base + (base.includes("?") ? "&" : "?") + "partition=" + encodeURIComponent(row.dataset.partition) + "&offset=" + encodeURIComponent(row.dataset.offset);
+  button.textContent = "copying…";
+  const text = fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    .then((r) => r.text().then((body) => {
+      if (r.ok) return body;
+      let why = "the server answered " + r.status;
+      try { why = JSON.parse(body).error || why; } catch (e) { /* not JSON */ }
+      throw new Error(why);
+    }));
   const done = () => { button.textContent = "copied"; setTimeout(() => (button.textContent = "copy"), 1500); };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, () => window.prompt("Copy:", text));
+  const prompt = () => text.then((t) => { window.prompt("Copy:", t); button.textContent = "copy"; }, (e) => copyFailed(button, e.message));
+  if (navigator.clipboard && window.isSecureContext && window.ClipboardItem) {
+    // The clipboard is written within the click (a promise of the text), as Safari needs.
+    const item = new ClipboardItem({ "text/plain": text.then((t) => new Blob([t], { type: "text/plain" })) });
+    navigator.clipboard.write([item]).then(done, () =>
+      text.then((t) => navigator.clipboard.writeText(t)).then(done, prompt));
+  } else if (navigator.clipboard && window.isSecureContext) {
+    text.then((t) => navigator.clipboard.writeText(t)).then(done, prompt);
   } else {
-    window.prompt("Copy:", text);
+    prompt();
   }
 });
 

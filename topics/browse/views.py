@@ -144,9 +144,14 @@ def newest_first(q, data: dict | None = None) -> int | None:
 
 def _render(request: ConsoleRequest, topic: str, form: BrowseForm) -> Render:
     d = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    return render_for(request, topic, d.get("key_format") or "", d.get("value_format") or "")
+
+
+def render_for(request: ConsoleRequest, topic: str, key_mode: str, value_mode: str) -> Render:
+    """How this viewer sees `topic`'s messages with these decoders ("" for auto)."""
     return Render(
-        key_mode=d.get("key_format") or "auto",
-        value_mode=d.get("value_format") or "auto",
+        key_mode=key_mode or "auto",
+        value_mode=value_mode or "auto",
         contents=can(request.user, Capability.READ_MESSAGES),
         mask_rules=rules_for(request.cluster, topic, role_of(request.user)),
         registry=registry_for(request.cluster.schema_registry_url),
@@ -226,6 +231,10 @@ def _messages_page(request: ConsoleRequest, topic: str, form: BrowseForm) -> Htt
         return TemplateResponse(request, "topics/browse/messages.html", ctx, status=400)
     render = _render(request, topic, form)
     ctx["hide_contents"] = not render.contents
+    # The rows' copy buttons ask topics.api.topic_message_record, with these decoders.
+    ctx["copy_query"] = urlencode(
+        {"key_format": render.key_mode, "value_format": render.value_mode}
+    )
     ctx["download_query"] = _query(form)
     if form.searching and not render.contents:
         form.add_error("q", "Searching message contents needs the operator role.")

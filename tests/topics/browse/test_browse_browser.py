@@ -178,3 +178,35 @@ def _stop_and_continue(page, asgi_server, login, topic_factory, produce, held):
     ]
     assert len(shown) == len(set(shown)) == matches
     expect(page.locator("#results mark")).to_have_count(matches)
+
+
+def test_copy_puts_the_rows_record_on_the_clipboard(
+    page, asgi_server, login, topic_factory, produce
+):
+    t = topic_factory(partitions=2)
+    produce(
+        t,
+        [
+            {"key": f"u-{i}".encode(), "value": json.dumps({"n": i}).encode(), "partition": i % 2}
+            for i in range(6)
+        ],
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=asgi_server)
+    login(page, asgi_server, "operator")
+    page.goto(f"{asgi_server}/clusters/local/topics/{t}/messages/?mode=oldest&partitions=1")
+    row = page.locator("#messages tr.msg").nth(1)  # partition 1, offset 1: the 4th produced
+    expect(row).to_have_attribute("data-offset", "1")
+    button = row.locator("button.copy")
+    button.click()
+    expect(button).to_have_text("copied")
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert (copied["partition"], copied["offset"]) == (1, 1)
+    assert copied["key"] == "u-3" and copied["value"] == {"n": 3}
+    # the same record as text when the page shows values as text
+    page.goto(
+        f"{asgi_server}/clusters/local/topics/{t}/messages/?mode=oldest&partitions=1"
+        "&value_format=text"
+    )
+    page.locator("#messages tr.msg").nth(1).locator("button.copy").click()
+    expect(page.locator("#messages tr.msg").nth(1).locator("button.copy")).to_have_text("copied")
+    assert json.loads(page.evaluate("navigator.clipboard.readText()"))["value"] == '{"n": 3}'
