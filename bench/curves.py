@@ -173,8 +173,20 @@ def line_chart(
             else:  # its figure sits left of it
                 taken.append((px(x) - 9 - width, py(y) - 20, px(x) + 5, py(y) + 22))
 
+    lines = [sorted((px(x), py(y)) for x, y in points) for _name, points in series]
+
+    def crosses_a_line(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        for line in lines:
+            for (ax, ay), (bx, by) in itertools.pairwise(line):
+                for t in range(21):
+                    sx, sy = ax + (bx - ax) * t / 20, ay + (by - ay) * t / 20
+                    if x0 - 2 < sx < x1 + 2 and y0 - 2 < sy < y1 + 2:
+                        return True
+        return False
+
     def free(box: tuple[float, float, float, float]) -> bool:
-        return not any(_overlap(box, t) for t in taken)
+        return not any(_overlap(box, t) for t in taken) and not crosses_a_line(box)
 
     goal_boxes: list[tuple[float, float, float, float]] = []
     for label, g in goals:
@@ -183,14 +195,18 @@ def line_chart(
             f'stroke="#dc2626" stroke-dasharray="6 4"/>'
         )
         # Inside the plot (beside it, it met the legend), under or over its line, at the
-        # right or the left: the first place that hides no point or figure.
+        # right, the left or the middle: the first place that hides no point, figure or
+        # series line.
         width = CHAR_W * len(label)
         right, left = LEFT + plot_w - 6, LEFT + 6
+        mid = LEFT + (plot_w - width) / 2
         places = [
             (right - width, py(g) + 14, "end", right),
             (right - width, py(g) - 5, "end", right),
             (left, py(g) + 14, "start", left),
             (left, py(g) - 5, "start", left),
+            (mid, py(g) - 5, "start", mid),
+            (mid, py(g) + 14, "start", mid),
         ]
         x0, y, anchor, x = next(
             (pl for pl in places if free((pl[0], pl[1] - 11, pl[0] + width, pl[1] + 2))),
@@ -204,8 +220,8 @@ def line_chart(
         )
     # Each point's figure goes where it hides no line, point, goal line, other figure or the
     # plot's edge: over and right of its point, else under and right, over and left, under
-    # and left (the first that is free; the first if none is).
-    lines = [sorted((px(x), py(y)) for x, y in points) for _name, points in series]
+    # and left, farther over or under on the right (the first that is free; the first if
+    # none is).
     dots = [(px(x), py(y)) for _name, points in series for x, y in points]
     placed = list(goal_boxes)
 
@@ -219,13 +235,7 @@ def line_chart(
             return False
         if any(x0 - 5 < dx < x1 + 5 and y0 - 5 < dy < y1 + 5 for dx, dy in dots):
             return False
-        for line in lines:
-            for (ax, ay), (bx, by) in itertools.pairwise(line):
-                for t in range(21):
-                    sx, sy = ax + (bx - ax) * t / 20, ay + (by - ay) * t / 20
-                    if x0 - 2 < sx < x1 + 2 and y0 - 2 < sy < y1 + 2:
-                        return False
-        return True
+        return not crosses_a_line(box)
 
     figures: dict[tuple[int, float], tuple[float, float, str]] = {}
     for i, (_name, points) in enumerate(series):
@@ -237,6 +247,9 @@ def line_chart(
                 (cx + 7, cy + 18, "start", cx + 7, cx + 7 + width),
                 (cx - 7, cy - 8, "end", cx - 7 - width, cx - 7),
                 (cx - 7, cy + 18, "end", cx - 7 - width, cx - 7),
+                # farther over or under, where a steep line leaves no room beside the point
+                (cx + 7, cy - 22, "start", cx + 7, cx + 7 + width),
+                (cx + 7, cy + 32, "start", cx + 7, cx + 7 + width),
             ]
             tx, ty, anchor, bx0, bx1 = next(
                 (pl for pl in places if clear((pl[3], pl[1] - 11, pl[4], pl[1] + 2))), places[0]

@@ -156,3 +156,44 @@ def test_benchmark_servers_run_the_deployed_defaults():
         assert float(value) == float(default.group(1).replace("_", "")), name
         assert f'"{name}"' in tests, f"the test settings no longer change {name}"
     assert load("tail")["server_settings"] == DEPLOYED
+
+
+def test_goal_labels_and_figures_keep_off_the_lines(tmp_path):
+    """The newest-50 curve of 2026-11-27: the 8 ms goal label sat on the console's line
+    at the right; it goes where no series line runs, and so does every point's figure."""
+    import itertools
+    import re
+
+    from bench.curves import CHAR_W, line_chart
+
+    svg = line_chart(
+        tmp_path / "c.svg",
+        "t",
+        "messages",
+        "s",
+        [
+            ("console", [(1e5, 0.0089), (1e6, 0.0058), (1e7, 0.0068)]),
+            ("plain", [(1e5, 0.0055), (1e6, 0.0033), (1e7, 0.0038)]),
+        ],
+        goals=[("goal ≤ 8 ms", 0.008), ("goal ≤ 25 ms (10M)", 0.025)],
+    ).read_text()
+    lines = [
+        [tuple(map(float, pt.split(","))) for pt in pts.split()]
+        for pts in re.findall(r'<polyline points="([^"]+)"', svg)
+    ]
+    labels = re.findall(
+        r'<text x="([\d.]+)" y="([\d.]+)" fill="[^"]+" text-anchor="(\w+)">([^<]+)<', svg
+    )
+    checked = 0
+    for x, y, anchor, text in labels:
+        if not (text.startswith("goal") or text.endswith(" ms")):
+            continue
+        x, y, width = float(x), float(y), CHAR_W * len(text)
+        x0 = x if anchor == "start" else x - width
+        for line in lines:
+            for (ax, ay), (bx, by) in itertools.pairwise(line):
+                for t in range(41):
+                    sx, sy = ax + (bx - ax) * t / 40, ay + (by - ay) * t / 40
+                    assert not (x0 < sx < x0 + width and y - 11 < sy < y + 2), text
+        checked += 1
+    assert checked == 8  # two goals, six figures
