@@ -28,6 +28,7 @@ from console.kafka.client import consumer, producer, timeout, translate
 from console.kafka.connection import Connection
 from console.kafka.errors import KafkaConsoleError
 from console.kafka.messages import scan
+from console.kafka.offsets import watermarks
 from console.kafka.produce import _plain
 from console.kafka.types import Message
 
@@ -38,7 +39,13 @@ Route = Callable[[Rec], Target | None]
 
 
 def message_at(cluster: Connection, topic: str, partition: int, offset: int) -> Message | None:
-    """The one record at partition:offset, or None when there is none (deleted, a marker)."""
+    """The one record at partition:offset, or None when there is none (deleted, a marker,
+    past the end: found by the watermarks, not by waiting for a record that never comes)."""
+    marks = watermarks(cluster, [(topic, partition)])[(topic, partition)]
+    if isinstance(marks, KafkaConsoleError):
+        raise marks
+    if not marks.low <= offset < marks.high:
+        return None
     deadline = time.monotonic() + timeout()
     for batch, _state in scan(cluster, topic, {partition: (offset, offset + 1)}, deadline=deadline):
         for m in batch:
