@@ -1,6 +1,7 @@
-"""Headless Chromium: the live tail shows all 100 messages produced while it is open, and a
-page too busy to keep up shows how many it skipped."""
+"""Headless Chromium: the live tail shows all 100 messages produced while it is open (a row's
+copy button copies its record), and a page too busy to keep up shows how many it skipped."""
 
+import json
 import threading
 
 import pytest
@@ -27,6 +28,16 @@ def test_the_page_shows_every_message_produced_while_it_is_open(
     expect(page.locator("#tail-skipped")).to_be_hidden()
     shown = page.locator("#tail-rows tr.msg td.key").all_inner_texts()
     assert sorted(shown) == sorted(f"k-{i}" for i in range(100))
+    # A row's copy button puts its record on the clipboard (asked for when clicked).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=asgi_server)
+    row = page.locator("#tail-rows tr.msg").first
+    row.locator("button.copy").click()
+    expect(row.locator("button.copy")).to_have_text("copied")
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert str(copied["partition"]) == row.get_attribute("data-partition")
+    assert str(copied["offset"]) == row.get_attribute("data-offset")
+    assert copied["key"] == row.locator("td.key").inner_text()
+    assert copied["value"] == {"n": int(copied["key"][2:])}
 
     # Pause closes the socket; the server lets the consumer go.
     page.click("#tail-toggle")
