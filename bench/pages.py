@@ -39,6 +39,7 @@ SKIPPED = {
     "topics:produce_message": "POST only (queues a job)",
     "topics:produce_generate": "POST only (queues a job)",
     "topics:messages_download": "a download streamed to its end, not a page",
+    "topics:message_record": "one record as JSON for a row's copy button, not a page",
     "groups:undo": "needs a finished offset reset to undo",
     "topics:replay_copy": "POST only (a preview of a copy; its form is on topics:replay)",
     "topics:replay_redrive": "POST only (a preview of a redrive; its form is on topics:replay)",

@@ -50,6 +50,7 @@ RULES: dict[str, dict[str, str]] = {
     "topics:messages": {"GET": "viewer"},
     "topics:messages_search": {"GET": "operator"},
     "topics:messages_download": {"GET": "operator"},
+    "topics:message_record": {"GET": "operator"},
     "topics:tail": {"GET": "operator"},
     "topics:produce": {"GET": "operator"},
     "topics:produce_preview": {"GET": "viewer"},
