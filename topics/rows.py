@@ -7,9 +7,9 @@ A row (`m`: a console.messages.presenters.MessageView): position, time (ISO UTC 
 millisecond, epoch ms on hover), key, value (JSON collapsed to its compact line, open for
 the indented form), headers, size and kind, a copy button (it asks for its record when
 clicked: topics.api.topic_message_record, at the address its table's `data-copy-url` gives)
-and, for operators on a writable cluster, a link to re-produce it. With `hide_contents` (viewer role) only the record's
-metadata is shown. With `hl` (a search's topics.browse.highlight.Highlight) the matches in
-the text shown are in <mark>.
+and, for operators on a writable cluster, a link to re-produce it. With `hide_contents`
+(viewer role) only the record's metadata is shown. With `hl` (a search's
+topics.browse.highlight.Highlight) the matches in the text shown are in <mark>.
 """
 
 from __future__ import annotations

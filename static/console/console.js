@@ -35,16 +35,16 @@ document.addEventListener("click", (event) => {
       throw new Error(why);
     }));
   const done = () => { button.textContent = "copied"; setTimeout(() => (button.textContent = "copy"), 1500); };
-  const prompt = () => text.then((t) => { window.prompt("Copy:", t); button.textContent = "copy"; }, (e) => copyFailed(button, e.message));
+  const showText = () => text.then((t) => { window.prompt("Copy:", t); button.textContent = "copy"; }, (e) => copyFailed(button, e.message));
   if (navigator.clipboard && window.isSecureContext && window.ClipboardItem) {
     // The clipboard is written within the click (a promise of the text), as Safari needs.
     const item = new ClipboardItem({ "text/plain": text.then((t) => new Blob([t], { type: "text/plain" })) });
     navigator.clipboard.write([item]).then(done, () =>
-      text.then((t) => navigator.clipboard.writeText(t)).then(done, prompt));
+      text.then((t) => navigator.clipboard.writeText(t)).then(done, showText));
   } else if (navigator.clipboard && window.isSecureContext) {
-    text.then((t) => navigator.clipboard.writeText(t)).then(done, prompt);
+    text.then((t) => navigator.clipboard.writeText(t)).then(done, showText);
   } else {
-    prompt();
+    showText();
   }
 });
 
